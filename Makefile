@@ -1,0 +1,32 @@
+# The two commands of the README:
+#   make lab   set up .venv and open the workbench notebook in JupyterLab
+#   make test  set up .venv and run the whole test suite (what .ci/run calls)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup lab test lint clean
+
+setup: $(STAMP)
+
+# torch==2.13.0 first: on machines with a local CPU wheel it keeps pip from pulling the CUDA build;
+# pyproject.toml keeps a normal range for everyone else.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/01_quickstart.ipynb
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check musewidgets tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

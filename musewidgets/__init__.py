@@ -1,0 +1,58 @@
+"""musewidgets: a Jupyter workbench for composing with neural networks.
+
+The light parts (the :class:`Piece` model, errors) load at once; file I/O, the corpus and everything that needs
+music21, torch, matplotlib, verovio or ipywidgets load when first used, so ``import musewidgets`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from .errors import MusewidgetsError, MusicFileError, QuantizationWarning, UnknownStyleError
+from .piece import Note, Part, Piece, concatenate
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; imported on first access (PEP 562)
+_LAZY = {
+    "read": "io",
+    "read_all": "io",
+    "read_with_report": "io",
+    "write": "io",
+    "to_stream": "io",
+    "from_stream": "io",
+    "QuantizeReport": "io",
+    "load_style": "corpus",
+    "styles": "corpus",
+    "Corpus": "corpus",
+    "Style": "corpus",
+}
+
+__all__ = [
+    "MusewidgetsError",
+    "MusicFileError",
+    "Note",
+    "Part",
+    "Piece",
+    "QuantizationWarning",
+    "UnknownStyleError",
+    "concatenate",
+    *_LAZY,
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .corpus import Corpus, Style, load_style, styles  # noqa: F401
+    from .io import QuantizeReport, from_stream, read, read_all, read_with_report, to_stream, write  # noqa: F401
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'musewidgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,28 @@
+"""The exceptions musewidgets raises on bad input, all under one base class.
+
+Catch :class:`MusewidgetsError` to handle every problem this package reports about its input; each subclass also
+derives from the built-in exception that fits it (``ValueError``, ``KeyError``), so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MusewidgetsError", "MusicFileError", "QuantizationWarning", "UnknownStyleError"]
+
+
+class MusewidgetsError(Exception):
+    """Base class of every error musewidgets raises about its input."""
+
+
+class MusicFileError(MusewidgetsError, ValueError):
+    """A music file could not be read or written: empty, truncated, not music, no notes, unsupported type.
+
+    The message names the file and the reason; the parser's own exception, if any, is chained as ``__cause__``.
+    """
+
+
+class UnknownStyleError(MusewidgetsError, ValueError):
+    """A style name that the corpus does not know; the message lists the known ones."""
+
+
+class QuantizationWarning(UserWarning):
+    """Reading a file moved notes onto the step grid (or dropped what the grid cannot hold)."""

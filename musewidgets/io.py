@@ -1,0 +1,581 @@
+"""Foreign music files in and out: MIDI through pretty_midi, MusicXML and ABC through music21.
+
+This is the only module that talks to music21 and pretty_midi parsers. Everything it reads becomes a
+:class:`~musewidgets.piece.Piece` on the step grid; whatever had to move to fit the grid is counted in a
+:class:`QuantizeReport`. Every failure to read becomes one :class:`~musewidgets.errors.MusicFileError` whose message
+names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io as _io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from .errors import MusicFileError, QuantizationWarning
+from .piece import Note, Part, Piece, key_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    import music21
+    import pretty_midi
+
+__all__ = [
+    "QuantizeReport",
+    "READ_SUFFIXES",
+    "WRITE_SUFFIXES",
+    "check_writable",
+    "from_stream",
+    "read",
+    "read_all",
+    "read_with_report",
+    "to_stream",
+    "write",
+]
+
+Source = Union[str, os.PathLike, bytes]  # noqa: UP007 (a runtime alias, kept 3.10-safe)
+
+_FORMATS = {
+    ".mid": "midi",
+    ".midi": "midi",
+    ".musicxml": "musicxml",
+    ".xml": "musicxml",
+    ".mxl": "mxl",
+    ".abc": "abc",
+    ".krn": "humdrum",
+}
+READ_SUFFIXES = tuple(_FORMATS)
+WRITE_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl")
+_TICKS_PER_QUARTER = 480  # resolution of the MIDI files we write
+
+
+@dataclass
+class QuantizeReport:
+    """What reading a file changed to fit the step grid.
+
+    Attributes
+    ----------
+    source : str
+        File name (or ``'<bytes>'``).
+    steps_per_quarter : int
+        Grid the notes were moved to.
+    onsets_moved, durations_changed : int
+        Notes whose start, or length, was rounded to the nearest step (a length never drops below one step).
+    grace_notes_dropped, drum_notes_dropped : int
+        Notes the grid cannot hold (grace notes have no length; drum hits have no pitch).
+    remarks : list of str
+        Other decisions in words: assumed metre, ignored metre changes, first of several tunes, ...
+    metre_changes : bool
+        Full bars in more than one metre were found; the most common metre was kept.
+    bars_off_grid : int
+        Full bars whose bar line does not fall on the kept metre's grid (irregular incomplete bars before them).
+    bars_padded : int
+        Incomplete bars padded with a rest so that the next full bar starts on a bar line (only with
+        ``align_bars=True``).
+    tempo_found : bool
+        The file gave a tempo; otherwise the default (100 quarter notes per minute, 120 for MIDI) was used.
+    error : str or None
+        Why this tune could not be read (only from :func:`read_all`).
+    """
+
+    source: str
+    steps_per_quarter: int
+    onsets_moved: int = 0
+    durations_changed: int = 0
+    grace_notes_dropped: int = 0
+    drum_notes_dropped: int = 0
+    remarks: list[str] = field(default_factory=list)
+    metre_changes: bool = False
+    bars_off_grid: int = 0
+    bars_padded: int = 0
+    tempo_found: bool = False
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """True when any note was moved, lengthened, shortened or dropped."""
+        return bool(self.onsets_moved or self.durations_changed or self.grace_notes_dropped or self.drum_notes_dropped)
+
+    def __str__(self) -> str:
+        step = {1: "quarter", 2: "eighth", 4: "sixteenth", 8: "32nd"}.get(self.steps_per_quarter, "step")
+        said = []
+        if self.onsets_moved:
+            said.append(f"{self.onsets_moved} note starts moved to the nearest {step}")
+        if self.durations_changed:
+            said.append(f"{self.durations_changed} note lengths rounded to whole {step}s")
+        if self.grace_notes_dropped:
+            said.append(f"{self.grace_notes_dropped} grace notes dropped")
+        if self.drum_notes_dropped:
+            said.append(f"{self.drum_notes_dropped} drum notes dropped")
+        said += self.remarks
+        return f"{self.source}: " + ("; ".join(said) if said else "read exactly, nothing changed")
+
+    def _steps(self, quarters: float | Fraction, *, duration: bool = False) -> int:
+        exact = Fraction(quarters).limit_denominator(10_000) * self.steps_per_quarter
+        steps = round(exact)
+        if duration and steps < 1:
+            steps = 1
+        if steps != exact:
+            if duration:
+                self.durations_changed += 1
+            else:
+                self.onsets_moved += 1
+        return int(steps)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read(source: Source, *, fmt: str | None = None, steps_per_quarter: int = 4, name: str | None = None) -> Piece:
+    """Read a MIDI, MusicXML (.musicxml, .xml, .mxl) or ABC file into a :class:`Piece`.
+
+    Parameters
+    ----------
+    source : path or bytes
+        A file path, or the file's bytes (as from an upload widget).
+    fmt : {'midi', 'musicxml', 'mxl', 'abc'}, optional
+        Format; by default taken from the suffix, or for bytes from the content.
+    steps_per_quarter : int, default 4
+        Grid to quantize to.
+    name : str, optional
+        Name used in messages and as the piece's title (defaults to the file name).
+
+    Warns
+    -----
+    QuantizationWarning
+        When notes had to be moved or dropped to fit the grid; :func:`read_with_report` returns the details instead.
+
+    Raises
+    ------
+    MusicFileError
+        For anything that cannot be read: missing, empty, truncated or random bytes, wrong format, no notes.
+    """
+    piece, report = read_with_report(source, fmt=fmt, steps_per_quarter=steps_per_quarter, name=name)
+    if report.changed or report.remarks:
+        warnings.warn(str(report), QuantizationWarning, stacklevel=2)
+    return piece
+
+
+def read_with_report(
+    source: Source, *, fmt: str | None = None, steps_per_quarter: int = 4, name: str | None = None
+) -> tuple[Piece, QuantizeReport]:
+    """Like :func:`read`, but return ``(piece, report)`` and never warn."""
+    results = _read(source, fmt, steps_per_quarter, name, first_only=True)
+    piece, report = results[0]
+    if len(results) > 1:
+        report.remarks.append(f"the file holds {len(results)} tunes; read the first")
+    return piece, report
+
+
+def read_all(
+    source: Source,
+    *,
+    fmt: str | None = None,
+    steps_per_quarter: int = 4,
+    name: str | None = None,
+    align_bars: bool = False,
+) -> list[tuple[Piece | None, QuantizeReport]]:
+    """Every tune in a file (an ABC book holds many; other files hold one) as ``(piece, report)`` pairs.
+
+    With ``align_bars=True`` an incomplete bar that would shift the following bar lines off the metre grid (a strain
+    ending before a repeat) is padded with a rest, and counted in ``report.bars_padded``.
+
+    A tune that cannot be converted comes back as ``(None, report)`` with ``report.error`` saying why; a file
+    that cannot be read at all raises :class:`MusicFileError` as :func:`read` does.
+    """
+    return _read(source, fmt, steps_per_quarter, name, first_only=False, align_bars=align_bars)
+
+
+def _read(source, fmt, steps_per_quarter, name, *, first_only, align_bars=False):
+    data, name, fmt = _load_bytes(source, fmt, name)
+    with _reading(name, fmt):
+        if fmt == "midi":
+            report = QuantizeReport(name, steps_per_quarter)
+            return [(_check_notes(_read_midi(data, report), report), report)]
+        scores = _parse_music21(data, fmt, name)
+    results = []
+    for i, score in enumerate(scores):
+        label = name if len(scores) == 1 else f"{name}#{i + 1}"
+        report = QuantizeReport(label, steps_per_quarter)
+        if first_only and i > 0:
+            results.append((None, report))
+            continue
+        try:
+            with _reading(label, fmt):
+                piece = _from_stream(score, report, align_bars=align_bars)
+                results.append((_check_notes(piece, report), report))
+        except MusicFileError as err:
+            if first_only:
+                raise
+            report.error = str(err)
+            results.append((None, report))
+    return results
+
+
+@contextlib.contextmanager
+def _reading(name: str, fmt: str):
+    """Turn whatever a parser raises into a MusicFileError naming the file."""
+    try:
+        yield
+    except MusicFileError:
+        raise
+    except Exception as err:  # parsers raise anything from IndexError to their own types
+        text = str(err).strip()
+        reason = text.splitlines()[0][:200] if text else type(err).__name__
+        raise MusicFileError(f"{name}: not a readable {fmt.upper()} file ({reason})") from err
+
+
+def _check_notes(piece: Piece, report: QuantizeReport) -> Piece:
+    if piece.n_notes == 0:
+        raise MusicFileError(f"{report.source}: the file holds no notes")
+    return piece if piece.title else piece.replace(title=Path(report.source).stem)
+
+
+def _load_bytes(source: Source, fmt: str | None, name: str | None) -> tuple[bytes, str, str]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = name or "<bytes>"
+        suffix = Path(name).suffix.lower()
+        fmt = fmt or _FORMATS.get(suffix) or _sniff(data)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        name = name or path.name
+        fmt = fmt or _FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise MusicFileError(
+                f"{name}: unsupported file type {path.suffix!r} (expected one of {', '.join(READ_SUFFIXES)})"
+            )
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise MusicFileError(f"{name}: cannot open the file ({err.strerror or err})") from err
+    else:
+        raise TypeError(f"`source` must be a path or bytes, got {type(source).__name__}")
+    if not data.strip():
+        raise MusicFileError(f"{name}: the file is empty")
+    if fmt is None:
+        raise MusicFileError(f"{name}: not a MIDI, MusicXML or ABC file (unrecognised content)")
+    if fmt not in _FORMATS.values():
+        raise MusicFileError(f"{name}: unknown format {fmt!r} (expected one of {sorted(set(_FORMATS.values()))})")
+    return data, name, fmt
+
+
+def _sniff(data: bytes) -> str | None:
+    head = data[:512].lstrip()
+    if head.startswith(b"MThd"):
+        return "midi"
+    if head.startswith(b"PK"):
+        return "mxl"
+    if head.startswith(b"<") and (b"score-partwise" in data[:4096] or b"score-timewise" in data[:4096]):
+        return "musicxml"
+    text = head.decode("latin-1")
+    if any(line.startswith(("X:", "K:", "T:", "M:")) for line in text.splitlines()):
+        return "abc"
+    return None
+
+
+def _read_midi(data: bytes, report: QuantizeReport) -> Piece:
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(_io.BytesIO(data))
+    parts = []
+    for inst in pm.instruments:
+        if inst.is_drum:
+            report.drum_notes_dropped += len(inst.notes)
+            continue
+        notes = []
+        for n in inst.notes:
+            start_q = Fraction(pm.time_to_tick(n.start), pm.resolution)
+            end_q = Fraction(pm.time_to_tick(n.end), pm.resolution)
+            start = report._steps(start_q)
+            notes.append(Note(n.pitch, start, report._steps(end_q - start_q, duration=True), max(1, n.velocity)))
+        name = inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program)
+        parts.append(Part(name, tuple(notes), program=inst.program))
+    if not parts:
+        only_drums = " (only drums)" if report.drum_notes_dropped else ""
+        raise MusicFileError(f"{report.source}: the file holds no notes{only_drums}")
+    time_sig = (4, 4)
+    if pm.time_signature_changes:
+        ts = pm.time_signature_changes[0]
+        time_sig = (ts.numerator, ts.denominator)
+        if len({(t.numerator, t.denominator) for t in pm.time_signature_changes}) > 1:
+            report.remarks.append(f"metre changes ignored, kept {ts.numerator}/{ts.denominator}")
+    else:
+        report.remarks.append("no time signature, assumed 4/4")
+    key = None
+    if pm.key_signature_changes:
+        number = pm.key_signature_changes[0].key_number
+        key = key_name(number % 12, "minor" if number >= 12 else "major")
+    _, tempi = pm.get_tempo_changes()
+    report.tempo_found = len(tempi) > 0
+    tempo = float(tempi[0]) if len(tempi) else 120.0
+    return _make_piece(parts, report, tempo=tempo, time_signature=time_sig, key=key)
+
+
+def _make_piece(parts: list[Part], report: QuantizeReport, **fields) -> Piece:
+    try:
+        return Piece(tuple(parts), steps_per_quarter=report.steps_per_quarter, **fields)
+    except ValueError as err:  # e.g. a 7/32 metre that the grid cannot hold
+        raise MusicFileError(f"{report.source}: {err}") from err
+
+
+def _parse_music21(data: bytes, fmt: str, name: str) -> list[music21.stream.Score]:
+    from music21 import converter, stream
+
+    if fmt == "mxl":  # music21 reads compressed MusicXML from a path only
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "upload.mxl"
+            path.write_bytes(data)
+            parsed = converter.parse(path, format="musicxml", forceSource=True)
+    else:
+        text = data.decode("utf-8", errors="replace")
+        parsed = converter.parseData(text, format=fmt, forceSource=True)
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    if not scores:
+        raise MusicFileError(f"{name}: the file holds no tunes")
+    return scores
+
+
+def from_stream(stream: music21.stream.Stream, *, steps_per_quarter: int = 4, name: str = "<stream>") -> Piece:
+    """Convert a music21 ``Score`` (or a single ``Part``) into a :class:`Piece`.
+
+    Ties are merged into single notes, chords become simultaneous notes of their part, and a pickup measure
+    becomes :attr:`Piece.pickup`. Warns with a :class:`QuantizationWarning` when notes had to move.
+    """
+    report = QuantizeReport(name, steps_per_quarter)
+    piece = _from_stream(stream, report)
+    if report.changed or report.remarks:
+        warnings.warn(str(report), QuantizationWarning, stacklevel=2)
+    return piece
+
+
+def _main_metre(measures: list, flat: music21.stream.Stream, report: QuantizeReport) -> tuple[int, int]:
+    """The metre of most bars; notes in the report whether full bars of another metre occur."""
+    from collections import Counter
+
+    from music21 import meter
+
+    full_bars: Counter[tuple[int, int]] = Counter()
+    current = None
+    for m in measures:
+        current = m.timeSignature or current
+        if current is not None and m.duration.quarterLength == current.barDuration.quarterLength:
+            full_bars[(current.numerator, current.denominator)] += 1
+    if not full_bars:  # no measures: take the first time signature, if any
+        sigs = list(flat.getElementsByClass(meter.TimeSignature))
+        if not sigs:
+            report.remarks.append("no time signature, assumed 4/4")
+            return (4, 4)
+        return (sigs[0].numerator, sigs[0].denominator)
+    (main, _), *others = full_bars.most_common()
+    if any(count > 1 for _, count in others):  # one odd short bar is an ABC artefact, not a metre change
+        report.metre_changes = True
+        report.remarks.append(f"metre changes ignored, kept {main[0]}/{main[1]}")
+    return main
+
+
+def _from_stream(score: music21.stream.Stream, report: QuantizeReport, *, align_bars: bool = False) -> Piece:
+    from music21 import key as m21key
+    from music21 import tempo
+
+    score = score.stripTies(inPlace=False)
+    parts_in = list(score.parts) or [score]
+    flat_all = score.flatten()
+    measures = list(parts_in[0].getElementsByClass("Measure"))
+    time_sig = _main_metre(measures, flat_all, report)
+    key = None
+    keys = list(flat_all.getElementsByClass(m21key.KeySignature))
+    if keys:
+        k = keys[0] if isinstance(keys[0], m21key.Key) else keys[0].asKey("major")
+        key = key_name(k.tonic.pitchClass, k.mode)
+    marks = list(flat_all.getElementsByClass(tempo.MetronomeMark))
+    report.tempo_found = bool(marks and marks[0].getQuarterBPM())
+    qpm = float(marks[0].getQuarterBPM()) if report.tempo_found else 100.0
+    bar = Fraction(4 * time_sig[0], time_sig[1])  # quarters
+    pickup = Fraction(0)
+    if measures and measures[0].paddingLeft:
+        pickup = bar - _frac(measures[0].paddingLeft)
+        pickup = pickup if 0 < pickup < bar else Fraction(0)
+    shifts = _bar_shifts(measures, bar, pickup, report, align_bars)
+    if report.bars_off_grid:
+        report.remarks.append(f"{report.bars_off_grid} bars start off the {time_sig[0]}/{time_sig[1]} bar grid")
+
+    parts = []
+    for i, part in enumerate(parts_in):
+        notes = []
+        part_measures = list(part.getElementsByClass("Measure"))
+        if part_measures:
+            timed = (
+                (m.offset + shifts[min(j, len(shifts) - 1)] + el.getOffsetInHierarchy(m), el)
+                for j, m in enumerate(part_measures)
+                for el in m.recurse().notes
+            )
+        else:
+            flat = part.flatten()
+            timed = ((flat.elementOffset(el), el) for el in flat.notes)
+        for offset, element in timed:
+            if element.duration.isGrace:
+                report.grace_notes_dropped += len(element.pitches)
+                continue
+            pitches = [p.midi for p in element.pitches]
+            if not pitches:  # unpitched percussion
+                report.drum_notes_dropped += 1
+                continue
+            start = report._steps(offset)
+            duration = report._steps(element.quarterLength, duration=True)
+            velocity = element.volume.velocity or 80
+            notes.extend(Note(min(127, max(0, p)), start, duration, int(velocity)) for p in pitches)
+        instrument = part.getInstrument(returnDefault=False)
+        program = instrument.midiProgram if instrument is not None and instrument.midiProgram is not None else 0
+        name = (part.partName or "").strip() or f"Part {i + 1}"
+        parts.append(Part(name, tuple(notes), program=program))
+    title = score.metadata.title if score.metadata is not None and score.metadata.title else None
+    pickup = report._steps(pickup)
+    return _make_piece(parts, report, tempo=qpm, time_signature=time_sig, key=key, pickup=pickup, title=title)
+
+
+def _frac(x) -> Fraction:
+    return Fraction(x).limit_denominator(10_000)
+
+
+def _bar_shifts(measures: list, bar: Fraction, pickup: Fraction, report: QuantizeReport, align: bool) -> list[Fraction]:
+    """Per measure, how far to delay it so that every full bar starts on a bar line.
+
+    Folk-tune books end a strain with an incomplete bar and start the next with a pickup; played with repeats the two
+    make one bar, written out flat they shift every later bar line. With ``align`` the incomplete bar is padded with
+    a rest (counted in ``report.bars_padded``); without it, misplaced bars are only counted.
+    """
+    shifts, shift = [], Fraction(0)
+    for m in measures:
+        offset = _frac(m.offset) + shift
+        if _frac(m.duration.quarterLength) == bar and (offset - pickup) % bar:
+            if align:
+                pad = bar - (offset - pickup) % bar
+                shift += pad
+                report.bars_padded += 1
+            else:
+                report.bars_off_grid += 1
+        shifts.append(shift)
+    return shifts or [Fraction(0)]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def to_stream(piece: Piece) -> music21.stream.Score:
+    """The piece as a music21 ``Score`` with measures, ties, clefs, key, metre, tempo and a pickup measure."""
+    from music21 import instrument, key, metadata, meter, note, stream, tempo
+
+    spq = piece.steps_per_quarter
+    shift = (piece.steps_per_bar - piece.pickup) % piece.steps_per_bar  # pad the pickup to a whole first bar
+    score = stream.Score()
+    score.metadata = metadata.Metadata(title=piece.title or "musewidgets")
+    for i, p in enumerate(piece.parts):
+        part = stream.Part(id=f"P{i + 1}")
+        part.partName = p.name
+        inst = instrument.instrumentFromMidiProgram(p.program)
+        inst.partName = p.name
+        part.insert(0, inst)
+        part.insert(0, meter.TimeSignature(f"{piece.time_signature[0]}/{piece.time_signature[1]}"))
+        if piece.key is not None:
+            tonic, mode = piece.key.split()
+            part.insert(0, key.Key(tonic.replace("b", "-") if len(tonic) > 1 else tonic, mode))
+        if i == 0:
+            part.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
+        groups: dict[tuple[int, int], list[Note]] = {}
+        for n in p.notes:
+            groups.setdefault((n.start, n.duration), []).append(n)
+        for (start, duration), ns in groups.items():
+            ql = Fraction(duration, spq)
+            if len(ns) == 1:
+                element = note.Note(ns[0].pitch, quarterLength=ql)
+            else:
+                from music21 import chord
+
+                element = chord.Chord([n.pitch for n in ns], quarterLength=ql)
+            element.volume.velocity = ns[0].velocity
+            part.insert(Fraction(start + shift, spq), element)
+        score.insert(0, part)
+    score = score.makeNotation()
+    if piece.pickup:
+        _make_anacrusis(score, Fraction(shift, spq))
+    return score
+
+
+def _make_anacrusis(score: music21.stream.Score, pad: Fraction) -> None:
+    """Turn the rests that pad the first bar into a real pickup measure numbered 0."""
+    for part in score.parts:
+        measures = list(part.getElementsByClass("Measure"))
+        first = measures[0]
+        for element in list(first.notesAndRests):
+            if element.offset < pad:
+                first.remove(element)
+            else:
+                first.setElementOffset(element, element.offset - pad)
+        first.paddingLeft = pad
+        for m in measures:
+            m.number -= 1
+            if m is not first:
+                part.setElementOffset(m, m.offset - pad)
+
+
+def check_writable(path: str | os.PathLike) -> str:
+    """The lower-case suffix of ``path`` if :func:`write` can write it; else raise :class:`MusicFileError`."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        raise MusicFileError(
+            f"{path.name}: cannot write {suffix or 'a file without suffix'} (use one of {', '.join(WRITE_SUFFIXES)})"
+        )
+    return suffix
+
+
+def write(piece: Piece, path: str | os.PathLike) -> Path:
+    """Write a piece to ``.mid``/``.midi`` (pretty_midi) or ``.musicxml``/``.xml``/``.mxl`` (music21), by suffix.
+
+    The file is written to a temporary name first and then renamed, so a failure never leaves half a file.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    path = Path(path)
+    suffix = check_writable(path)
+    tmp = path.with_name(f".{path.name}.tmp{suffix}")
+    try:
+        if suffix in (".mid", ".midi"):
+            to_midi(piece).write(str(tmp))
+        else:
+            to_stream(piece).write("mxl" if suffix == ".mxl" else "musicxml", fp=tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def to_midi(piece: Piece) -> pretty_midi.PrettyMIDI:
+    """The piece as a ``pretty_midi.PrettyMIDI`` object (one instrument per part, 480 ticks per quarter)."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(resolution=_TICKS_PER_QUARTER, initial_tempo=piece.tempo)
+    num, den = piece.time_signature
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
+    if piece.key is not None:
+        tonic, mode = piece.key.split()
+        if mode in ("major", "minor"):
+            pm.key_signature_changes.append(
+                pretty_midi.KeySignature(pretty_midi.key_name_to_key_number(f"{tonic} {mode}"), 0.0)
+            )
+    seconds = piece.seconds_per_step
+    for p in piece.parts:
+        inst = pretty_midi.Instrument(program=p.program, name=p.name)
+        for n in p.notes:
+            inst.notes.append(pretty_midi.Note(n.velocity, n.pitch, n.start * seconds, n.end * seconds))
+        pm.instruments.append(inst)
+    return pm
