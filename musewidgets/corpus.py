@@ -261,7 +261,7 @@ def _fit_to_style(piece: Piece, style: Style) -> tuple[Piece | None, str | None]
         inner = order[1:-1]
         parts = [parts[i] for i in sorted({order[0], inner[0], inner[-1], order[-1]}, key=lambda i: -means[i])]
     if len(parts) != style.voices:
-        return None, f"{len(parts)} voices, not {style.voices}"
+        return None, f"not {style.voices} voice{'s' * (style.voices > 1)}"
     if any(not p.notes for p in parts):
         return None, "a voice without notes"
     if not all(p.is_monophonic for p in parts):

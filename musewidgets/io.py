@@ -313,7 +313,7 @@ def _read_midi(data: bytes, report: QuantizeReport) -> Piece:
         key = key_name(number % 12, "minor" if number >= 12 else "major")
     _, tempi = pm.get_tempo_changes()
     report.tempo_found = len(tempi) > 0
-    tempo = float(tempi[0]) if len(tempi) else 120.0
+    tempo = round(float(tempi[0]), 2) if len(tempi) else 120.0  # MIDI stores whole microseconds per beat
     return _make_piece(parts, report, tempo=tempo, time_signature=time_sig, key=key)
 
 
