@@ -25,16 +25,16 @@ def _cmd_styles(args: argparse.Namespace) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    from . import io
+    from . import export, io
 
     outputs = [Path(o) for o in args.output]
     for out in outputs:  # refuse before reading, so nothing is half done
-        io.check_writable(out)
+        export.check_exportable(out)
     piece, report = io.read_with_report(args.input)
     if report.changed or report.remarks:
         print(f"note: {report}", file=sys.stderr)
     for out in outputs:
-        io.write(piece, out)
+        export.save(piece, out)
         print(f"wrote {out}")
 
 
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar if a style must be built")
     p.set_defaults(func=_cmd_styles)
 
-    p = sub.add_parser("render", help="convert a MIDI, MusicXML or ABC file to other formats by suffix")
+    p = sub.add_parser("render", help="convert a MIDI, MusicXML or ABC file to sound, score, picture or file")
     p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
     p.add_argument(
         "-o",
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="OUT",
-        help="output file (.mid, .midi, .musicxml, .xml, .mxl); repeat for several",
+        help="output file: .wav (audio), .svg (score), .png (piano roll), .mid, .musicxml or .mxl; repeat for several",
     )
     p.set_defaults(func=_cmd_render)
 

@@ -6,7 +6,7 @@ derives from the built-in exception that fits it (``ValueError``, ``KeyError``),
 
 from __future__ import annotations
 
-__all__ = ["MusewidgetsError", "MusicFileError", "QuantizationWarning", "UnknownStyleError"]
+__all__ = ["AudioBackendError", "MusewidgetsError", "MusicFileError", "QuantizationWarning", "UnknownStyleError"]
 
 
 class MusewidgetsError(Exception):
@@ -22,6 +22,10 @@ class MusicFileError(MusewidgetsError, ValueError):
 
 class UnknownStyleError(MusewidgetsError, ValueError):
     """A style name that the corpus does not know; the message lists the known ones."""
+
+
+class AudioBackendError(MusewidgetsError, RuntimeError):
+    """A sound backend is missing or failed; the message says what to install or which SoundFont is at fault."""
 
 
 class QuantizationWarning(UserWarning):

@@ -34,6 +34,8 @@ __all__ = [
     "read",
     "read_all",
     "read_with_report",
+    "to_midi",
+    "to_musicxml",
     "to_stream",
     "write",
 ]
@@ -505,6 +507,13 @@ def to_stream(piece: Piece) -> music21.stream.Score:
     if piece.pickup:
         _make_anacrusis(score, Fraction(shift, spq))
     return score
+
+
+def to_musicxml(piece: Piece) -> str:
+    """The piece as an uncompressed MusicXML document (a string), as :func:`write` would save it."""
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    return GeneralObjectExporter(to_stream(piece)).parse().decode("utf-8")
 
 
 def _make_anacrusis(score: music21.stream.Score, pad: Fraction) -> None:

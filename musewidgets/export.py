@@ -1,0 +1,75 @@
+"""Save a piece in any format musewidgets makes, chosen by the file's suffix.
+
+============  =============================================  ==================================
+suffix        what                                            made by
+============  =============================================  ==================================
+.mid .midi    Standard MIDI file                              pretty_midi (:mod:`musewidgets.io`)
+.musicxml     MusicXML (.xml also; .mxl compressed)           music21 (:mod:`musewidgets.io`)
+.wav          48 kHz 16-bit stereo, rendered in one pass      midirenderer (:mod:`musewidgets.audio`)
+.svg          engraved score, all pages stacked               verovio (:mod:`musewidgets.engraving`)
+.png          piano roll                                      matplotlib (:mod:`musewidgets.plotting`)
+============  =============================================  ==================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import MusicFileError
+from .piece import Piece
+
+__all__ = ["EXPORT_SUFFIXES", "check_exportable", "save", "to_bytes"]
+
+EXPORT_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".wav", ".svg", ".png")
+
+
+def check_exportable(path: str | os.PathLike) -> str:
+    """The lower-case suffix of ``path`` if :func:`save` can write it; else raise :class:`MusicFileError`."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise MusicFileError(
+            f"{path.name}: cannot write {suffix or 'a file without suffix'} (use one of {', '.join(EXPORT_SUFFIXES)})"
+        )
+    return suffix
+
+
+def to_bytes(piece: Piece, suffix: str) -> bytes:
+    """The file contents :func:`save` would write for ``suffix`` (e.g. ``'.wav'``), for downloads."""
+    suffix = check_exportable(f"piece{suffix}")
+    if suffix == ".wav":
+        from .audio import to_wav
+
+        return to_wav(piece, exact=True)
+    if suffix == ".svg":
+        from .engraving import join_pages, to_svg
+
+        return join_pages(to_svg(piece)).encode("utf-8")
+    if suffix == ".png":
+        from .plotting import pianoroll_png
+
+        return pianoroll_png(piece)
+    if suffix in (".musicxml", ".xml"):
+        from .io import to_musicxml
+
+        return to_musicxml(piece).encode("utf-8")
+    import tempfile
+
+    from .io import write
+
+    with tempfile.TemporaryDirectory() as tmp:  # MIDI and .mxl are written by their libraries to files
+        return write(piece, Path(tmp) / f"piece{suffix}").read_bytes()
+
+
+def save(piece: Piece, path: str | os.PathLike) -> Path:
+    """Write ``piece`` to ``path`` in the format its suffix names (see the table above); atomic."""
+    path = Path(path)
+    data = to_bytes(piece, check_exportable(path))
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,113 @@
+"""Piano-roll pictures of a Piece with matplotlib.
+
+:func:`plot_pianoroll` draws into an ``Axes`` you give it (or a new figure) and returns the artist; it never calls
+``plt.show()``. :func:`pianoroll_png` makes PNG bytes for widgets and files without touching pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import io as _io
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .piece import Piece, pitch_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.collections import PolyCollection
+
+__all__ = ["PART_COLORS", "pianoroll_png", "plot_pianoroll"]
+
+# Colour-blind-safe (Okabe-Ito), one per part in order.
+PART_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
+def plot_pianoroll(
+    piece: Piece,
+    ax: Axes | None = None,
+    *,
+    highlight: tuple[int, int] | None = None,
+    legend: bool = True,
+    title: str | None = None,
+) -> PolyCollection:
+    """Draw the notes of every part as coloured bars over bar and beat lines.
+
+    Parameters
+    ----------
+    piece : Piece
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure (created through pyplot, so the caller closes it).
+    highlight : (int, int), optional
+        Shade bars ``start`` up to (not including) ``stop``; bar 0 is the first full bar.
+    legend : bool, default True
+        Name the parts in a legend (when there is more than one).
+    title : str, optional
+        Axes title; default the piece's title.
+
+    Returns
+    -------
+    matplotlib.collections.PolyCollection
+        One rectangle per note, coloured by part.
+    """
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(8, 3))
+    spb = piece.steps_per_bar
+    end = max(piece.bar_start(piece.n_bars), 1)
+    verts, colors = [], []
+    for i, part in enumerate(piece.parts):
+        color = PART_COLORS[i % len(PART_COLORS)]
+        for n in part.notes:
+            x0, x1, y0, y1 = n.start, n.end, n.pitch - 0.4, n.pitch + 0.4
+            verts.append(((x0, y0), (x0, y1), (x1, y1), (x1, y0)))
+            colors.append(color)
+    notes = PolyCollection(verts, facecolors=colors, edgecolors="white", linewidths=0.5, zorder=3)
+    ax.add_collection(notes)
+
+    pitches = [n.pitch for p in piece.parts for n in p.notes] or [60]
+    low, high = min(pitches), max(pitches)
+    ax.set_xlim(0, end)
+    ax.set_ylim(low - 1.5, high + 1.5)
+    beat = piece.steps_per_quarter * 4 // piece.time_signature[1]
+    ax.vlines(np.arange(piece.pickup % beat, end, beat), low - 1.5, high + 1.5, colors="#dddddd", linewidths=0.5)
+    bar_lines = np.arange(piece.pickup, end + 1, spb)
+    ax.vlines(bar_lines, low - 1.5, high + 1.5, colors="#888888", linewidths=0.9)
+    ax.set_xticks(bar_lines[:-1] if len(bar_lines) > 1 else bar_lines)
+    ax.set_xticklabels([str(i + 1) for i in range(len(ax.get_xticks()))])
+    ax.set_xlabel("bar")
+    step = 1 if high - low <= 16 else 12
+    ticks = [p for p in range(low, high + 1) if step == 1 or p % 12 == 0] or [low]
+    ax.set_yticks(ticks)
+    ax.set_yticklabels([pitch_name(p) for p in ticks])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if highlight is not None:
+        start, stop = highlight
+        ax.axvspan(piece.bar_start(start), piece.bar_start(stop), color="#FFE08A", alpha=0.45, zorder=1)
+    if legend and len(piece.parts) > 1:
+        handles = [Patch(color=PART_COLORS[i % len(PART_COLORS)], label=p.name) for i, p in enumerate(piece.parts)]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+    label = piece.title if title is None else title
+    if label:
+        ax.set_title(label, loc="left", fontsize="medium")
+    return notes
+
+
+def pianoroll_png(piece: Piece, *, width: float = 8.0, height: float = 3.0, dpi: int = 100, **kwargs) -> bytes:
+    """PNG bytes of :func:`plot_pianoroll` at ``width`` x ``height`` inches; the figure is never shown or kept."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    plot_pianoroll(piece, fig.add_subplot(), **kwargs)
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    fig.clear()
+    return buf.getvalue()
