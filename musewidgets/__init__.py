@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .errors import MusewidgetsError, MusicFileError, QuantizationWarning, UnknownStyleError
+from .errors import AudioBackendError, MusewidgetsError, MusicFileError, QuantizationWarning, UnknownStyleError
 from .piece import Note, Part, Piece, concatenate
 
 __version__ = "0.1.0"
@@ -27,9 +27,17 @@ _LAZY = {
     "styles": "corpus",
     "Corpus": "corpus",
     "Style": "corpus",
+    "show": "display",
+    "render_audio": "audio",
+    "to_wav": "audio",
+    "to_svg": "engraving",
+    "plot_pianoroll": "plotting",
+    "pianoroll_png": "plotting",
+    "save": "export",
 }
 
 __all__ = [
+    "AudioBackendError",
     "MusewidgetsError",
     "MusicFileError",
     "Note",
@@ -42,13 +50,22 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .audio import render as render_audio  # noqa: F401
+    from .audio import to_wav  # noqa: F401
     from .corpus import Corpus, Style, load_style, styles  # noqa: F401
+    from .display import show  # noqa: F401
+    from .engraving import to_svg  # noqa: F401
+    from .export import save  # noqa: F401
     from .io import QuantizeReport, from_stream, read, read_all, read_with_report, to_stream, write  # noqa: F401
+    from .plotting import pianoroll_png, plot_pianoroll  # noqa: F401
+
+
+_RENAMED = {"render_audio": "render"}  # public name -> name in its module
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), _RENAMED.get(name, name))
         globals()[name] = value
         return value
     raise AttributeError(f"module 'musewidgets' has no attribute {name!r}")

@@ -482,6 +482,8 @@ def to_stream(piece: Piece) -> music21.stream.Score:
         part.partName = p.name
         inst = instrument.instrumentFromMidiProgram(p.program)
         inst.partName = p.name
+        inst.partId = part.id  # fixed ids: the same piece always gives the same MusicXML
+        inst.instrumentId = f"{part.id}-I1"
         part.insert(0, inst)
         part.insert(0, meter.TimeSignature(f"{piece.time_signature[0]}/{piece.time_signature[1]}"))
         if piece.key is not None:

@@ -34,7 +34,7 @@ def test_render_writes_every_output(tmp_path, piece, capsys):
     [
         (["render", "missing.mid", "-o", "x.mid"], "missing.mid: cannot open the file"),
         (["render", "empty.mid", "-o", "x.mid"], "empty.mid: the file is empty"),
-        (["render", "empty.mid", "-o", "x.wav"], "x.wav: cannot write .wav"),
+        (["render", "empty.mid", "-o", "x.ogg"], "x.ogg: cannot write .ogg"),
         (["render", "song.txt", "-o", "x.mid"], "unsupported file type '.txt'"),
     ],
 )

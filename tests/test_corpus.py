@@ -11,8 +11,9 @@ from musewidgets import UnknownStyleError, corpus
 @pytest.fixture(scope="module")
 def tiny_chorales():
     # three chorale files parsed in this process: fast, and enough to check the whole path
-    return corpus.build_style("chorale", files=["bach/bwv10.7.mxl", "bach/bwv66.6.mxl", "bach/bwv1.6.mxl"],
-                              workers=1, progress=False)
+    return corpus.build_style(
+        "chorale", files=["bach/bwv10.7.mxl", "bach/bwv66.6.mxl", "bach/bwv1.6.mxl"], workers=1, progress=False
+    )
 
 
 def test_build_small_subset(tiny_chorales):
@@ -28,11 +29,14 @@ def test_build_small_subset(tiny_chorales):
     assert c.info["source_files"] == 3
 
 
-@pytest.mark.parametrize(("style", "files", "voices"), [
-    ("folk", ["essenFolksong/test0.abc"], 1),
-    ("irish", ["ryansMammoth/AcaciaReel.abc", "ryansMammoth/AdmiralsHornpipe.abc"], 1),
-    ("renaissance", ["palestrina/Agnus_01.krn"], 4),
-])
+@pytest.mark.parametrize(
+    ("style", "files", "voices"),
+    [
+        ("folk", ["essenFolksong/test0.abc"], 1),
+        ("irish", ["ryansMammoth/AcaciaReel.abc", "ryansMammoth/AdmiralsHornpipe.abc"], 1),
+        ("renaissance", ["palestrina/Agnus_01.krn"], 4),
+    ],
+)
 def test_each_style_builds_from_its_sources(style, files, voices):
     c = corpus.build_style(style, files=files, workers=1, progress=False)
     assert len(c) >= 1
@@ -118,8 +122,12 @@ def test_cache_is_keyed_by_versions_and_used(monkeypatch, tmp_path, tiny_chorale
 
 def test_stale_preprocessing_version_is_not_used(monkeypatch, tmp_path, tiny_chorales):
     monkeypatch.setenv("MUSEWIDGETS_CACHE_DIR", str(tmp_path))
-    old = corpus.Corpus(tiny_chorales.style, tiny_chorales.pieces, tiny_chorales.ids,
-                        info={"preprocessing": corpus.PREPROCESSING_VERSION - 1})
+    old = corpus.Corpus(
+        tiny_chorales.style,
+        tiny_chorales.pieces,
+        tiny_chorales.ids,
+        info={"preprocessing": corpus.PREPROCESSING_VERSION - 1},
+    )
     corpus.save_corpus(old, corpus.cache_dir() / "chorale.npz")
     assert len(corpus.load_style("chorale")) > 100  # fell through to the packaged copy
     with np.load(corpus.PACKAGED_DIR / "chorale.npz") as data:
