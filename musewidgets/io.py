@@ -470,11 +470,20 @@ def _bar_shifts(measures: list, bar: Fraction, pickup: Fraction, report: Quantiz
 
 
 def to_stream(piece: Piece) -> music21.stream.Score:
-    """The piece as a music21 ``Score`` with measures, ties, clefs, key, metre, tempo and a pickup measure."""
-    from music21 import instrument, key, metadata, meter, note, stream, tempo
+    """The piece as a music21 ``Score`` with measures, ties, clefs, key, metre, tempo and a pickup measure.
+
+    Pitches are spelled for the key (E# rather than F as the leading tone of F# minor; sharps in sharp keys, flats in
+    flat keys), and each part gets the clef that suits its range (treble, treble 8vb for tenors, bass).
+    """
+    from music21 import chord, clef, instrument, key, metadata, meter, note, stream, tempo
 
     spq = piece.steps_per_quarter
     shift = (piece.steps_per_bar - piece.pickup) % piece.steps_per_bar  # pad the pickup to a whole first bar
+    m21key = None
+    if piece.key is not None:
+        tonic, mode = piece.key.split()
+        m21key = key.Key(tonic.replace("b", "-") if len(tonic) > 1 else tonic, mode)
+    spell = _speller(m21key)
     score = stream.Score()
     score.metadata = metadata.Metadata(title=piece.title or "musewidgets")
     for i, p in enumerate(piece.parts):
@@ -486,9 +495,8 @@ def to_stream(piece: Piece) -> music21.stream.Score:
         inst.instrumentId = f"{part.id}-I1"
         part.insert(0, inst)
         part.insert(0, meter.TimeSignature(f"{piece.time_signature[0]}/{piece.time_signature[1]}"))
-        if piece.key is not None:
-            tonic, mode = piece.key.split()
-            part.insert(0, key.Key(tonic.replace("b", "-") if len(tonic) > 1 else tonic, mode))
+        if m21key is not None:
+            part.insert(0, key.Key(m21key.tonic, m21key.mode))
         if i == 0:
             part.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
         groups: dict[tuple[int, int], list[Note]] = {}
@@ -496,19 +504,55 @@ def to_stream(piece: Piece) -> music21.stream.Score:
             groups.setdefault((n.start, n.duration), []).append(n)
         for (start, duration), ns in groups.items():
             ql = Fraction(duration, spq)
-            if len(ns) == 1:
-                element = note.Note(ns[0].pitch, quarterLength=ql)
-            else:
-                from music21 import chord
-
-                element = chord.Chord([n.pitch for n in ns], quarterLength=ql)
+            pitches = [spell(n.pitch) for n in ns]
+            element = (
+                note.Note(pitches[0], quarterLength=ql) if len(ns) == 1 else chord.Chord(pitches, quarterLength=ql)
+            )
             element.volume.velocity = ns[0].velocity
             part.insert(Fraction(start + shift, spq), element)
+        if p.notes:
+            mean = sum(n.pitch for n in p.notes) / len(p.notes)  # chorales: alto ~63, tenor ~58, bass ~50
+            low = min(n.pitch for n in p.notes)
+            if mean >= 60.5:
+                part.insert(0, clef.TrebleClef())
+            elif low >= 48 and mean >= 53:
+                part.insert(0, clef.Treble8vbClef())
+            else:
+                part.insert(0, clef.BassClef())
         score.insert(0, part)
     score = score.makeNotation()
     if piece.pickup:
         _make_anacrusis(score, Fraction(shift, spq))
     return score
+
+
+def _speller(m21key):
+    """A function MIDI pitch -> music21 Pitch spelled for ``m21key`` (scale tones, then the key's direction)."""
+    from music21 import pitch
+
+    names: dict[int, str] = {}
+    sharps = 0
+    if m21key is not None:
+        sharps = m21key.sharps
+        scale = list(m21key.pitches)
+        if m21key.mode == "minor":  # raised sixth and seventh of melodic and harmonic minor
+            scale += [scale[5].transpose("A1"), scale[6].transpose("A1")]
+        for p in scale:
+            names.setdefault(p.pitchClass, p.name)
+    flats = {1: "D-", 3: "E-", 6: "G-", 8: "A-", 10: "B-"}
+    sharps_names = {1: "C#", 3: "D#", 6: "F#", 8: "G#", 10: "A#"}
+
+    def spell(midi: int):
+        pc = midi % 12
+        name = names.get(pc) or (flats if sharps < 0 else sharps_names).get(pc)
+        if name is None:
+            return pitch.Pitch(midi=midi)
+        p = pitch.Pitch(name)
+        p.octave = midi // 12 - 1
+        p.octave += (midi - p.midi) // 12  # B#3 and Cb4 sit across the octave line from their pitch class
+        return p
+
+    return spell
 
 
 def to_musicxml(piece: Piece) -> str:

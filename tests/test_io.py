@@ -190,3 +190,14 @@ def test_pickup_measure_is_written_as_an_anacrusis(tmp_path):
     first = stream.parts[0].getElementsByClass("Measure").first()
     assert first.number == 0
     assert first.paddingLeft == 2.0  # a quarter-note pickup in 3/4
+
+
+def test_notation_spells_for_the_key_and_picks_clefs_by_range():
+    from music21 import clef
+
+    piece = io.read(m21corpus.getWork("bach/bwv66.6"))  # F# minor
+    score = io.to_stream(piece)
+    names = {p.name for n in score.flatten().notes for p in n.pitches}
+    assert "E#" in names and "F" not in names  # the leading tone, not a natural F
+    clefs = [type(part.recurse().getElementsByClass(clef.Clef).first()) for part in score.parts]
+    assert clefs == [clef.TrebleClef, clef.TrebleClef, clef.Treble8vbClef, clef.BassClef]
