@@ -56,6 +56,109 @@ def _cmd_corpus_build(args: argparse.Namespace) -> None:
         )
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .training import TrainConfig, Trainer
+
+    overrides = {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        overrides[key] = _number(value)
+    config = TrainConfig(
+        family=args.model,
+        styles=tuple(args.style) if args.style else TrainConfig.styles,
+        minutes=args.minutes,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        eval_every=args.eval_every,
+        device=args.device,
+        limit_pieces=args.limit_pieces,
+        model=overrides,
+    )
+    command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
+    trainer = Trainer(config, args.out, command=command, resume=args.resume)
+    _subscribe_cli(trainer, quiet=args.quiet, minutes=args.minutes)
+    result = trainer.fit()
+    print(
+        f"{args.model}: {result['reason']} after {result['steps']} steps, {result['seconds']:.0f} s; "
+        f"best validation {result['best']:.3f}; checkpoint {result['path']}"
+    )
+    if not args.no_cards:
+        from .cards import write_cards
+
+        write_cards(args.out)
+        print(f"model cards written to {args.out}")
+
+
+def _subscribe_cli(trainer, *, quiet: bool, minutes: float) -> None:
+    """A tqdm bar over the time budget and one log line per validation."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=round(minutes * 60), unit="s", desc=f"training {trainer.config.family}", disable=quiet)
+
+    def on_batch(e):
+        bar.n = min(bar.total, round(e["seconds"]))
+        bar.set_postfix(step=e["step"], loss=f"{e['loss']:.3f}", refresh=False)
+        bar.refresh()
+
+    def on_validation(e):
+        per_style = " ".join(f"{s}={v:.3f}" for s, v in e["nll"].items())
+        bar.write(f"step {e['step']}: valid {per_style} (mean {e['mean']:.3f}{', best' if e['improved'] else ''})")
+
+    trainer.add_callback("batch_end", on_batch)
+    trainer.add_callback("validation", on_validation)
+    trainer.add_callback("end", lambda e: bar.close())
+
+
+def _number(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _cmd_cards(args: argparse.Namespace) -> None:
+    from .cards import write_cards
+
+    cards = write_cards(args.folder)
+    print(f"wrote {len(cards)} model cards in {args.folder}")
+
+
+def _cmd_generate(args: argparse.Namespace) -> None:
+    from . import export, io
+    from .sampling import load_sampler
+
+    for out in args.output:
+        export.check_exportable(out)
+    sampler = load_sampler(args.checkpoint or args.model)
+    primer = io.read(args.primer) if args.primer else None
+    [piece] = sampler.generate(
+        style=args.style,
+        bars=args.bars,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        primer=primer,
+    )
+    for out in args.output:
+        export.save(piece, out)
+        print(f"wrote {out}")
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    from .cards import test_nll
+    from .checkpoints import load_checkpoint, shipped
+
+    for name, path in shipped().items():
+        ck = load_checkpoint(path)
+        nll = test_nll(path.with_suffix(".json"))
+        shown = " ".join(f"{s}={v:.3f}" for s, v in nll.items()) if nll else "n/a (no likelihood)"
+        print(f"{name:<12} {ck.family:<12} styles: {','.join(ck.styles):<32} test NLL/token: {shown}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musewidgets", description="Compose with neural networks: corpus styles, rendering and more."
@@ -78,6 +181,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file: .wav (audio), .svg (score), .png (piano roll), .mid, .musicxml or .mxl; repeat for several",
     )
     p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("train", help="train a model family on corpus styles")
+    p.add_argument("--model", required=True, choices=["rnn", "lstm", "transformer", "gan"])
+    p.add_argument("--style", action="append", help="style to train on (repeat; default all four)")
+    p.add_argument("--minutes", type=_positive_float, default=10.0, help="wall-clock budget (default 10)")
+    p.add_argument("--out", required=True, help="folder for the checkpoint and model card")
+    p.add_argument("--max-steps", type=_positive_int)
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--seq-len", type=_positive_int, default=512, help="tokens per training window (default 512)")
+    p.add_argument("--eval-every", type=_positive_int, default=200, help="steps between validations (default 200)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--limit-pieces", type=_positive_int, help="use only the first N pieces of each split")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override, e.g. hidden=256")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument("--no-cards", action="store_true", help="do not evaluate and write model cards at the end")
+    p.add_argument("--command-line", help=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("cards", help="evaluate the checkpoints in a folder and write their model cards")
+    p.add_argument("folder")
+    p.set_defaults(func=_cmd_cards)
+
+    p = sub.add_parser("generate", help="sample a new piece and save it by suffix")
+    p.add_argument("--model", default="lstm", help="shipped model: rnn, lstm, transformer, gan (default lstm)")
+    p.add_argument("--checkpoint", help="a .pt checkpoint file instead of a shipped model")
+    p.add_argument("--style", required=True)
+    p.add_argument("--temperature", type=_non_negative_float, default=1.0, help="0 = always the likeliest note")
+    p.add_argument("--top-k", type=_non_negative_int, default=0, help="keep the K likeliest tokens (0 = off)")
+    p.add_argument("--top-p", type=_probability, default=1.0, help="keep the likeliest tokens up to P (1 = off)")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--bars", type=_positive_int, default=8)
+    p.add_argument("--primer", help="a MIDI, MusicXML or ABC file to continue")
+    p.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        required=True,
+        metavar="OUT",
+        help="output file: .mid, .musicxml, .wav, .svg, .png; repeat for several",
+    )
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("models", help="list the shipped checkpoints: family, styles, test NLL")
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("corpus", help="build the corpus styles from music21's bundled corpus")
     corpus_sub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
@@ -105,6 +253,34 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else _positive_int(text)
+
+
+def _probability(text: str) -> float:
+    value = _non_negative_float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
 def _version() -> str:
     from . import __version__
 
@@ -120,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         args.func(args)
-    except MusewidgetsError as err:
+    except (MusewidgetsError, ValueError) as err:
         print(f"musewidgets: error: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # e.g. an output folder that does not exist

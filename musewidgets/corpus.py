@@ -234,7 +234,10 @@ def transpositions(piece: Piece, ranges: Iterable[tuple[int, int]], max_shift: i
 
 
 def _music21_version() -> str:
-    return metadata.version("music21")
+    try:
+        return metadata.version("music21")
+    except metadata.PackageNotFoundError:  # a training machine with only the packaged copies
+        return "none"
 
 
 def _corpus_root() -> Path:
@@ -446,9 +449,12 @@ def cache_dir() -> Path:
     """
     base = os.environ.get("MUSEWIDGETS_CACHE_DIR")
     if base is None:
-        from platformdirs import user_cache_dir
-
-        base = user_cache_dir("musewidgets")
+        try:
+            from platformdirs import user_cache_dir
+        except ImportError:  # pragma: no cover - platformdirs is a dependency
+            base = Path.home() / ".cache" / "musewidgets"
+        else:
+            base = user_cache_dir("musewidgets")
     return Path(base) / f"corpus-v{PREPROCESSING_VERSION}-music21-{_music21_version()}"
 
 

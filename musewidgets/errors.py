@@ -6,7 +6,14 @@ derives from the built-in exception that fits it (``ValueError``, ``KeyError``),
 
 from __future__ import annotations
 
-__all__ = ["AudioBackendError", "MusewidgetsError", "MusicFileError", "QuantizationWarning", "UnknownStyleError"]
+__all__ = [
+    "AudioBackendError",
+    "CheckpointError",
+    "MusewidgetsError",
+    "MusicFileError",
+    "QuantizationWarning",
+    "UnknownStyleError",
+]
 
 
 class MusewidgetsError(Exception):
@@ -26,6 +33,10 @@ class UnknownStyleError(MusewidgetsError, ValueError):
 
 class AudioBackendError(MusewidgetsError, RuntimeError):
     """A sound backend is missing or failed; the message says what to install or which SoundFont is at fault."""
+
+
+class CheckpointError(MusewidgetsError, ValueError):
+    """A model checkpoint is missing, damaged, from another program, or carries code (which is never run)."""
 
 
 class QuantizationWarning(UserWarning):

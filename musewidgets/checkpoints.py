@@ -1,0 +1,130 @@
+"""Checkpoints: a model's config, weights, codec, styles and training record in one file that cannot run code.
+
+A checkpoint is a ``torch.save`` of plain containers and tensors only, loaded with ``weights_only=True``: a file that
+carries pickled code is refused before any of it runs. Files are written to a temporary name and renamed, so an
+interrupted save never leaves a broken checkpoint behind.
+
+Layout::
+
+    {"format": "musewidgets.checkpoint", "version": 1,
+     "family": "lstm", "config": {...}, "codec": {...},
+     "styles": {"chorale": {"parts": [[name, program, [low, high]], ...], "time_signature": [4, 4],
+                            "tempo": 80.0}, ...},
+     "meta": {...training record, metrics...},
+     "state_dict": {...}, "optimizer": {...} (optional, for resuming)}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .codecs import codec_from_dict
+from .errors import CheckpointError
+from .models import REGISTRY, build, config_to_dict
+
+__all__ = ["FORMAT", "SHIPPED_DIR", "Checkpoint", "load_checkpoint", "resolve", "save_checkpoint", "shipped"]
+
+FORMAT = "musewidgets.checkpoint"
+VERSION = 1
+SHIPPED_DIR = Path(__file__).parent / "data" / "models"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (in eval mode), its codec, per-style defaults and the training record."""
+
+    family: str
+    model: torch.nn.Module
+    codec: object
+    styles: dict
+    meta: dict = field(default_factory=dict)
+    optimizer: dict | None = None
+    path: Path | None = None
+
+
+def save_checkpoint(
+    path: str | os.PathLike, model, codec, styles: dict, meta: dict, optimizer: dict | None = None
+) -> Path:
+    """Write a checkpoint atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "family": model.family,
+        "config": config_to_dict(model),
+        "codec": codec.to_dict(),
+        "styles": styles,
+        "meta": meta,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    if optimizer is not None:
+        data["optimizer"] = optimizer
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save(data, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Load a checkpoint safely.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, damaged, not a musewidgets checkpoint, of an unknown family, or carries code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError for code, RuntimeError/EOFError for damage
+        text = str(err)
+        if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
+            reason = "it carries Python objects or code, which are never loaded"
+        else:
+            reason = f"the file is damaged or not a PyTorch checkpoint ({type(err).__name__})"
+        raise CheckpointError(f"{path.name}: refused: {reason}") from err
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name}: not a musewidgets checkpoint")
+    if data.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path.name}: checkpoint version {data.get('version')} is not supported (want {VERSION})"
+        )
+    family = data.get("family")
+    if family not in REGISTRY:
+        raise CheckpointError(f"{path.name}: unknown model family {family!r}")
+    try:
+        model = build(family, data["config"])
+        model.load_state_dict(data["state_dict"])
+        codec = codec_from_dict(data["codec"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{path.name}: the checkpoint does not fit its model ({err})") from err
+    model.eval()
+    return Checkpoint(family, model, codec, data["styles"], data.get("meta", {}), data.get("optimizer"), path)
+
+
+def shipped() -> dict[str, Path]:
+    """The checkpoints that ship with the package, by name (``'lstm'``, ``'gan'`` ...)."""
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.pt"))}
+
+
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """Path of a shipped model name or of a checkpoint file; raises :class:`CheckpointError` if neither."""
+    known = shipped()
+    if str(name_or_path) in known:
+        return known[str(name_or_path)]
+    path = Path(name_or_path)
+    if path.suffix == ".pt" or path.exists():
+        return path
+    raise CheckpointError(
+        f"unknown model {str(name_or_path)!r}; shipped models: {', '.join(known) or 'none'} (or give a .pt file)"
+    )

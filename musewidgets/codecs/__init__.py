@@ -1,0 +1,25 @@
+"""Encode/decode pairs between a Piece and what models read: token sequences and one-hot rolls."""
+
+from .roll import RollCodec
+from .tokens import BOS, HOLD, PAD, PITCH0, REST, VOCAB_SIZE, Encoded, TokenCodec
+
+__all__ = [
+    "BOS",
+    "HOLD",
+    "PAD",
+    "PITCH0",
+    "REST",
+    "VOCAB_SIZE",
+    "Encoded",
+    "RollCodec",
+    "TokenCodec",
+    "codec_from_dict",
+]
+
+
+def codec_from_dict(data: dict):
+    """Rebuild a codec from :meth:`to_dict` output (``kind`` says which)."""
+    kinds = {"tokens": TokenCodec, "roll": RollCodec}
+    if data.get("kind") not in kinds:
+        raise ValueError(f"unknown codec kind {data.get('kind')!r}")
+    return kinds[data["kind"]].from_dict(data)

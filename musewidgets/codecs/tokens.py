@@ -1,0 +1,189 @@
+"""Piece <-> token sequence: one token per voice per step, voices interleaved step by step.
+
+For a piece of ``V`` voices and ``T`` steps the sequence holds ``T * V`` tokens; token ``t * V + v`` says what voice
+``v`` does at step ``t``:
+
+=========  ======================================================
+token      meaning
+=========  ======================================================
+``REST``   the voice is silent at this step
+``HOLD``   the voice's note goes on sounding
+pitch      a new note starts: token ``PITCH0 + midi`` (0..127)
+=========  ======================================================
+
+Each position also has *conditioning* that a model sees but never has to predict: the voice, the step's position
+in its bar, the metre and the style. Velocities are not encoded (decoded notes get velocity 80, as in the corpus).
+Voices must be monophonic, which every corpus piece is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..piece import Note, Part, Piece
+
+__all__ = ["BOS", "HOLD", "PAD", "PITCH0", "REST", "VOCAB_SIZE", "Encoded", "TokenCodec"]
+
+PAD, BOS, REST, HOLD = 0, 1, 2, 3
+PITCH0 = 4
+VOCAB_SIZE = PITCH0 + 128
+# Metres the corpus uses; anything else shares index 0.
+METRES = ((4, 4), (3, 4), (2, 4), (6, 8), (3, 8), (2, 2), (4, 2), (3, 2), (6, 4), (9, 8), (12, 8), (5, 4), (3, 1))
+
+
+@dataclass
+class Encoded:
+    """A piece as tokens plus the per-position conditioning and what :meth:`TokenCodec.decode` needs back.
+
+    Attributes
+    ----------
+    tokens : np.ndarray, int64, shape (T * V,)
+    voice, bar_pos : np.ndarray, int64, shape (T * V,)
+        Voice index and step-within-bar of each position.
+    metre, style : int
+        Indices into :data:`METRES` (plus one; 0 = other) and the codec's styles.
+    header : dict
+        The piece's other fields (names, programs, ranges, tempo, key, ...), JSON-friendly.
+    """
+
+    tokens: np.ndarray
+    voice: np.ndarray
+    bar_pos: np.ndarray
+    metre: int
+    style: int
+    header: dict = field(default_factory=dict)
+
+    @property
+    def n_voices(self) -> int:
+        return len(self.header["parts"])
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    """Encode pieces of 1 to ``max_voices`` monophonic voices on a ``steps_per_quarter`` grid as tokens.
+
+    Parameters
+    ----------
+    styles : tuple of str
+        Style labels the models are conditioned on; a piece's ``style`` must be one of them (or ``None``, index 0).
+    max_voices : int, default 4
+    steps_per_quarter : int, default 4
+    max_bar_steps : int, default 48
+        Longest bar (in steps) the bar-position embedding covers; longer bars wrap.
+    """
+
+    styles: tuple[str, ...] = ("chorale", "folk", "irish", "renaissance")
+    max_voices: int = 4
+    steps_per_quarter: int = 4
+    max_bar_steps: int = 48
+
+    vocab_size = VOCAB_SIZE
+    n_metres = len(METRES) + 1
+
+    # ------------------------------------------------------------------ conditioning
+    def style_index(self, style: str | None) -> int:
+        if style is None:
+            return 0
+        if style not in self.styles:
+            from ..errors import UnknownStyleError
+
+            raise UnknownStyleError(f"unknown style {style!r}; this model knows: {', '.join(self.styles)}")
+        return self.styles.index(style)
+
+    @staticmethod
+    def metre_index(time_signature: tuple[int, int]) -> int:
+        ts = tuple(time_signature)
+        return METRES.index(ts) + 1 if ts in METRES else 0
+
+    def positions(self, n_steps: int, n_voices: int, steps_per_bar: int, pickup: int, start: int = 0):
+        """Voice and bar-position arrays for steps ``start .. start + n_steps`` of a piece, shape ``(n_steps * V,)``."""
+        steps = np.arange(start, start + n_steps)
+        bar_pos = ((steps - pickup) % steps_per_bar) % self.max_bar_steps
+        return np.tile(np.arange(n_voices), n_steps), np.repeat(bar_pos, n_voices)
+
+    # ------------------------------------------------------------------ encode / decode
+    def encode(self, piece: Piece) -> Encoded:
+        """Tokens of ``piece``; raises ``ValueError`` for polyphonic voices, too many voices or another grid."""
+        if piece.steps_per_quarter != self.steps_per_quarter:
+            raise ValueError(
+                f"`piece` is on a grid of {piece.steps_per_quarter} steps per quarter, the codec on "
+                f"{self.steps_per_quarter}"
+            )
+        n_voices = len(piece.parts)
+        if not 1 <= n_voices <= self.max_voices:
+            raise ValueError(f"`piece` has {n_voices} parts; the codec takes 1 to {self.max_voices}")
+        n_steps = piece.bar_start(piece.n_bars)
+        grid = np.full((n_steps, n_voices), REST, dtype=np.int64)
+        for v, part in enumerate(piece.parts):
+            if not part.is_monophonic:
+                raise ValueError(f"part {part.name!r} has chords or overlapping notes; the codec needs single lines")
+            for n in part.notes:
+                grid[n.start, v] = PITCH0 + n.pitch
+                grid[n.start + 1 : n.end, v] = HOLD
+        voice, bar_pos = self.positions(n_steps, n_voices, piece.steps_per_bar, piece.pickup)
+        header = {
+            "parts": [[p.name, p.program, list(p.range) if p.range else None] for p in piece.parts],
+            "tempo": piece.tempo,
+            "time_signature": list(piece.time_signature),
+            "key": piece.key,
+            "pickup": piece.pickup,
+            "style": piece.style,
+            "title": piece.title,
+        }
+        return Encoded(
+            grid.reshape(-1),
+            voice,
+            bar_pos,
+            self.metre_index(piece.time_signature),
+            self.style_index(piece.style),
+            header,
+        )
+
+    def decode(self, tokens: np.ndarray, header: dict) -> Piece:
+        """A piece from tokens (length a multiple of the number of voices in ``header``).
+
+        Robust to any token sequence a sampler may produce: ``HOLD`` after a rest or at the start is read as
+        ``REST``; ``PAD`` and ``BOS`` as ``REST``.
+        """
+        n_voices = len(header["parts"])
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if tokens.ndim != 1 or len(tokens) % n_voices:
+            raise ValueError(f"`tokens` must be 1-D with a multiple of {n_voices} entries, got shape {tokens.shape}")
+        grid = tokens.reshape(-1, n_voices)
+        parts = []
+        for v, (name, program, rng) in enumerate(header["parts"]):
+            notes, start, pitch = [], None, None
+            for t, tok in enumerate(grid[:, v].tolist()):
+                if tok == HOLD and start is not None:
+                    continue
+                if start is not None:
+                    notes.append(Note(pitch, start, t - start))
+                    start = None
+                if tok >= PITCH0:
+                    start, pitch = t, tok - PITCH0
+            if start is not None:
+                notes.append(Note(pitch, start, len(grid) - start))
+            parts.append(Part(name, tuple(notes), program=program, range=tuple(rng) if rng else None))
+        return Piece(
+            tuple(parts),
+            steps_per_quarter=self.steps_per_quarter,
+            tempo=header["tempo"],
+            time_signature=tuple(header["time_signature"]),
+            key=header["key"],
+            pickup=header["pickup"],
+            style=header["style"],
+            title=header["title"],
+        )
+
+    # ------------------------------------------------------------------ storage
+    def to_dict(self) -> dict:
+        """JSON-friendly description; :meth:`from_dict` rebuilds the same codec."""
+        return {"kind": "tokens", **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TokenCodec:
+        data = {k: v for k, v in data.items() if k != "kind"}
+        data["styles"] = tuple(data["styles"])
+        return cls(**data)

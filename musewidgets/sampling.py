@@ -1,0 +1,244 @@
+"""Sampling: pure, seeded, and streaming bar by bar.
+
+Every random draw comes from an explicit ``torch.Generator`` seeded with ``seed``, so the same model, settings and
+seed give the same notes, bit for bit, on the same machine; nothing touches the global random state.
+
+``sample_next_token`` is the one place where logits become a token: temperature 0 is the argmax; otherwise logits
+are divided by the temperature, cut to the ``top_k`` largest and to the smallest set whose probability reaches
+``top_p``, and sampled. Voices are kept in their ranges, and a voice can only hold a note it is playing, by masking
+the logits before that.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+
+import torch
+
+from .checkpoints import Checkpoint, load_checkpoint, resolve
+from .codecs.tokens import BOS, HOLD, PITCH0, REST
+from .errors import UnknownStyleError
+from .piece import Piece
+
+__all__ = ["Sampler", "check_settings", "load_sampler", "sample_next_token"]
+
+
+def sample_next_token(
+    logits: torch.Tensor,
+    rng: torch.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+) -> torch.Tensor:
+    """One token per row of ``logits`` (B, V) -> (B,).
+
+    ``temperature=0`` takes the argmax; ``top_k=0`` and ``top_p=1`` switch those cut-offs off.
+    """
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits / temperature
+    if top_k and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    if top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        drop = probs.cumsum(dim=-1) - probs >= top_p  # keep the smallest prefix that reaches top_p
+        sorted_logits = sorted_logits.masked_fill(drop, -math.inf)
+        logits = torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
+    return torch.multinomial(logits.softmax(dim=-1), 1, generator=rng)[:, 0]
+
+
+def check_settings(*, temperature: float, top_k: int, top_p: float, bars: int, n: int = 1, seed: int = 0) -> None:
+    """Raise ``ValueError`` naming the first setting out of range."""
+    if not (isinstance(temperature, (int, float)) and 0 <= temperature <= 10 and math.isfinite(temperature)):
+        raise ValueError(f"`temperature` must be between 0 and 10, got {temperature!r}")
+    if not (isinstance(top_k, int) and top_k >= 0):
+        raise ValueError(f"`top_k` must be a whole number >= 0 (0 = off), got {top_k!r}")
+    if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        raise ValueError(f"`top_p` must be in (0, 1] (1 = off), got {top_p!r}")
+    if not (isinstance(bars, int) and 1 <= bars <= 256):
+        raise ValueError(f"`bars` must be a whole number from 1 to 256, got {bars!r}")
+    if not (isinstance(n, int) and 1 <= n <= 64):
+        raise ValueError(f"`n` (candidates) must be from 1 to 64, got {n!r}")
+    if not (isinstance(seed, int) and 0 <= seed < 2**63):
+        raise ValueError(f"`seed` must be a whole number >= 0, got {seed!r}")
+
+
+class Sampler:
+    """Generates pieces from a loaded checkpoint (any family).
+
+    Examples
+    --------
+    >>> s = load_sampler("lstm")                                     # doctest: +SKIP
+    >>> [piece] = s.generate(style="chorale", bars=8, temperature=0.9, seed=7)   # doctest: +SKIP
+    """
+
+    def __init__(self, checkpoint: Checkpoint):
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model.eval()
+        self.family = checkpoint.family
+        # the GAN's roll codec wraps a token codec: decoding and conditioning go through that
+        self.codec = getattr(checkpoint.codec, "tokens", checkpoint.codec)
+
+    @property
+    def styles(self) -> list[str]:
+        """Styles this model was trained on."""
+        return list(self.checkpoint.styles)
+
+    def generate(self, **settings) -> list[Piece]:
+        """The finished pieces (``n`` candidates); settings as for :meth:`iter_generate`."""
+        *_, last = self.iter_generate(**settings)
+        return last
+
+    def iter_generate(
+        self,
+        *,
+        style: str,
+        bars: int = 8,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        primer: Piece | None = None,
+        n: int = 1,
+    ) -> Iterator[list[Piece]]:
+        """Yield the ``n`` candidate pieces after every new bar (GAN: every phrase); the last yield is complete.
+
+        Parameters
+        ----------
+        style : str
+            One of :attr:`styles`.
+        bars : int, default 8
+            New bars to generate (after the primer, if any).
+        temperature, top_k, top_p : see :func:`sample_next_token`
+        seed : int, default 0
+        primer : Piece, optional
+            Music to continue; kept unchanged at the start of every result. Needs as many parts as the style has
+            voices.
+        n : int, default 1
+            Candidates, sampled together in one batch.
+        """
+        check_settings(temperature=temperature, top_k=top_k, top_p=top_p, bars=bars, n=n, seed=seed)
+        if style not in self.checkpoint.styles:
+            raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+        rng = torch.Generator().manual_seed(seed)
+        settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
+        with torch.inference_mode():
+            if self.family == "gan":
+                if primer is not None:
+                    raise ValueError("the gan family draws whole phrases and cannot continue a `primer`")
+                yield from self._gan(style, bars, rng, n, settings)
+            else:
+                yield from self._sequence(style, bars, rng, n, primer, settings)
+
+    # ------------------------------------------------------------------ token models
+    def _header(self, style: str, primer: Piece | None, seed: int | None = None) -> dict:
+        info = self.checkpoint.styles[style]
+        if primer is not None:
+            if len(primer.parts) != len(info["parts"]):
+                raise ValueError(
+                    f"`primer` has {len(primer.parts)} parts but style {style!r} has {len(info['parts'])} voices"
+                )
+            header = self.codec.encode(primer.replace(style=style)).header
+            header["parts"] = [[p[0], p[1], r] for p, (_, _, r) in zip(header["parts"], info["parts"])]
+            return header
+        return {
+            "parts": [list(p) for p in info["parts"]],
+            "tempo": info["tempo"],
+            "time_signature": list(info["time_signature"]),
+            "key": None,
+            "pickup": 0,
+            "style": style,
+            "title": f"{self.family} {style}",
+        }
+
+    def _masks(self, header: dict) -> torch.Tensor:
+        """(voices, vocab) additive mask: 0 where allowed, -inf for BOS/PAD and pitches outside a voice's range."""
+        masks = torch.full((len(header["parts"]), self.codec.vocab_size), -math.inf)
+        for v, (_, _, rng) in enumerate(header["parts"]):
+            low, high = rng if rng else (0, 127)
+            masks[v, REST] = masks[v, HOLD] = 0.0
+            masks[v, PITCH0 + low : PITCH0 + high + 1] = 0.0
+        return masks
+
+    def _sequence(self, style, bars, rng, n, primer, settings):
+        codec, model = self.codec, self.model
+        header = self._header(style, primer)
+        V = len(header["parts"])
+        ts = tuple(header["time_signature"])
+        spb = codec.steps_per_quarter * 4 * ts[0] // ts[1]
+        pickup = header["pickup"]
+        primer_tokens = codec.encode(primer.replace(style=style)).tokens.tolist() if primer is not None else []
+        start_step = len(primer_tokens) // V
+        total_steps = start_step + bars * spb
+        metre = torch.full((n,), codec.metre_index(ts), dtype=torch.long)
+        style_t = torch.full((n,), codec.style_index(style), dtype=torch.long)
+        voices = [torch.full((n,), v, dtype=torch.long) for v in range(V)]
+        positions = {}
+        masks = self._masks(header)
+        hold_block = torch.full((n, V), -math.inf)  # HOLD only while a note sounds
+        state = model.init_state(n)
+        prev = torch.full((n,), BOS, dtype=torch.long)
+        tokens = [[t] * n for t in primer_tokens]
+
+        def inputs(step: int, v: int) -> dict:
+            pos = ((step - pickup) % spb) % codec.max_bar_steps
+            if pos not in positions:
+                positions[pos] = torch.full((n,), pos, dtype=torch.long)
+            return {"inputs": prev, "voice": voices[v], "bar_pos": positions[pos], "metre": metre, "style": style_t}
+
+        for i, tok in enumerate(primer_tokens):  # feed the primer: its tokens are given, not sampled
+            _, state = model.step(inputs(i // V, i % V), state)
+            prev = torch.full((n,), tok, dtype=torch.long)
+            hold_block[:, i % V] = -math.inf if tok == REST else 0.0
+        for step in range(start_step, total_steps):
+            for v in range(V):
+                logits, state = model.step(inputs(step, v), state)
+                logits = logits + masks[v]
+                logits[:, HOLD] += hold_block[:, v]
+                prev = sample_next_token(logits, rng, **settings)
+                hold_block[:, v] = torch.where(prev == REST, -math.inf, 0.0)
+                tokens.append(prev.tolist())
+            if (step + 1 - pickup) % spb == 0 or step + 1 == total_steps:
+                yield self._decode(tokens, header, n)
+
+    def _decode(self, tokens: list[list[int]], header: dict, n: int) -> list[Piece]:
+        columns = list(zip(*tokens)) if tokens else [()] * n
+        return [self.codec.decode(list(col), header) for col in columns]
+
+    # ------------------------------------------------------------------ GAN
+    def _gan(self, style, bars, rng, n, settings):
+        from .codecs.roll import CHANNELS
+
+        model, cfg = self.model, self.model.config
+        header = self._header(style, None)
+        V = len(header["parts"])
+        ts = tuple(header["time_signature"])
+        spb = self.codec.steps_per_quarter * 4 * ts[0] // ts[1]
+        total = bars * spb
+        mask = torch.full((cfg.voices, CHANNELS), -math.inf)
+        for v in range(cfg.voices):
+            if v < V:
+                low, high = header["parts"][v][2] or (0, 127)
+                mask[v, :2] = 0.0
+                mask[v, 2 + low : 2 + high + 1] = 0.0
+            else:
+                mask[v, 0] = 0.0  # absent voices rest
+        style_t = torch.full((n,), self.codec.style_index(style), dtype=torch.long)
+        grids = []  # (n, voices, steps) token grids, one per phrase
+        while sum(g.shape[2] for g in grids) < total:
+            z = torch.randn(n, cfg.z_dim, generator=rng)
+            logits = model.logits(z, style_t, mask.expand(n, -1, -1))  # (n, voices, steps, C)
+            channel = sample_next_token(logits.reshape(-1, CHANNELS), rng, **settings).view(n, cfg.voices, cfg.steps)
+            grids.append(torch.where(channel >= 2, channel - 2 + PITCH0, torch.where(channel == 1, HOLD, REST)))
+            done = torch.cat(grids, dim=2)[:, :V, :total]  # (n, V, steps so far)
+            yield [self.codec.decode(done[i].T.reshape(-1).tolist(), header) for i in range(n)]
+
+
+def load_sampler(name_or_path: str | os.PathLike) -> Sampler:
+    """A :class:`Sampler` for a shipped model name (``'lstm'``, ``'transformer'``, ...) or a checkpoint path."""
+    return Sampler(load_checkpoint(resolve(name_or_path)))

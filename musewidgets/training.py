@@ -1,0 +1,364 @@
+"""Training: a loop that emits events and prints nothing, with validation, early stopping and safe checkpoints.
+
+::
+
+    trainer = Trainer(TrainConfig(family="lstm", styles=("chorale",), minutes=1), out_dir="runs/")
+    trainer.add_callback("batch_end", lambda e: print(e["step"], e["loss"]))
+    result = trainer.fit()
+
+Events (each callback gets one dict): ``batch_end`` (step, loss, tokens_per_s, seconds), ``validation`` (step,
+nll per style, mean, best, improved), ``epoch_end`` (epoch, step), ``checkpoint`` (path), ``end`` (reason,
+best, steps, seconds). The CLI subscribes a tqdm bar and a log; a notebook a progress bar and a live plot.
+
+Sequence models train on windows of ``seq_len`` tokens drawn with equal weight per style, transposed at random
+within the style's voice ranges (``corpus.transpositions``); validation is the NLL per token on the valid split.
+The GAN trains with WGAN-GP on 64-step phrases. Checkpoints are written atomically; ``best`` is kept whenever
+validation improves and ``last`` at every validation, so Ctrl-C or a power cut loses at most one interval, and
+``resume=True`` continues from ``last``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import corpus as corpus_mod
+from .checkpoints import load_checkpoint, save_checkpoint
+from .codecs import TokenCodec
+from .codecs.tokens import BOS, PAD, PITCH0, Encoded
+from .models import build
+
+__all__ = ["DEFAULTS", "TrainConfig", "Trainer", "SequenceData", "evaluate_nll"]
+
+EVENTS = ("batch_end", "validation", "epoch_end", "checkpoint", "end")
+DEFAULTS = {  # per family: learning rate, batch size
+    "rnn": {"lr": 2e-3, "batch_size": 32},
+    "lstm": {"lr": 2e-3, "batch_size": 32},
+    "transformer": {"lr": 6e-4, "batch_size": 32},
+    "gan": {"lr": 1e-4, "batch_size": 64},
+}
+
+
+@dataclass
+class TrainConfig:
+    """What to train and for how long.
+
+    ``styles`` defaults to all four corpus styles. ``minutes`` is a wall-clock budget; ``max_steps`` an optional
+    step cap. ``limit_pieces`` uses only the first pieces of each split (tests, quick looks).
+    """
+
+    family: str = "lstm"
+    styles: tuple[str, ...] = ("chorale", "folk", "irish", "renaissance")
+    minutes: float = 10.0
+    max_steps: int | None = None
+    batch_size: int | None = None  # default per family (DEFAULTS)
+    seq_len: int = 512  # tokens per training window
+    lr: float | None = None  # default per family
+    weight_decay: float = 0.01
+    clip: float = 1.0  # gradient-norm clipping
+    eval_every: int = 200  # steps between validations
+    patience: int = 6  # validations without improvement before stopping
+    augment: bool = True  # random transposition within voice ranges
+    seed: int = 0
+    device: str = "auto"
+    limit_pieces: int | None = None
+    model: dict = field(default_factory=dict)  # overrides of the family's config
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _style_info(corpora: dict[str, corpus_mod.Corpus]) -> dict:
+    """Per style: parts (name, program, range), most common metre and median tempo, for samplers."""
+    from collections import Counter
+
+    info = {}
+    for name, c in corpora.items():
+        ranges = c.voice_ranges()
+        first = c.pieces[0]
+        metre = Counter(p.time_signature for p in c.pieces).most_common(1)[0][0]
+        info[name] = {
+            "parts": [[p.name, p.program, list(r)] for p, r in zip(first.parts, ranges)],
+            "time_signature": list(metre),
+            "tempo": float(np.median([p.tempo for p in c.pieces])),
+        }
+    return info
+
+
+class SequenceData:
+    """Encoded pieces of one split, per style, and random training windows drawn from them."""
+
+    def __init__(self, codec: TokenCodec, corpora: dict, split: str, limit: int | None = None):
+        self.codec = codec
+        self.by_style: dict[str, list[Encoded]] = {}
+        self.shifts: dict[str, list[list[int]]] = {}
+        for name, c in corpora.items():
+            pieces = c.split(split)[:limit]
+            ranges = c.voice_ranges()
+            self.by_style[name] = [codec.encode(p) for p in pieces]
+            self.shifts[name] = [corpus_mod.transpositions(p, ranges) for p in pieces]
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(len(e.tokens) for es in self.by_style.values() for e in es)
+
+    def batch(self, rng: np.random.Generator, batch_size: int, seq_len: int, augment: bool) -> dict:
+        """Random windows, an equal share per style: inputs/targets/voice/bar_pos (B, T), metre/style (B,)."""
+        styles = list(self.by_style)
+        rows = {
+            k: np.full((batch_size, seq_len), PAD if k != "voice" and k != "bar_pos" else 0, dtype=np.int64)
+            for k in ("inputs", "targets", "voice", "bar_pos")
+        }
+        metre = np.zeros(batch_size, dtype=np.int64)
+        style = np.zeros(batch_size, dtype=np.int64)
+        for b in range(batch_size):
+            name = styles[b % len(styles)]
+            pieces = self.by_style[name]
+            lengths = np.array([len(e.tokens) for e in pieces], dtype=float)
+            i = rng.choice(len(pieces), p=lengths / lengths.sum())
+            e = pieces[i]
+            V = e.n_voices
+            start = int(rng.integers(0, max(1, (len(e.tokens) - seq_len) // V + 1))) * V
+            tokens = e.tokens[start : start + seq_len].copy()
+            prev = np.concatenate([[BOS] if start == 0 else e.tokens[start - 1 : start], tokens[:-1]])
+            if augment:
+                shift = int(rng.choice(self.shifts[name][i]))
+                tokens[tokens >= PITCH0] += shift
+                prev[prev >= PITCH0] += shift
+            n = len(tokens)
+            rows["inputs"][b, :n], rows["targets"][b, :n] = prev, tokens
+            rows["voice"][b, :n] = e.voice[start : start + n]
+            rows["bar_pos"][b, :n] = e.bar_pos[start : start + n]
+            metre[b], style[b] = e.metre, e.style
+        out = {k: torch.from_numpy(v) for k, v in rows.items()}
+        out["metre"], out["style"] = torch.from_numpy(metre), torch.from_numpy(style)
+        return out
+
+
+def _chunks(e: Encoded, seq_len: int):
+    """Consecutive windows of a piece for evaluation (each starts from the previous token)."""
+    for start in range(0, len(e.tokens), seq_len):
+        tokens = e.tokens[start : start + seq_len]
+        prev = np.concatenate([[BOS] if start == 0 else e.tokens[start - 1 : start], tokens[:-1]])
+        yield {
+            "inputs": torch.from_numpy(prev)[None],
+            "targets": torch.from_numpy(tokens.copy())[None],
+            "voice": torch.from_numpy(e.voice[start : start + seq_len])[None],
+            "bar_pos": torch.from_numpy(e.bar_pos[start : start + seq_len])[None],
+            "metre": torch.tensor([e.metre]),
+            "style": torch.tensor([e.style]),
+        }
+
+
+@torch.no_grad()
+def evaluate_nll(model, data: SequenceData, seq_len: int, device="cpu", max_tokens: int | None = None) -> dict:
+    """NLL per token (nats) per style over whole pieces, in windows of ``seq_len``; at most ``max_tokens`` each."""
+    model.eval()
+    result = {}
+    for name, pieces in data.by_style.items():
+        total, count = 0.0, 0
+        for e in pieces:
+            for chunk in _chunks(e, seq_len):
+                chunk = {k: v.to(device) for k, v in chunk.items()}
+                logits, _ = model(chunk)
+                total += torch.nn.functional.cross_entropy(
+                    logits[0], chunk["targets"][0], ignore_index=PAD, reduction="sum"
+                ).item()
+                count += chunk["targets"].numel()
+            if max_tokens and count >= max_tokens:
+                break
+        result[name] = total / max(count, 1)
+    model.train()
+    return result
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+class Trainer:
+    """Trains one family on some styles, emitting events; see the module docstring."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path, *, command: str = "", resume: bool = False):
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.command = command
+        self.resume = resume
+        self.callbacks: dict[str, list[Callable]] = defaultdict(list)
+        self.stop_requested = False
+
+    def add_callback(self, event: str, fn: Callable[[dict], None]) -> None:
+        if event not in EVENTS:
+            raise ValueError(f"`event` must be one of {EVENTS}, got {event!r}")
+        self.callbacks[event].append(fn)
+
+    def emit(self, event: str, **payload) -> None:
+        for fn in self.callbacks[event]:
+            fn(payload)
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current step (keeps the best checkpoint)."""
+        self.stop_requested = True
+
+    @property
+    def best_path(self) -> Path:
+        return self.out_dir / f"{self.config.family}.pt"
+
+    @property
+    def last_path(self) -> Path:
+        return self.out_dir / f"{self.config.family}.last.pt"
+
+    def _device(self) -> torch.device:
+        if self.config.device != "auto":
+            return torch.device(self.config.device)
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def fit(self) -> dict:
+        """Train until the time budget, the step cap, early stopping, :meth:`stop` or Ctrl-C; return a summary."""
+        cfg = self.config
+        for style in cfg.styles:
+            corpus_mod.get_style(style)
+        corpora = {s: corpus_mod.load_style(s, progress=False) for s in cfg.styles}
+        self.styles_info = _style_info(corpora)
+        if cfg.family == "gan":
+            from .gan_training import GANTask
+
+            task = GANTask(self, corpora)
+        else:
+            task = SequenceTask(self, corpora)
+        return task.run()
+
+    def _machine(self) -> str:
+        device = self._device()
+        gpu = f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""
+        cores = f"{os.cpu_count()} CPU cores"
+        return f"{platform.machine()} {platform.system()}, {cores}, torch {torch.__version__}, {device}{gpu}"
+
+    def _meta(self, **extra) -> dict:
+        return {
+            "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+            "command": self.command,
+            "machine": self._machine(),
+            "data": {s: "music21 corpus, split by musewidgets.corpus.split_of (80/10/10)" for s in self.config.styles},
+            **extra,
+        }
+
+
+class SequenceTask:
+    """Next-token training of the rnn / lstm / transformer families."""
+
+    def __init__(self, trainer: Trainer, corpora: dict):
+        self.t = trainer
+        cfg = trainer.config
+        self.codec = TokenCodec()
+        self.train = SequenceData(self.codec, corpora, "train", cfg.limit_pieces)
+        self.valid = SequenceData(self.codec, corpora, "valid", cfg.limit_pieces)
+
+    def run(self) -> dict:
+        t, cfg = self.t, self.t.config
+        device = t._device()
+        lr = cfg.lr or DEFAULTS[cfg.family]["lr"]
+        batch_size = cfg.batch_size or DEFAULTS[cfg.family]["batch_size"]
+        model = build(cfg.family, {**cfg.model, "n_styles": len(self.codec.styles)}).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+        step, best, bad, elapsed_before = 0, math.inf, 0, 0.0
+        if t.resume and t.last_path.exists():
+            ck = load_checkpoint(t.last_path)
+            model.load_state_dict(ck.model.state_dict())
+            if ck.optimizer:
+                opt.load_state_dict(ck.optimizer)
+            step = ck.meta.get("steps", 0)
+            best = ck.meta.get("best_valid_nll", math.inf)
+            elapsed_before = ck.meta.get("train_seconds", 0.0)
+        rng = np.random.default_rng(cfg.seed + step)
+        steps_per_epoch = max(1, self.train.n_tokens // (batch_size * cfg.seq_len))
+        t0 = time.perf_counter()
+        reason = "time budget"
+        model.train()
+
+        def seconds():
+            return elapsed_before + time.perf_counter() - t0
+
+        def save(path, valid, improved):
+            meta = t._meta(
+                steps=step,
+                train_seconds=round(seconds(), 1),
+                valid_nll=valid,
+                best_valid_nll=best,
+                params=model.n_params(),
+            )
+            save_checkpoint(
+                path, model, self.codec, t.styles_info, meta, optimizer=None if improved else opt.state_dict()
+            )
+            t.emit("checkpoint", path=str(path), step=step)
+
+        try:
+            while True:
+                if seconds() > cfg.minutes * 60:
+                    break
+                if cfg.max_steps is not None and step >= cfg.max_steps:
+                    reason = "step cap"
+                    break
+                if t.stop_requested:
+                    reason = "stopped"
+                    break
+                tick = time.perf_counter()
+                batch = {
+                    k: v.to(device) for k, v in self.train.batch(rng, batch_size, cfg.seq_len, cfg.augment).items()
+                }
+                warm = min(1.0, (step + 1) / 100)  # linear warm-up over 100 steps
+                for group in opt.param_groups:
+                    group["lr"] = lr * warm
+                _, loss = model(batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                opt.step()
+                step += 1
+                n_tokens = int((batch["targets"] != PAD).sum())
+                t.emit(
+                    "batch_end",
+                    step=step,
+                    loss=loss.item(),
+                    tokens_per_s=n_tokens / (time.perf_counter() - tick),
+                    seconds=seconds(),
+                )
+                if step % steps_per_epoch == 0:
+                    t.emit("epoch_end", epoch=step // steps_per_epoch, step=step)
+                if step % cfg.eval_every == 0:
+                    valid = evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000)
+                    mean = float(np.mean(list(valid.values())))
+                    improved = mean < best
+                    if improved:
+                        best, bad = mean, 0
+                        save(t.best_path, valid, True)
+                    else:
+                        bad += 1
+                    save(t.last_path, valid, False)
+                    t.emit("validation", step=step, nll=valid, mean=mean, best=best, improved=improved)
+                    if bad >= cfg.patience:
+                        reason = "early stopping"
+                        break
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        if not t.best_path.exists() or best == math.inf:  # too short for a validation: keep what we have
+            valid = evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000)
+            best = float(np.mean(list(valid.values())))
+            save(t.best_path, valid, True)
+        summary = {
+            "reason": reason,
+            "best": best,
+            "steps": step,
+            "seconds": round(seconds(), 1),
+            "path": str(t.best_path),
+        }
+        t.emit("end", **summary)
+        return summary
