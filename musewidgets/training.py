@@ -101,11 +101,14 @@ class SequenceData:
         self.codec = codec
         self.by_style: dict[str, list[Encoded]] = {}
         self.shifts: dict[str, list[list[int]]] = {}
+        self.weights: dict[str, np.ndarray] = {}  # pieces are drawn in proportion to their length
         for name, c in corpora.items():
             pieces = c.split(split)[:limit]
             ranges = c.voice_ranges()
             self.by_style[name] = [codec.encode(p) for p in pieces]
             self.shifts[name] = [corpus_mod.transpositions(p, ranges) for p in pieces]
+            lengths = np.array([len(e.tokens) for e in self.by_style[name]], dtype=float)
+            self.weights[name] = lengths / max(lengths.sum(), 1.0)
 
     @property
     def n_tokens(self) -> int:
@@ -123,8 +126,7 @@ class SequenceData:
         for b in range(batch_size):
             name = styles[b % len(styles)]
             pieces = self.by_style[name]
-            lengths = np.array([len(e.tokens) for e in pieces], dtype=float)
-            i = rng.choice(len(pieces), p=lengths / lengths.sum())
+            i = rng.choice(len(pieces), p=self.weights[name])
             e = pieces[i]
             V = e.n_voices
             start = int(rng.integers(0, max(1, (len(e.tokens) - seq_len) // V + 1))) * V
