@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run every benchmark and rewrite docs/benchmarks.md."""
 
-from benchmarks import see_and_hear
+from benchmarks import models, see_and_hear
 
-for module in (see_and_hear,):
+for module in (see_and_hear, models):
     print(module.main())

@@ -106,10 +106,11 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         model = build(family, data["config"])
         model.load_state_dict(data["state_dict"])
         codec = codec_from_dict(data["codec"])
+        styles = dict(data["styles"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"{path.name}: the checkpoint does not fit its model ({err})") from err
     model.eval()
-    return Checkpoint(family, model, codec, data["styles"], data.get("meta", {}), data.get("optimizer"), path)
+    return Checkpoint(family, model, codec, styles, data.get("meta", {}), data.get("optimizer"), path)
 
 
 def shipped() -> dict[str, Path]:

@@ -84,11 +84,11 @@ class GANTask:
         for s in styles:
             g = self.train[s][rng.integers(len(self.train[s]))].copy()
             if augment:
-                low = min(
+                low = max(  # the largest downward shift every voice can take
                     self.ranges[s][v][0] - g[v][g[v] >= PITCH0].min(initial=10**6) + PITCH0
                     for v in range(self.voices[s])
                 )
-                high = min(
+                high = min(  # the smallest upward shift every voice can take
                     self.ranges[s][v][1] - g[v][g[v] >= PITCH0].max(initial=-(10**6)) + PITCH0
                     for v in range(self.voices[s])
                 )

@@ -183,7 +183,9 @@ class Sampler:
         hold_block = torch.full((n, V), -math.inf)  # HOLD only while a note sounds
         state = model.init_state(n)
         prev = torch.full((n,), BOS, dtype=torch.long)
-        tokens = [[t] * n for t in primer_tokens]
+        decoders = [codec.decoder(header) for _ in range(n)]
+        for d in decoders:
+            d.feed([primer_tokens[i : i + V] for i in range(0, len(primer_tokens), V)])
 
         def inputs(step: int, v: int) -> dict:
             pos = ((step - pickup) % spb) % codec.max_bar_steps
@@ -195,20 +197,23 @@ class Sampler:
             _, state = model.step(inputs(i // V, i % V), state)
             prev = torch.full((n,), tok, dtype=torch.long)
             hold_block[:, i % V] = -math.inf if tok == REST else 0.0
+        bar = []  # tokens of the current bar: one (n, V) list per step
         for step in range(start_step, total_steps):
+            sampled = []
             for v in range(V):
                 logits, state = model.step(inputs(step, v), state)
                 logits = logits + masks[v]
                 logits[:, HOLD] += hold_block[:, v]
                 prev = sample_next_token(logits, rng, **settings)
                 hold_block[:, v] = torch.where(prev == REST, -math.inf, 0.0)
-                tokens.append(prev.tolist())
+                sampled.append(prev)
+            bar.append(torch.stack(sampled, dim=1))
             if (step + 1 - pickup) % spb == 0 or step + 1 == total_steps:
-                yield self._decode(tokens, header, n)
-
-    def _decode(self, tokens: list[list[int]], header: dict, n: int) -> list[Piece]:
-        columns = list(zip(*tokens)) if tokens else [()] * n
-        return [self.codec.decode(list(col), header) for col in columns]
+                steps = torch.stack(bar, dim=1).tolist()  # (n, steps, V)
+                for d, rows in zip(decoders, steps):
+                    d.feed(rows)
+                bar = []
+                yield [d.piece() for d in decoders]
 
     # ------------------------------------------------------------------ GAN
     def _gan(self, style, bars, rng, n, settings):

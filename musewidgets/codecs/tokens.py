@@ -151,31 +151,13 @@ class TokenCodec:
         tokens = np.asarray(tokens, dtype=np.int64)
         if tokens.ndim != 1 or len(tokens) % n_voices:
             raise ValueError(f"`tokens` must be 1-D with a multiple of {n_voices} entries, got shape {tokens.shape}")
-        grid = tokens.reshape(-1, n_voices)
-        parts = []
-        for v, (name, program, rng) in enumerate(header["parts"]):
-            notes, start, pitch = [], None, None
-            for t, tok in enumerate(grid[:, v].tolist()):
-                if tok == HOLD and start is not None:
-                    continue
-                if start is not None:
-                    notes.append(Note(pitch, start, t - start))
-                    start = None
-                if tok >= PITCH0:
-                    start, pitch = t, tok - PITCH0
-            if start is not None:
-                notes.append(Note(pitch, start, len(grid) - start))
-            parts.append(Part(name, tuple(notes), program=program, range=tuple(rng) if rng else None))
-        return Piece(
-            tuple(parts),
-            steps_per_quarter=self.steps_per_quarter,
-            tempo=header["tempo"],
-            time_signature=tuple(header["time_signature"]),
-            key=header["key"],
-            pickup=header["pickup"],
-            style=header["style"],
-            title=header["title"],
-        )
+        decoder = self.decoder(header)
+        decoder.feed(tokens.reshape(-1, n_voices).tolist())
+        return decoder.piece()
+
+    def decoder(self, header: dict) -> StreamDecoder:
+        """An incremental decoder: feed steps as they are sampled, ask for the piece so far at any time."""
+        return StreamDecoder(self, header)
 
     # ------------------------------------------------------------------ storage
     def to_dict(self) -> dict:
@@ -187,3 +169,50 @@ class TokenCodec:
         data = {k: v for k, v in data.items() if k != "kind"}
         data["styles"] = tuple(data["styles"])
         return cls(**data)
+
+
+class StreamDecoder:
+    """Decodes tokens step by step, so a sampler can show the piece after every bar without decoding it again."""
+
+    def __init__(self, codec: TokenCodec, header: dict):
+        self.codec, self.header = codec, header
+        n = len(header["parts"])
+        self.notes: list[list[Note]] = [[] for _ in range(n)]
+        self.open: list[tuple[int, int] | None] = [None] * n  # (start, pitch) of the note each voice is holding
+        self.steps = 0
+
+    def feed(self, steps) -> None:
+        """Add steps, each a sequence of one token per voice."""
+        for step in steps:
+            t = self.steps
+            for v, tok in enumerate(step):
+                if tok == HOLD and self.open[v] is not None:
+                    continue
+                if self.open[v] is not None:
+                    start, pitch = self.open[v]
+                    self.notes[v].append(Note(pitch, start, t - start))
+                    self.open[v] = None
+                if tok >= PITCH0:
+                    self.open[v] = (t, tok - PITCH0)
+            self.steps += 1
+
+    def piece(self) -> Piece:
+        """The piece so far (notes still sounding end at the last step fed)."""
+        h = self.header
+        parts = []
+        for v, (name, program, rng) in enumerate(h["parts"]):
+            notes = list(self.notes[v])
+            if self.open[v] is not None:
+                start, pitch = self.open[v]
+                notes.append(Note(pitch, start, self.steps - start))
+            parts.append(Part(name, tuple(notes), program=program, range=tuple(rng) if rng else None))
+        return Piece(
+            tuple(parts),
+            steps_per_quarter=self.codec.steps_per_quarter,
+            tempo=h["tempo"],
+            time_signature=tuple(h["time_signature"]),
+            key=h["key"],
+            pickup=h["pickup"],
+            style=h["style"],
+            title=h["title"],
+        )

@@ -67,8 +67,13 @@ class _Recurrent(SequenceModel):
             "bar_pos": c.bar_pos.weight @ w.T,
             "metre": c.metre.weight @ w.T + rnn.bias_ih_l0 + rnn.bias_hh_l0,
             "style": c.style.weight @ w.T,
-            "w_hh": [getattr(rnn, f"weight_hh_l{i}").T for i in range(L)],
-            "w_ih": [None] + [getattr(rnn, f"weight_ih_l{i}").T for i in range(1, L)],
+            "w_hh": [rnn.weight_hh_l0.T],
+            # deeper layers: one product of [input, h] with the stacked weights [W_ih; W_hh]
+            "w_cat": [None]
+            + [
+                torch.cat([getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"weight_hh_l{i}")], dim=1).T
+                for i in range(1, L)
+            ],
             "b": [None] + [getattr(rnn, f"bias_ih_l{i}") + getattr(rnn, f"bias_hh_l{i}") for i in range(1, L)],
             "h": [zeros] * L,
             "c": [zeros] * L,
@@ -88,7 +93,7 @@ class _Recurrent(SequenceModel):
             if layer == 0:
                 g = torch.addmm(x, h, state["w_hh"][0])
             else:
-                g = torch.addmm(torch.addmm(state["b"][layer], x, state["w_ih"][layer]), h, state["w_hh"][layer])
+                g = torch.addmm(state["b"][layer], torch.cat([x, h], dim=1), state["w_cat"][layer])
             if self.cell == "lstm":
                 H = h.shape[1]
                 gates = g.sigmoid()

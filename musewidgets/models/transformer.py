@@ -28,7 +28,7 @@ class TransformerConfig(SequenceConfig):
 
 def _rotary(positions: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of shape (T, dim / 2) for integer ``positions`` (T,)."""
-    inv = 1.0 / (10_000 ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+    inv = 1.0 / (10_000 ** (torch.arange(0, dim, 2, dtype=torch.float32, device=positions.device) / dim))
     angles = positions.float()[:, None] * inv[None]
     return angles.cos(), angles.sin()
 
@@ -89,7 +89,6 @@ class Transformer(SequenceModel):
     def hidden(self, x):
         T = x.shape[1]
         cos, sin = _rotary(torch.arange(T, device=x.device), self.config.d_model // self.config.heads)
-        cos, sin = cos.to(x.device), sin.to(x.device)
         h = self.drop(self.inp(x))
         for block in self.blocks:
             h, _ = block(h, cos, sin)

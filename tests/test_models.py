@@ -1,0 +1,197 @@
+"""Model families: step-by-step sampling matches the parallel forward pass, the loss, the GAN, the registry and the
+n-gram baselines."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from musewidgets import corpus, models
+from musewidgets.codecs import PAD, TokenCodec
+from musewidgets.models.ngram import NGram
+
+TINY = {
+    "rnn": {"hidden": 32, "layers": 1, "d_embed": 32},
+    "lstm": {"hidden": 32, "layers": 1, "d_embed": 32},
+    "transformer": {"d_model": 32, "layers": 1, "heads": 2, "d_embed": 32, "context": 64},
+}
+GAN_TINY = {"width": 32, "z_dim": 8}
+
+
+def _random_batch(B: int, T: int, seed: int = 0, with_targets: bool = False) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    batch = {
+        "inputs": torch.randint(0, 132, (B, T), generator=g),
+        "voice": torch.randint(0, 4, (B, T), generator=g),
+        "bar_pos": torch.randint(0, 48, (B, T), generator=g),
+        "metre": torch.randint(0, 14, (B,), generator=g),
+        "style": torch.randint(0, 4, (B,), generator=g),
+    }
+    if with_targets:
+        batch["targets"] = torch.randint(1, 132, (B, T), generator=g)
+    return batch
+
+
+def _build(family: str, **extra):
+    torch.manual_seed(0)
+    return models.build(family, {**TINY[family], **extra}).eval()
+
+
+@pytest.mark.parametrize(
+    ("family", "extra"),
+    [
+        ("rnn", {}),
+        ("lstm", {}),
+        ("transformer", {}),
+        ("rnn", {"layers": 2}),
+        ("lstm", {"layers": 2}),
+        ("transformer", {"layers": 2}),
+    ],
+)
+def test_step_by_step_logits_equal_forward_logits(family, extra):
+    model = _build(family, **extra)
+    batch = _random_batch(B=3, T=24)
+    with torch.no_grad():
+        full, loss = model(batch)
+    assert loss is None
+    assert full.shape == (3, 24, 132)
+    steps = []
+    with torch.inference_mode():
+        state = model.init_state(3)
+        for t in range(24):
+            inputs = {k: (v[:, t] if v.dim() == 2 else v) for k, v in batch.items()}
+            logits, state = model.step(inputs, state)
+            assert logits.shape == (3, 132)
+            steps.append(logits)
+    torch.testing.assert_close(torch.stack(steps, dim=1), full, atol=1e-4, rtol=1e-4)
+
+
+def test_transformer_sliding_cache_attends_to_the_last_context_positions():
+    context = 8
+    model = _build("transformer", context=context)
+    batch = _random_batch(B=2, T=20, seed=3)
+    with torch.inference_mode():
+        state = model.init_state(2)
+        for t in range(20):
+            logits, state = model.step({k: (v[:, t] if v.dim() == 2 else v) for k, v in batch.items()}, state)
+            assert state["cache"][0][0].shape[2] == min(t + 1, context - 1)
+            lo = max(0, t - context + 1)
+            window, _ = model({k: (v[:, lo : t + 1] if v.dim() == 2 else v) for k, v in batch.items()})
+            torch.testing.assert_close(logits, window[:, -1], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["rnn", "lstm", "transformer"])
+def test_loss_is_mean_nll_over_non_pad_targets(family):
+    model = _build(family)
+    batch = _random_batch(B=2, T=16, seed=1, with_targets=True)
+    batch["targets"][0, 10:] = PAD  # a short last window
+    batch["targets"][1, :3] = PAD
+    logits, loss = model(batch)
+    keep = batch["targets"] != PAD
+    expected = F.cross_entropy(logits[keep], batch["targets"][keep])
+    torch.testing.assert_close(loss, expected)
+    # the PAD positions' logits play no part in the loss
+    unpadded = F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten())
+    assert not torch.allclose(loss, unpadded)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_random_model_loss_is_near_log_vocab():
+    model = _build("lstm")
+    _, loss = model(_random_batch(B=2, T=16, with_targets=True))
+    assert abs(loss.item() - torch.log(torch.tensor(132.0)).item()) < 0.5
+
+
+# ----------------------------------------------------------------------------- GAN
+
+
+@pytest.fixture(scope="module")
+def gan():
+    torch.manual_seed(0)
+    return models.build("gan", GAN_TINY)
+
+
+def test_gan_generator_shape_and_one_hot_fake(gan):
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(5, 8, generator=g)
+    style = torch.tensor([0, 1, 2, 3, 0])
+    gan.eval()
+    logits = gan.logits(z, style)
+    assert logits.shape == (5, 4, 64, 130)
+    gan.train()
+    fake = gan.fake(z, style)
+    assert fake.shape == (5, 4, 64, 130)
+    assert torch.equal(fake.sum(dim=-1), torch.ones(5, 4, 64))
+    assert set(fake.detach().unique().tolist()) == {0.0, 1.0}
+    assert fake.requires_grad  # straight-through gradients reach the generator
+
+
+def test_gan_voice_mask_forces_rests(gan):
+    mask = torch.full((2, 4, 130), -float("inf"))
+    mask[:, 0, :] = 0.0  # voice 0 is free
+    mask[:, 1:, 0] = 0.0  # voices 1..3 may only rest
+    gan.train()
+    fake = gan.fake(torch.randn(2, 8), torch.tensor([1, 1]), mask)
+    assert (fake[:, 1:, :, 0] == 1).all()
+    assert torch.equal(fake.sum(dim=-1), torch.ones(2, 4, 64))
+
+
+def test_gan_gradient_penalty_is_finite_and_trains_the_critic(gan):
+    gan.train()
+    real = F.one_hot(torch.randint(0, 130, (3, 4, 64)), 130).float()
+    fake = gan.fake(torch.randn(3, 8), torch.tensor([0, 1, 2])).detach()
+    gp = gan.gradient_penalty(real, fake, torch.tensor([0, 1, 2]))
+    assert gp.dim() == 0 and torch.isfinite(gp) and gp.item() >= 0
+    gan.zero_grad()
+    gp.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in gan.critic.parameters())
+    assert all(p.grad is None for p in gan.generator.parameters())
+    scores = gan.critic(real, torch.tensor([0, 1, 2]))
+    assert scores.shape == (3,)
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def test_registry_knows_the_families():
+    assert set(models.FAMILIES) == {"rnn", "lstm", "transformer", "gan"}
+    lstm = models.build("lstm", TINY["lstm"])
+    assert lstm.family == "lstm" and lstm.config.hidden == 32
+    assert models.config_to_dict(lstm)["d_embed"] == 32
+    assert models.build("gan", GAN_TINY).n_params() < models.build("gan", {"width": 64, "z_dim": 8}).n_params()
+
+
+def test_unknown_family_raises():
+    with pytest.raises(ValueError, match="unknown model family 'gru'"):
+        models.build("gru")
+
+
+def test_unknown_config_field_raises_naming_it():
+    with pytest.raises(ValueError, match="hiden"):
+        models.build("lstm", {"hiden": 32})
+    with pytest.raises(ValueError, match="d_model"):
+        models.build("rnn", {"d_model": 32})
+
+
+# ----------------------------------------------------------------------------- n-gram baselines
+
+
+def test_bigram_beats_unigram_on_chorale_valid():
+    chorales = corpus.load_style("chorale", progress=False)
+    codec = TokenCodec()
+    train = [codec.encode(p) for p in chorales.split("train")]
+    valid = [codec.encode(p) for p in chorales.split("valid")]
+    uni = NGram(1).fit(train).perplexity(valid)
+    bi = NGram(2).fit(train).perplexity(valid)
+    assert 1 < bi < uni < 132
+    assert bi < 0.9 * uni  # knowing what the voice just did helps clearly
+    total, count = NGram(2).fit(train).nll(valid)
+    assert count == sum(len(e.tokens) for e in valid) and total > 0
+
+
+def test_ngram_order_must_be_1_or_2():
+    with pytest.raises(ValueError, match="order"):
+        NGram(3)

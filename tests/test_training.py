@@ -1,0 +1,176 @@
+"""The training loop: it learns, emits its events, stops when asked or interrupted, resumes, and saves safely."""
+
+from __future__ import annotations
+
+import math
+import os
+import types
+
+import numpy as np
+import pytest
+
+from musewidgets import corpus
+from musewidgets.checkpoints import load_checkpoint
+from musewidgets.codecs.tokens import PITCH0
+from musewidgets.training import TrainConfig, Trainer
+
+TINY_LSTM = {"hidden": 32, "layers": 1, "d_embed": 32}
+
+
+def _config(**changes) -> TrainConfig:
+    base = dict(
+        family="lstm",
+        styles=("folk",),
+        minutes=5,
+        max_steps=10,
+        eval_every=100,
+        limit_pieces=10,
+        batch_size=8,
+        seq_len=64,
+        model=TINY_LSTM,
+    )
+    return TrainConfig(**(base | changes))
+
+
+def _no_temporary_files(folder) -> bool:
+    return not [name for name in os.listdir(folder) if name.endswith(".tmp")]
+
+
+def test_training_loss_falls(tmp_path):
+    trainer = Trainer(_config(max_steps=60), tmp_path)
+    losses = []
+    trainer.add_callback("batch_end", lambda e: losses.append(e["loss"]))
+    result = trainer.fit()
+    assert len(losses) == 60 and all(math.isfinite(x) for x in losses)
+    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
+    assert first > math.log(132) - 0.5  # starts near a uniform guess
+    assert last < first - 1.0, (first, last)
+    assert result["reason"] == "step cap" and result["steps"] == 60
+    assert result["best"] < first  # validation NLL of the final model beats the first batches
+    assert _no_temporary_files(tmp_path)
+
+
+def test_events_fire_with_their_documented_keys(tmp_path):
+    trainer = Trainer(_config(styles=("chorale", "folk"), max_steps=6, eval_every=3), tmp_path)
+    events = []
+    for name in ("batch_end", "validation", "epoch_end", "checkpoint", "end"):
+        trainer.add_callback(name, lambda e, name=name: events.append((name, e)))
+    result = trainer.fit()
+
+    batch_ends = [e for n, e in events if n == "batch_end"]
+    assert [e["step"] for e in batch_ends] == [1, 2, 3, 4, 5, 6]
+    for e in batch_ends:
+        assert set(e) == {"step", "loss", "tokens_per_s", "seconds"}
+        assert e["tokens_per_s"] > 0 and e["seconds"] >= 0 and math.isfinite(e["loss"])
+    assert [e["seconds"] for e in batch_ends] == sorted(e["seconds"] for e in batch_ends)
+
+    validations = [e for n, e in events if n == "validation"]
+    assert [e["step"] for e in validations] == [3, 6]
+    for e in validations:
+        assert set(e) == {"step", "nll", "mean", "best", "improved"}
+        assert set(e["nll"]) == {"chorale", "folk"}
+        assert e["mean"] == pytest.approx(np.mean(list(e["nll"].values())))
+    assert validations[0]["improved"] is True and validations[0]["best"] == validations[0]["mean"]
+    assert validations[1]["best"] == min(v["mean"] for v in validations)
+    assert validations[1]["improved"] == (validations[1]["mean"] < validations[0]["mean"])
+
+    checkpoints = [e for n, e in events if n == "checkpoint"]
+    paths = {os.path.basename(e["path"]) for e in checkpoints}
+    assert paths == {"lstm.pt", "lstm.last.pt"}
+    assert all("path" in e for e in checkpoints)
+
+    assert all(set(e) == {"epoch", "step"} for n, e in events if n == "epoch_end")
+
+    name, end = events[-1]
+    assert name == "end" and [n for n, _ in events].count("end") == 1
+    assert set(end) == {"reason", "best", "steps", "seconds", "path"}
+    assert end == result and end["steps"] == 6 and end["reason"] == "step cap"
+    assert end["best"] == validations[-1]["best"]
+    assert load_checkpoint(end["path"]).meta["steps"] in (3, 6)
+    assert load_checkpoint(tmp_path / "lstm.last.pt").meta["steps"] == 6
+    assert _no_temporary_files(tmp_path)
+
+
+def test_unknown_event_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="event"):
+        Trainer(_config(), tmp_path).add_callback("batch_start", print)
+
+
+def test_stop_from_a_callback(tmp_path):
+    trainer = Trainer(_config(max_steps=50), tmp_path)
+    steps = []
+
+    def on_batch(e):
+        steps.append(e["step"])
+        if e["step"] == 4:
+            trainer.stop()
+
+    trainer.add_callback("batch_end", on_batch)
+    result = trainer.fit()
+    assert result["reason"] == "stopped" and result["steps"] == 4 and steps == [1, 2, 3, 4]
+    assert load_checkpoint(result["path"]).meta["steps"] == 4
+
+
+def test_keyboard_interrupt_stops_cleanly_with_a_loadable_checkpoint(tmp_path):
+    trainer = Trainer(_config(max_steps=50), tmp_path)
+    ends = []
+
+    def on_batch(e):
+        if e["step"] == 3:
+            raise KeyboardInterrupt
+
+    trainer.add_callback("batch_end", on_batch)
+    trainer.add_callback("end", ends.append)
+    result = trainer.fit()
+    assert result["reason"] == "interrupted" and result["steps"] == 3
+    assert ends == [result]
+    ck = load_checkpoint(tmp_path / "lstm.pt")
+    assert ck.family == "lstm" and ck.meta["steps"] == 3
+    assert math.isfinite(result["best"]) and ck.meta["best_valid_nll"] == pytest.approx(result["best"])
+    assert _no_temporary_files(tmp_path)
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    first = Trainer(_config(max_steps=60, eval_every=30), tmp_path)
+    first_losses = []
+    first.add_callback("batch_end", lambda e: first_losses.append(e["loss"]))
+    r1 = first.fit()
+    assert r1["steps"] == 60
+    saved = load_checkpoint(tmp_path / "lstm.last.pt")
+    assert saved.meta["steps"] == 60 and saved.optimizer is not None
+
+    again = Trainer(_config(max_steps=65, eval_every=30), tmp_path, resume=True)
+    events = []
+    again.add_callback("batch_end", events.append)
+    r2 = again.fit()
+    assert [e["step"] for e in events] == [61, 62, 63, 64, 65]
+    assert r2["steps"] == 65 and r2["reason"] == "step cap"
+    # the weights came back too: the loss carries on where it was, far below a fresh model's
+    assert events[0]["loss"] < np.mean(first_losses[:5]) - 1.0
+    assert abs(events[0]["loss"] - np.mean(first_losses[-5:])) < 0.5
+    assert events[0]["seconds"] >= saved.meta["train_seconds"]
+    # without resume the count starts again at 1
+    fresh = Trainer(_config(max_steps=2), tmp_path / "fresh")
+    steps = []
+    fresh.add_callback("batch_end", lambda e: steps.append(e["step"]))
+    fresh.fit()
+    assert steps == [1, 2]
+    assert _no_temporary_files(tmp_path)
+
+
+def test_gan_augmentation_keeps_voices_in_their_ranges():
+    from musewidgets.gan_training import GANTask
+
+    corpora = {"chorale": corpus.load_style("chorale", progress=False)}
+    trainer = types.SimpleNamespace(config=types.SimpleNamespace(limit_pieces=40))
+    task = GANTask(trainer, corpora)
+    ranges = task.ranges["chorale"]
+    rng = np.random.default_rng(0)
+    outside = 0
+    for _ in range(20):
+        grids, _, _ = task._batch(rng, 16, augment=True)
+        for g in grids.numpy():
+            for v, (low, high) in enumerate(ranges):
+                pitches = g[v][g[v] >= PITCH0] - PITCH0
+                outside += int(((pitches < low) | (pitches > high)).any())
+    assert outside == 0
