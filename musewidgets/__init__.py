@@ -34,6 +34,8 @@ _LAZY = {
     "plot_pianoroll": "plotting",
     "pianoroll_png": "plotting",
     "save": "export",
+    "Workbench": "widgets",
+    "load_sampler": "sampling",
 }
 
 __all__ = [
@@ -58,6 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .export import save  # noqa: F401
     from .io import QuantizeReport, from_stream, read, read_all, read_with_report, to_stream, write  # noqa: F401
     from .plotting import pianoroll_png, plot_pianoroll  # noqa: F401
+    from .sampling import load_sampler  # noqa: F401
+    from .widgets import Workbench  # noqa: F401
 
 
 _RENAMED = {"render_audio": "render"}  # public name -> name in its module

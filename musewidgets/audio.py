@@ -43,6 +43,8 @@ _TICKS_PER_SECOND = 960  # 480 ticks per quarter at 120 qpm: one tick is exactly
 _SAMPLES_PER_TICK = NATIVE_RATE // _TICKS_PER_SECOND
 _BLOCK = 64  # the synthesizer starts notes on blocks of 64 samples
 _TICKS_PER_BLOCK = 32  # 1600 samples: a whole number of ticks and of blocks
+BANK_TAIL_SECONDS = 0.6  # release kept with each note in the bank; the rest (below about -40 dB) fades out
+_FADE = 1920  # samples (40 ms) of fade-out where a kept note's tail is cut
 _SILENCE = 16  # int16 units (about -66 dBFS): where a kept note's tail is cut
 
 
@@ -219,7 +221,7 @@ class _NoteBank:
         """Render ``keys`` one after another in a single MIDI file, each followed by its tail, and keep them."""
         import pretty_midi
 
-        tail = int(TAIL_SECONDS * _TICKS_PER_SECOND)
+        tail = int(BANK_TAIL_SECONDS * _TICKS_PER_SECOND)
         pm = pretty_midi.PrettyMIDI(resolution=480, initial_tempo=120.0)
         instruments: dict[int, pretty_midi.Instrument] = {}
         slots, cursor = [], 0
@@ -235,7 +237,11 @@ class _NoteBank:
         for key, (start, length) in zip(keys, slots):
             clip = audio[start * _SAMPLES_PER_TICK : (start + length) * _SAMPLES_PER_TICK]
             loud = np.flatnonzero(np.abs(clip).max(axis=1) > _SILENCE)
-            clip = np.ascontiguousarray(clip[: loud[-1] + 1 if len(loud) else 0])
+            clip = clip[: loud[-1] + 1 if len(loud) else 0].astype(np.float32)
+            if len(clip) == length * _SAMPLES_PER_TICK:  # still sounding where the slot ends: fade, don't click
+                fade = min(_FADE, len(clip))
+                clip[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+            clip = np.rint(clip).astype(np.int16)
             self._notes[key] = clip
             self._bytes += clip.nbytes
         while self._bytes > self.max_bytes and len(self._notes) > len(keys):

@@ -104,8 +104,10 @@ def pianoroll_png(piece: Piece, *, width: float = 8.0, height: float = 3.0, dpi:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)
+    # fixed margins (inches) instead of a layout engine: a third faster, and the same for every take
+    fig.subplots_adjust(left=0.5 / width, right=1 - 1.1 / width, bottom=0.5 / height, top=1 - 0.3 / height)
     plot_pianoroll(piece, fig.add_subplot(), **kwargs)
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})

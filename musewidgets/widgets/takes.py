@@ -1,0 +1,102 @@
+"""Takes: every generation, with the exact settings and seed that made it, kept in a history."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import ipywidgets as w
+import traitlets
+
+from ..piece import Piece
+
+__all__ = ["Take", "TakeList"]
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Take:
+    """One generated piece and how it was made.
+
+    ``settings`` are the controls' values (model, style, temperature, top_k, top_p, bars, seed, n, tempo, programs,
+    primer ...) plus ``candidate``, the index within a batch of ``n``; :meth:`Workbench.regenerate` replays them.
+    """
+
+    piece: Piece
+    settings: dict
+    seconds: float = 0.0  # time to generate
+    starred: bool = False
+    id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def label(self) -> str:
+        s = self.settings
+        star = "★ " if self.starred else ""
+        extra = f" +{s['continue_bars']} bars of #{s['continue_of']}" if s.get("continue_of") else ""
+        candidate = f" [{s['candidate'] + 1}/{s['n']}]" if s["n"] > 1 else ""
+        return f"{star}#{self.id} {s['model']} {s['style']} T={s['temperature']:g} seed={s['seed']}{candidate}{extra}"
+
+
+class TakeList(w.VBox):
+    """The history: select a take, star it, delete it, or pick two to compare.
+
+    Traits: ``takes`` (list of :class:`Take`, oldest first) and ``selected`` (the selected take's id, or None).
+    """
+
+    takes = traitlets.List()
+    selected = traitlets.Int(None, allow_none=True)
+
+    def __init__(self, **kwargs):
+        self.select = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
+        self.star_button = w.Button(description="Star", icon="star", tooltip="star or unstar the selected take")
+        self.delete_button = w.Button(description="Delete", icon="trash", tooltip="delete the selected take")
+        self.compare_with = w.Dropdown(options=[], description="compare with", layout=w.Layout(width="auto"))
+        super().__init__(
+            [w.HTML("<b>Takes</b>"), self.select, w.HBox([self.star_button, self.delete_button]), self.compare_with],
+            **kwargs,
+        )
+        self.select.observe(self._on_select, names="value")
+        self.star_button.on_click(lambda _: self.toggle_star())
+        self.delete_button.on_click(lambda _: self.delete())
+
+    def add(self, take: Take) -> None:
+        self.takes = [*self.takes, take]
+        self.selected = take.id
+
+    def get(self, take_id: int | None) -> Take | None:
+        return next((t for t in self.takes if t.id == take_id), None)
+
+    @property
+    def current(self) -> Take | None:
+        return self.get(self.selected)
+
+    def toggle_star(self) -> None:
+        take = self.current
+        if take is not None:
+            take.starred = not take.starred
+            self._refresh()
+
+    def delete(self) -> None:
+        take = self.current
+        if take is None:
+            return
+        index = self.takes.index(take)
+        self.takes = [t for t in self.takes if t.id != take.id]
+        rest = self.takes
+        self.selected = rest[min(index, len(rest) - 1)].id if rest else None
+
+    @traitlets.observe("takes", "selected")
+    def _on_change(self, change) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
+        options = [(t.label, t.id) for t in reversed(self.takes)]  # newest first
+        with self.select.hold_trait_notifications():
+            self.select.options = options
+            self.select.value = self.selected if self.get(self.selected) else None
+        self.compare_with.options = [("—", None)] + [(t.label, t.id) for t in reversed(self.takes)]
+
+    def _on_select(self, change) -> None:
+        if change["new"] is not None and change["new"] != self.selected:
+            self.selected = change["new"]
