@@ -62,6 +62,7 @@ class Workbench(w.VBox):
         self._samplers: dict = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._busy = False  # a generation is running: selection changes do not redraw
         self._last_error: str | None = None
 
         buttons = w.HBox([self.generate_button, self.continue_button, self.controls.continue_bars, self.stop_button])
@@ -151,6 +152,7 @@ class Workbench(w.VBox):
 
     def _generate(self, continue_take: bool, raise_errors: bool) -> Take | None:
         self._stop.clear()
+        self._busy = True
         self.generate_button.disabled = self.continue_button.disabled = True
         self.stop_button.disabled = False
         try:
@@ -162,6 +164,7 @@ class Workbench(w.VBox):
                 raise
             return None
         finally:
+            self._busy = False
             self.generate_button.disabled = self.continue_button.disabled = False
             self.stop_button.disabled = True
 
@@ -232,7 +235,7 @@ class Workbench(w.VBox):
         self.downloads.show(None)
 
     def _on_select(self, change) -> None:
-        if self._thread is None or not self._thread.is_alive():
+        if not self._busy:
             self._show(self.take_list.get(change["new"]))
 
     def _on_compare(self, change) -> None:
