@@ -491,6 +491,7 @@ def to_stream(piece: Piece) -> music21.stream.Score:
         part.partName = p.name
         inst = instrument.instrumentFromMidiProgram(p.program)
         inst.partName = p.name
+        inst.partAbbreviation = f"{p.name[:1]}." if p.name else None  # S. A. T. B. on later systems
         inst.partId = part.id  # fixed ids: the same piece always gives the same MusicXML
         inst.instrumentId = f"{part.id}-I1"
         part.insert(0, inst)

@@ -53,15 +53,21 @@ class SamplerControls(w.VBox):
     def __init__(
         self, *, model: str = "lstm", style: str = "chorale", styles=("chorale", "folk", "irish", "renaissance")
     ):
-        slider = dict(continuous_update=False, style={"description_width": "90px"}, layout=w.Layout(width="320px"))
         self.model = w.Dropdown(options=MODELS, value=model, description="model", **_small())
         self.style = w.Dropdown(options=list(styles), value=style, description="style", **_small())
-        self.temperature = w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="temperature", **slider)
-        self.top_k = w.IntSlider(value=0, min=0, max=40, description="top-k (0 off)", **slider)
-        self.top_p = w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 off)", **slider)
-        self.bars = w.IntSlider(value=8, min=1, max=64, description="bars", **slider)
-        self.tempo = w.IntSlider(value=80, min=30, max=240, description="tempo (qpm)", **slider)
-        self.seed = w.BoundedIntText(value=0, min=0, max=2**31 - 1, description="seed", **_small())
+        self.temperature = w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="temperature", **_slider())
+        self.top_k = w.IntSlider(value=0, min=0, max=40, description="top-k (0 off)", **_slider())
+        self.top_p = w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 off)", **_slider())
+        self.bars = w.IntSlider(value=8, min=1, max=64, description="bars", **_slider())
+        self.tempo = w.IntSlider(value=80, min=30, max=240, description="tempo (qpm)", **_slider())
+        self.seed = w.BoundedIntText(
+            value=0,
+            min=0,
+            max=2**31 - 1,
+            description="seed",
+            style={"description_width": "90px"},
+            layout=w.Layout(width="190px"),
+        )
         self.new_seed = w.Button(description="new seed", icon="random", layout=w.Layout(width="110px"))
         self.lock_seed = w.ToggleButton(
             value=False,
@@ -70,20 +76,21 @@ class SamplerControls(w.VBox):
             layout=w.Layout(width="80px"),
             tooltip="keep this seed: the same settings replay the same take",
         )
-        self.candidates = w.IntSlider(value=1, min=1, max=8, description="candidates", **slider)
+        self.candidates = w.IntSlider(value=1, min=1, max=8, description="candidates", **_slider())
         self.primer = w.Dropdown(options=PRIMERS, value="none", description="primer", **_small())
         self.primer_piece = w.Combobox(
             placeholder="corpus piece, e.g. bach/bwv66.6.mxl", description="piece", ensure_option=False, **_small()
         )
-        self.primer_bars = w.IntSlider(value=2, min=1, max=16, description="primer bars", **slider)
+        self.primer_bars = w.IntSlider(value=2, min=1, max=16, description="primer bars", **_slider())
         self.upload = w.FileUpload(accept=".mid,.midi,.musicxml,.xml,.mxl,.abc", multiple=False, description="upload")
         self.instruments = w.VBox()
-        self.continue_bars = w.IntSlider(value=4, min=1, max=32, description="continue by", **slider)
+        self.continue_bars = w.IntSlider(value=4, min=1, max=32, description="continue by", **_slider())
         self.new_seed.on_click(lambda _: self.roll_seed())
         self.primer.observe(lambda _: self._show_primer_fields(), names="value")
         super().__init__(
             [
-                w.HBox([self.model, self.style]),
+                self.model,
+                self.style,
                 self.temperature,
                 self.top_k,
                 self.top_p,
@@ -171,4 +178,9 @@ _SEEDS = random.Random()
 
 
 def _small() -> dict:
+    # a new Layout for every widget: a shared one would let one widget's display="none" hide them all
     return {"style": {"description_width": "90px"}, "layout": w.Layout(width="320px")}
+
+
+def _slider() -> dict:
+    return {"continuous_update": False, **_small()}

@@ -29,7 +29,7 @@ class ScoreView(w.HTML):
     def __init__(self, **kwargs):
         super().__init__(layout=w.Layout(max_height="440px", overflow="auto", width="100%"), **kwargs)
 
-    def show(self, piece: Piece | None, *, width: int = 900) -> None:
+    def show(self, piece: Piece | None, *, width: int = 760) -> None:
         from ..engraving import to_svg
 
         self.value = (

@@ -65,8 +65,14 @@ class Workbench(w.VBox):
         self._busy = False  # a generation is running: selection changes do not redraw
         self._last_error: str | None = None
 
-        buttons = w.HBox([self.generate_button, self.continue_button, self.controls.continue_bars, self.stop_button])
-        left = w.VBox([self.controls, buttons], layout=w.Layout(width="340px"))
+        buttons = w.VBox(
+            [
+                w.HBox([self.generate_button, self.stop_button]),
+                w.HBox([self.continue_button]),
+                self.controls.continue_bars,
+            ]
+        )
+        left = w.VBox([self.controls, buttons], layout=w.Layout(width="350px", min_width="350px"))
         right = w.VBox([self.status, self.piano_roll, self.player, self.score], layout=w.Layout(flex="1"))
         history = w.VBox([self.take_list, w.HBox([self.copy_button, self.download_button]), self.downloads])
         super().__init__([w.HBox([left, right]), history, self.compare_area])
