@@ -82,9 +82,9 @@ class TakeList(w.VBox):
         if take is None:
             return
         index = self.takes.index(take)
-        self.takes = [t for t in self.takes if t.id != take.id]
-        rest = self.takes
-        self.selected = rest[min(index, len(rest) - 1)].id if rest else None
+        rest = [t for t in self.takes if t.id != take.id]
+        self.selected = rest[min(index, len(rest) - 1)].id if rest else None  # the neighbour, before it moves
+        self.takes = rest
 
     @traitlets.observe("takes", "selected")
     def _on_change(self, change) -> None:
@@ -92,11 +92,16 @@ class TakeList(w.VBox):
 
     def _refresh(self) -> None:
         options = [(t.label, t.id) for t in reversed(self.takes)]  # newest first
-        with self.select.hold_trait_notifications():
+        self._refreshing = True  # changing the options moves the Select's value: that is not the user's choice
+        try:
             self.select.options = options
             self.select.value = self.selected if self.get(self.selected) else None
-        self.compare_with.options = [("—", None)] + [(t.label, t.id) for t in reversed(self.takes)]
+            self.compare_with.options = [("—", None)] + options
+        finally:
+            self._refreshing = False
+
+    _refreshing = False
 
     def _on_select(self, change) -> None:
-        if change["new"] is not None and change["new"] != self.selected:
+        if not self._refreshing and change["new"] is not None and change["new"] != self.selected:
             self.selected = change["new"]
