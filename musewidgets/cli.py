@@ -172,14 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="convert a MIDI, MusicXML or ABC file to sound, score, picture or file")
     p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
-    p.add_argument(
-        "-o",
-        "--output",
-        action="append",
-        required=True,
-        metavar="OUT",
-        help="output file: .wav (audio), .svg (score), .png (piano roll), .mid, .musicxml or .mxl; repeat for several",
-    )
+    _add_outputs(p)
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("train", help="train a model family on corpus styles")
@@ -214,14 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--bars", type=_positive_int, default=8)
     p.add_argument("--primer", help="a MIDI, MusicXML or ABC file to continue")
-    p.add_argument(
-        "-o",
-        "--output",
-        action="append",
-        required=True,
-        metavar="OUT",
-        help="output file: .mid, .musicxml, .wav, .svg, .png; repeat for several",
-    )
+    _add_outputs(p)
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("models", help="list the shipped checkpoints: family, styles, test NLL")
@@ -241,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_cmd_corpus_build)
     return parser
+
+
+def _add_outputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        required=True,
+        metavar="OUT",
+        help="output file: .wav (audio), .svg (score), .png (piano roll), .mid, .musicxml or .mxl; repeat for several",
+    )
 
 
 def _positive_int(text: str) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import MusicFileError
 from .piece import Piece
 
 __all__ = ["EXPORT_SUFFIXES", "check_exportable", "save", "to_bytes"]
@@ -26,13 +25,9 @@ EXPORT_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".wav", ".svg",
 
 def check_exportable(path: str | os.PathLike) -> str:
     """The lower-case suffix of ``path`` if :func:`save` can write it; else raise :class:`MusicFileError`."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in EXPORT_SUFFIXES:
-        raise MusicFileError(
-            f"{path.name}: cannot write {suffix or 'a file without suffix'} (use one of {', '.join(EXPORT_SUFFIXES)})"
-        )
-    return suffix
+    from .io import check_writable
+
+    return check_writable(path, EXPORT_SUFFIXES)
 
 
 def to_bytes(piece: Piece, suffix: str) -> bytes:

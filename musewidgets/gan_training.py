@@ -9,7 +9,6 @@ better. A GAN has no likelihood, so its cards carry these figures instead of an 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
@@ -134,86 +133,48 @@ class GANTask:
             step, best = ck.meta.get("steps", 0), ck.meta.get("best_valid", math.inf)
             elapsed_before = ck.meta.get("train_seconds", 0.0)
         rng = np.random.default_rng(cfg.seed + step)
-        t0 = time.perf_counter()
-        reason = "time budget"
         model.train()
 
-        def seconds():
-            return elapsed_before + time.perf_counter() - t0
+        def train_step(step):
+            for _ in range(5):  # critic steps per generator step
+                grids, style, names = self._batch(rng, batch_size, cfg.augment)
+                real = _one_hot(grids).to(device)
+                style = style.to(device)
+                mask = self._mask(names).to(device)
+                z = torch.randn(batch_size, model.config.z_dim, device=device)
+                fake = model.fake(z, style, mask).detach()
+                loss_c = (
+                    model.critic(fake, style).mean()
+                    - model.critic(real, style).mean()
+                    + model.config.gp_weight * model.gradient_penalty(real, fake, style)
+                )
+                opt_c.zero_grad(set_to_none=True)
+                loss_c.backward()
+                opt_c.step()
+            z = torch.randn(batch_size, model.config.z_dim, device=device)
+            loss_g = -model.critic(model.fake(z, style, mask), style).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            cells = batch_size * model.config.voices * model.config.steps * 6  # 5 critic + 1 generator batches
+            return {"loss": float(loss_c.item()), "generator_loss": float(loss_g.item()), "tokens": cells}
 
-        def save(path, valid):
+        def save(path, *, step, seconds, valid, best, is_best):
             meta = t._meta(
                 steps=step,
-                train_seconds=round(seconds(), 1),
+                train_seconds=seconds,
                 valid_stats=valid,
                 best_valid=best,
                 params=model.n_params(),
                 valid_metric="pitch-class L1 + relative note-density error",
             )
             save_checkpoint(path, model, self.codec, t.styles_info, meta)
-            t.emit("checkpoint", path=str(path), step=step)
 
-        try:
-            while True:
-                if seconds() > cfg.minutes * 60:
-                    break
-                if cfg.max_steps is not None and step >= cfg.max_steps:
-                    reason = "step cap"
-                    break
-                if t.stop_requested:
-                    reason = "stopped"
-                    break
-                tick = time.perf_counter()
-                for _ in range(5):  # critic steps
-                    grids, style, names = self._batch(rng, batch_size, cfg.augment)
-                    real = _one_hot(grids).to(device)
-                    style = style.to(device)
-                    mask = self._mask(names).to(device)
-                    z = torch.randn(batch_size, model.config.z_dim, device=device)
-                    fake = model.fake(z, style, mask).detach()
-                    loss_c = (
-                        model.critic(fake, style).mean()
-                        - model.critic(real, style).mean()
-                        + model.config.gp_weight * model.gradient_penalty(real, fake, style)
-                    )
-                    opt_c.zero_grad(set_to_none=True)
-                    loss_c.backward()
-                    opt_c.step()
-                z = torch.randn(batch_size, model.config.z_dim, device=device)
-                loss_g = -model.critic(model.fake(z, style, mask), style).mean()
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-                step += 1
-                t.emit(
-                    "batch_end",
-                    step=step,
-                    loss=float(loss_c.item()),
-                    generator_loss=float(loss_g.item()),
-                    tokens_per_s=batch_size * 4 * 64 * 6 / (time.perf_counter() - tick),
-                    seconds=seconds(),
-                )
-                if step % cfg.eval_every == 0:
-                    valid = self.validate(model, device)
-                    mean = float(np.mean(list(valid.values())))
-                    improved = mean < best
-                    if improved:
-                        best = mean
-                        save(t.best_path, valid)
-                    save(t.last_path, valid)
-                    t.emit("validation", step=step, nll=valid, mean=mean, best=best, improved=improved)
-        except KeyboardInterrupt:
-            reason = "interrupted"
-        if not t.best_path.exists() or best == math.inf:
-            valid = self.validate(model, device)
-            best = float(np.mean(list(valid.values())))
-            save(t.best_path, valid)
-        summary = {
-            "reason": reason,
-            "best": best,
-            "steps": step,
-            "seconds": round(seconds(), 1),
-            "path": str(t.best_path),
-        }
-        t.emit("end", **summary)
-        return summary
+        return t.loop(
+            train_step=train_step,
+            validate=lambda: self.validate(model, device),
+            save=save,
+            step=step,
+            best=best,
+            elapsed=elapsed_before,
+        )

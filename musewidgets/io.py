@@ -580,13 +580,13 @@ def _make_anacrusis(score: music21.stream.Score, pad: Fraction) -> None:
                 part.setElementOffset(m, m.offset - pad)
 
 
-def check_writable(path: str | os.PathLike) -> str:
-    """The lower-case suffix of ``path`` if :func:`write` can write it; else raise :class:`MusicFileError`."""
+def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...] = WRITE_SUFFIXES) -> str:
+    """The lower-case suffix of ``path`` if it is one of ``suffixes``; else raise :class:`MusicFileError`."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in WRITE_SUFFIXES:
+    if suffix not in suffixes:
         raise MusicFileError(
-            f"{path.name}: cannot write {suffix or 'a file without suffix'} (use one of {', '.join(WRITE_SUFFIXES)})"
+            f"{path.name}: cannot write {suffix or 'a file without suffix'} (use one of {', '.join(suffixes)})"
         )
     return suffix
 

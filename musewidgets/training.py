@@ -238,6 +238,76 @@ class Trainer:
             task = SequenceTask(self, corpora)
         return task.run()
 
+    def loop(self, *, train_step, validate, save, step=0, best=math.inf, elapsed=0.0, patience=None, epoch_steps=0):
+        """The loop every family shares: budget, step cap, stop, Ctrl-C, validation, best/last checkpoints.
+
+        ``train_step(step) -> dict`` runs one update and returns metrics for ``batch_end`` (with ``tokens``, the
+        items it learned from); ``validate() -> {style: score}`` (lower is better);
+        ``save(path, step=, seconds=, valid=, best=, is_best=)`` writes a checkpoint. ``patience`` validations
+        without improvement stop early (None: never).
+        """
+        cfg = self.config
+        t0 = time.perf_counter()
+
+        def seconds():
+            return elapsed + time.perf_counter() - t0
+
+        def checkpoint(path, valid, is_best):
+            save(path, step=step, seconds=round(seconds(), 1), valid=valid, best=best, is_best=is_best)
+            self.emit("checkpoint", path=str(path), step=step)
+
+        reason, bad = "time budget", 0
+        try:
+            while seconds() <= cfg.minutes * 60:
+                if cfg.max_steps is not None and step >= cfg.max_steps:
+                    reason = "step cap"
+                    break
+                if self.stop_requested:
+                    reason = "stopped"
+                    break
+                tick = time.perf_counter()
+                metrics = train_step(step)
+                step += 1
+                tokens = metrics.pop("tokens")
+                self.emit(
+                    "batch_end",
+                    step=step,
+                    tokens_per_s=tokens / (time.perf_counter() - tick),
+                    seconds=seconds(),
+                    **metrics,
+                )
+                if epoch_steps and step % epoch_steps == 0:
+                    self.emit("epoch_end", epoch=step // epoch_steps, step=step)
+                if step % cfg.eval_every == 0:
+                    valid = validate()
+                    mean = float(np.mean(list(valid.values())))
+                    improved = mean < best
+                    if improved:
+                        best, bad = mean, 0
+                        checkpoint(self.best_path, valid, True)
+                    else:
+                        bad += 1
+                    checkpoint(self.last_path, valid, False)
+                    self.emit("validation", step=step, nll=valid, mean=mean, best=best, improved=improved)
+                    if patience is not None and bad >= patience:
+                        reason = "early stopping"
+                        break
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        if not self.best_path.exists() or best == math.inf:  # too short for a validation: keep what we have
+            valid = validate()
+            best = float(np.mean(list(valid.values())))
+            checkpoint(self.best_path, valid, True)
+        summary = {
+            "reason": reason,
+            "best": best,
+            "steps": step,
+            "seconds": round(seconds(), 1),
+            "path": str(self.best_path),
+        }
+        self.emit("end", **summary)
+        return summary
+
     def _machine(self) -> str:
         device = self._device()
         gpu = f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""
@@ -271,7 +341,7 @@ class SequenceTask:
         batch_size = cfg.batch_size or DEFAULTS[cfg.family]["batch_size"]
         model = build(cfg.family, {**cfg.model, "n_styles": len(self.codec.styles)}).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-        step, best, bad, elapsed_before = 0, math.inf, 0, 0.0
+        step, best, elapsed_before = 0, math.inf, 0.0
         if t.resume and t.last_path.exists():
             ck = load_checkpoint(t.last_path)
             model.load_state_dict(ck.model.state_dict())
@@ -281,86 +351,33 @@ class SequenceTask:
             best = ck.meta.get("best_valid_nll", math.inf)
             elapsed_before = ck.meta.get("train_seconds", 0.0)
         rng = np.random.default_rng(cfg.seed + step)
-        steps_per_epoch = max(1, self.train.n_tokens // (batch_size * cfg.seq_len))
-        t0 = time.perf_counter()
-        reason = "time budget"
         model.train()
 
-        def seconds():
-            return elapsed_before + time.perf_counter() - t0
+        def train_step(step):
+            batch = {k: v.to(device) for k, v in self.train.batch(rng, batch_size, cfg.seq_len, cfg.augment).items()}
+            for group in opt.param_groups:
+                group["lr"] = lr * min(1.0, (step + 1) / 100)  # linear warm-up over 100 steps
+            _, loss = model(batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            return {"loss": loss.item(), "tokens": int((batch["targets"] != PAD).sum())}
 
-        def save(path, valid, improved):
+        def save(path, *, step, seconds, valid, best, is_best):
             meta = t._meta(
-                steps=step,
-                train_seconds=round(seconds(), 1),
-                valid_nll=valid,
-                best_valid_nll=best,
-                params=model.n_params(),
+                steps=step, train_seconds=seconds, valid_nll=valid, best_valid_nll=best, params=model.n_params()
             )
-            save_checkpoint(
-                path, model, self.codec, t.styles_info, meta, optimizer=None if improved else opt.state_dict()
-            )
-            t.emit("checkpoint", path=str(path), step=step)
+            optimizer = None if is_best else opt.state_dict()  # only the resume file carries the optimizer
+            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer)
 
-        try:
-            while True:
-                if seconds() > cfg.minutes * 60:
-                    break
-                if cfg.max_steps is not None and step >= cfg.max_steps:
-                    reason = "step cap"
-                    break
-                if t.stop_requested:
-                    reason = "stopped"
-                    break
-                tick = time.perf_counter()
-                batch = {
-                    k: v.to(device) for k, v in self.train.batch(rng, batch_size, cfg.seq_len, cfg.augment).items()
-                }
-                warm = min(1.0, (step + 1) / 100)  # linear warm-up over 100 steps
-                for group in opt.param_groups:
-                    group["lr"] = lr * warm
-                _, loss = model(batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-                opt.step()
-                step += 1
-                n_tokens = int((batch["targets"] != PAD).sum())
-                t.emit(
-                    "batch_end",
-                    step=step,
-                    loss=loss.item(),
-                    tokens_per_s=n_tokens / (time.perf_counter() - tick),
-                    seconds=seconds(),
-                )
-                if step % steps_per_epoch == 0:
-                    t.emit("epoch_end", epoch=step // steps_per_epoch, step=step)
-                if step % cfg.eval_every == 0:
-                    valid = evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000)
-                    mean = float(np.mean(list(valid.values())))
-                    improved = mean < best
-                    if improved:
-                        best, bad = mean, 0
-                        save(t.best_path, valid, True)
-                    else:
-                        bad += 1
-                    save(t.last_path, valid, False)
-                    t.emit("validation", step=step, nll=valid, mean=mean, best=best, improved=improved)
-                    if bad >= cfg.patience:
-                        reason = "early stopping"
-                        break
-        except KeyboardInterrupt:
-            reason = "interrupted"
-        if not t.best_path.exists() or best == math.inf:  # too short for a validation: keep what we have
-            valid = evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000)
-            best = float(np.mean(list(valid.values())))
-            save(t.best_path, valid, True)
-        summary = {
-            "reason": reason,
-            "best": best,
-            "steps": step,
-            "seconds": round(seconds(), 1),
-            "path": str(t.best_path),
-        }
-        t.emit("end", **summary)
-        return summary
+        return t.loop(
+            train_step=train_step,
+            validate=lambda: evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000),
+            save=save,
+            step=step,
+            best=best,
+            elapsed=elapsed_before,
+            patience=cfg.patience,
+            epoch_steps=max(1, self.train.n_tokens // (batch_size * cfg.seq_len)),
+        )
