@@ -134,7 +134,7 @@ def _markdown(card: dict, styles: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_nll(card_path: Path) -> dict | None:
+def read_test_nll(card_path: Path) -> dict | None:
     """Test NLL per style from a JSON card, or None."""
     try:
         card = json.loads(Path(card_path).read_text())

@@ -149,12 +149,12 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
-    from .cards import test_nll
+    from .cards import read_test_nll
     from .checkpoints import load_checkpoint, shipped
 
     for name, path in shipped().items():
         ck = load_checkpoint(path)
-        nll = test_nll(path.with_suffix(".json"))
+        nll = read_test_nll(path.with_suffix(".json"))
         shown = " ".join(f"{s}={v:.3f}" for s, v in nll.items()) if nll else "n/a (no likelihood)"
         print(f"{name:<12} {ck.family:<12} styles: {','.join(ck.styles):<32} test NLL/token: {shown}")
 
