@@ -21,7 +21,7 @@ def audio_html(piece: Piece, **render_kwargs) -> str:
     """An HTML ``<audio controls>`` element holding the piece (no autoplay, no loop)."""
     from .audio import encode_wav, render
 
-    mono = render(piece, sample_rate=_PLAYER_RATE, **render_kwargs).mean(axis=1)
+    mono = render(piece, sample_rate=_PLAYER_RATE, exact=True, **render_kwargs).mean(axis=1)  # history-free: same bytes
     data, mime = _mp3(mono), "audio/mpeg"
     if data is None:
         data, mime = encode_wav(mono, _PLAYER_RATE), "audio/wav"

@@ -22,7 +22,28 @@ from .codecs.tokens import BOS, HOLD, PITCH0, REST
 from .errors import UnknownStyleError
 from .piece import Piece
 
-__all__ = ["Sampler", "check_settings", "load_sampler", "sample_next_token"]
+__all__ = ["Sampler", "check_settings", "filter_logits", "load_sampler", "sample_next_token"]
+
+
+def filter_logits(
+    logits: torch.Tensor, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0
+) -> torch.Tensor:
+    """Logits after temperature, top-k and top-p: what :func:`sample_next_token` samples from (``temperature > 0``).
+
+    Logits are divided by the temperature, cut to the ``top_k`` largest (0 = off) and then to the smallest set whose
+    probability reaches ``top_p`` (1 = off); cut tokens get ``-inf``.
+    """
+    logits = logits / temperature
+    if top_k and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    if top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        drop = probs.cumsum(dim=-1) - probs >= top_p  # keep the smallest prefix that reaches top_p
+        sorted_logits = sorted_logits.masked_fill(drop, -math.inf)
+        logits = torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
+    return logits
 
 
 def sample_next_token(
@@ -35,20 +56,11 @@ def sample_next_token(
 ) -> torch.Tensor:
     """One token per row of ``logits`` (B, V) -> (B,).
 
-    ``temperature=0`` takes the argmax; ``top_k=0`` and ``top_p=1`` switch those cut-offs off.
+    ``temperature=0`` takes the argmax; ``top_k=0`` and ``top_p=1`` switch those cut-offs off (:func:`filter_logits`).
     """
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits / temperature
-    if top_k and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, -math.inf)
-    if top_p < 1.0:
-        sorted_logits, order = logits.sort(dim=-1, descending=True)
-        probs = sorted_logits.softmax(dim=-1)
-        drop = probs.cumsum(dim=-1) - probs >= top_p  # keep the smallest prefix that reaches top_p
-        sorted_logits = sorted_logits.masked_fill(drop, -math.inf)
-        logits = torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
+    logits = filter_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p)
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=rng)[:, 0]
 
 
@@ -134,6 +146,36 @@ class Sampler:
                 yield from self._gan(style, bars, rng, n, settings)
             else:
                 yield from self._sequence(style, bars, rng, n, primer, settings)
+
+    def next_logits(self, primer: Piece, *, style: str) -> torch.Tensor:
+        """Masked logits ``(vocab,)`` of the token that would follow ``primer``: voice 0 of the next step.
+
+        For looking inside the model (see notebooks/03): ``filter_logits(...).softmax(-1)`` gives the distribution
+        a sampler would draw from. Not available for the GAN, which draws whole phrases.
+        """
+        if self.family == "gan":
+            raise ValueError("the gan family has no next-token distribution: it draws whole phrases")
+        if style not in self.checkpoint.styles:
+            raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+        enc = self.codec.encode(primer.replace(style=style))
+        n_steps = len(enc.tokens) // enc.n_voices
+        voice, bar_pos = self.codec.positions(n_steps + 1, enc.n_voices, primer.steps_per_bar, primer.pickup)
+        i = len(enc.tokens)  # the position to predict
+        tokens = torch.as_tensor(enc.tokens)
+        batch = {
+            "inputs": torch.cat([torch.tensor([BOS]), tokens])[None],
+            "voice": torch.as_tensor(voice[: i + 1])[None],
+            "bar_pos": torch.as_tensor(bar_pos[: i + 1])[None],
+            "metre": torch.tensor([enc.metre]),
+            "style": torch.tensor([enc.style]),
+        }
+        with torch.inference_mode():
+            logits, _ = self.model(batch)
+        header = self._header(style, primer)
+        logits = logits[0, -1] + self._masks(header)[0]
+        if tokens[-enc.n_voices] == REST:  # voice 0 rests: it cannot hold
+            logits[HOLD] = -math.inf
+        return logits
 
     # ------------------------------------------------------------------ token models
     def _header(self, style: str, primer: Piece | None, seed: int | None = None) -> dict:

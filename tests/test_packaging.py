@@ -67,3 +67,18 @@ def test_packaged_corpus_ships_in_the_wheel():
     assert "data/corpus/*.npz" in meta["tool"]["setuptools"]["package-data"]["musewidgets"]
     files = sorted(p.name for p in (ROOT / "musewidgets" / "data" / "corpus").glob("*.npz"))
     assert files == ["chorale.npz", "folk.npz", "irish.npz", "renaissance.npz"]
+
+
+def test_notebooks_are_small_saved_with_outputs_and_linked_from_the_readme():
+    import json
+
+    readme = (ROOT / "README.md").read_text()
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert [p.stem[:2] for p in notebooks] == ["01", "02", "03", "04", "05"]
+    for path in notebooks:
+        assert path.stat().st_size < 2_000_000, path.name
+        nb = json.loads(path.read_text())
+        outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+        assert outputs and not any(o["output_type"] == "error" for o in outputs), path.name
+        assert "widgets" not in nb["metadata"], f"{path.name} carries saved widget state"
+        assert f"notebooks/{path.name}" in readme

@@ -24,13 +24,20 @@ import numpy as np
 
 from ..piece import Note, Part, Piece
 
-__all__ = ["BOS", "HOLD", "PAD", "PITCH0", "REST", "VOCAB_SIZE", "Encoded", "TokenCodec"]
+__all__ = ["BOS", "HOLD", "PAD", "PITCH0", "REST", "VOCAB_SIZE", "Encoded", "TokenCodec", "token_name"]
 
 PAD, BOS, REST, HOLD = 0, 1, 2, 3
 PITCH0 = 4
 VOCAB_SIZE = PITCH0 + 128
 # Metres the corpus uses; anything else shares index 0.
 METRES = ((4, 4), (3, 4), (2, 4), (6, 8), (3, 8), (2, 2), (4, 2), (3, 2), (6, 4), (9, 8), (12, 8), (5, 4), (3, 1))
+
+
+def token_name(token: int) -> str:
+    """``'rest'``, ``'hold'``, ``'pad'``, ``'bos'`` or the pitch name (``'C4'``) of a token."""
+    from ..piece import pitch_name
+
+    return {PAD: "pad", BOS: "bos", REST: "rest", HOLD: "hold"}.get(int(token)) or pitch_name(int(token) - PITCH0)
 
 
 @dataclass

@@ -1,8 +1,19 @@
 """Notebook widgets: the Workbench and its building blocks (each usable alone). Importing this imports ipywidgets."""
 
 from .controls import SamplerControls
+from .progress import TrainingMonitor
 from .takes import Take, TakeList
 from .views import DownloadLinks, PianoRollView, Player, ScoreView
 from .workbench import Workbench
 
-__all__ = ["DownloadLinks", "PianoRollView", "Player", "SamplerControls", "ScoreView", "Take", "TakeList", "Workbench"]
+__all__ = [
+    "DownloadLinks",
+    "PianoRollView",
+    "Player",
+    "SamplerControls",
+    "ScoreView",
+    "Take",
+    "TakeList",
+    "TrainingMonitor",
+    "Workbench",
+]
