@@ -103,6 +103,7 @@ class Style:
     program: int
     tempo: float
     part_names: tuple[str, ...] = ("Melody",)
+    reduce_voices: bool = False  # more voices than `voices`: keep the outer and the extreme inner ones
 
 
 STYLES: dict[str, Style] = {
@@ -146,6 +147,7 @@ STYLES: dict[str, Style] = {
             52,
             120.0,
             _SATB,
+            reduce_voices=True,
         ),
     )
 }
@@ -258,7 +260,7 @@ def source_files(style: Style) -> list[str]:
 def _fit_to_style(piece: Piece, style: Style) -> tuple[Piece | None, str | None]:
     """Adapt a piece read from a source to its style, or say why it cannot be kept."""
     parts = list(piece.parts)
-    if style.voices == 4 and len(parts) > 4 and style.name == "renaissance":
+    if style.reduce_voices and len(parts) > style.voices == 4:
         means = [np.mean([n.pitch for n in p.notes]) if p.notes else -1.0 for p in parts]
         order = sorted(range(len(parts)), key=lambda i: -means[i])  # high to low
         inner = order[1:-1]

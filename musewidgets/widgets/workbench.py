@@ -63,6 +63,7 @@ class Workbench(w.VBox):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._busy = False  # a generation is running: selection changes do not redraw
+        self._uploaded = None  # the piece read from the upload widget
         self._last_error: str | None = None
 
         buttons = w.VBox(
@@ -292,8 +293,6 @@ class Workbench(w.VBox):
         self._say(
             f"Loaded {html.escape(f['name'])}: {len(piece.parts)} parts, {piece.n_bars} bars{html.escape(changed)}."
         )
-
-    _uploaded = None
 
     # ------------------------------------------------------------------ status and errors
     def _say(self, text: str, error: bool = False) -> None:
