@@ -29,6 +29,24 @@ def make_piece(*, pickup: int = 0, key: str | None = "G major") -> Piece:
     return Piece((melody, bass), time_signature=(3, 4), key=key, pickup=pickup or 4, tempo=90, title="tiny")
 
 
+def tiny_config(**changes):
+    """A TrainConfig for a seconds-long run of a tiny LSTM; keyword arguments override any field."""
+    from musewidgets.training import TrainConfig
+
+    base = dict(
+        family="lstm",
+        styles=("chorale", "folk"),
+        minutes=5,
+        max_steps=20,
+        eval_every=20,
+        limit_pieces=10,
+        batch_size=8,
+        seq_len=64,
+        model={"hidden": 32, "layers": 1, "d_embed": 32},
+    )
+    return TrainConfig(**(base | changes))
+
+
 @pytest.fixture
 def piece() -> Piece:
     return make_piece()

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from musewidgets import corpus, io
-from musewidgets.training import TrainConfig, Trainer
+from musewidgets.training import Trainer
+
+from .conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,18 +27,7 @@ def ckpt(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli_model")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MUSEWIDGETS_CACHE_DIR", str(out / "cache"))
-        config = TrainConfig(
-            family="lstm",
-            styles=("chorale", "folk"),
-            minutes=5,
-            max_steps=20,
-            eval_every=20,
-            limit_pieces=10,
-            batch_size=8,
-            seq_len=64,
-            model={"hidden": 32, "layers": 1, "d_embed": 32},
-        )
-        return Path(Trainer(config, out).fit()["path"])
+        return Path(Trainer(tiny_config(), out).fit()["path"])
 
 
 @pytest.fixture(scope="module")

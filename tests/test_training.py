@@ -14,22 +14,11 @@ from musewidgets.checkpoints import load_checkpoint
 from musewidgets.codecs.tokens import PITCH0
 from musewidgets.training import TrainConfig, Trainer
 
-TINY_LSTM = {"hidden": 32, "layers": 1, "d_embed": 32}
+from .conftest import tiny_config
 
 
 def _config(**changes) -> TrainConfig:
-    base = dict(
-        family="lstm",
-        styles=("folk",),
-        minutes=5,
-        max_steps=10,
-        eval_every=100,
-        limit_pieces=10,
-        batch_size=8,
-        seq_len=64,
-        model=TINY_LSTM,
-    )
-    return TrainConfig(**(base | changes))
+    return tiny_config(**({"styles": ("folk",), "max_steps": 10, "eval_every": 100} | changes))
 
 
 def _no_temporary_files(folder) -> bool:
