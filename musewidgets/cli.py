@@ -159,6 +159,35 @@ def _cmd_models(args: argparse.Namespace) -> None:
         print(f"{name:<12} {ck.family:<12} styles: {','.join(ck.styles):<32} test NLL/token: {shown}")
 
 
+def _cmd_bench_jsb(args: argparse.Namespace) -> None:
+    from . import bench
+    from .frames import load_frame_dataset
+
+    if args.data is None:
+        args.data = bench.find_jsb()
+        if args.data is None:
+            raise ValueError("no --data given and JSB_Chorales.mat not found (set MUSEWIDGETS_JSB or pass --data)")
+    dataset = load_frame_dataset(args.data)
+    folder = args.models
+    if args.train:
+        folder = Path(args.out or f"bench-{dataset.name}")
+        command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
+        budgets = ", ".join(f"{n} {args.minutes or bench.MODELS[n].minutes:g} min" for n in args.only or bench.MODELS)
+        print(f"training on {dataset.summary()}; budget: {budgets}; into {folder}", file=sys.stderr)
+        for s in bench.train(
+            dataset,
+            folder,
+            names=args.only,
+            minutes=args.minutes,
+            jobs=args.jobs,
+            command=command,
+            progress=not args.quiet,
+        ):
+            print(f"{s['name']}: {s['reason']} after {s['steps']} steps, {s['seconds']:.0f} s", file=sys.stderr)
+    for row in bench.evaluate(dataset, folder or bench.BENCH_DIR):
+        print(f"{row['name']} test_nll {row['test_nll']:.3f} valid_nll {row['valid_nll']:.3f}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musewidgets", description="Compose with neural networks: corpus styles, rendering and more."
@@ -212,6 +241,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the shipped checkpoints: family, styles, test NLL")
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("bench", help="quality benchmarks against the literature")
+    bench_sub = p.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
+    b = bench_sub.add_parser(
+        "jsb",
+        help="frame NLL of the benchmark models on JSB Chorales (or any .mat in its format)",
+        description="Evaluate the benchmark checkpoints on the test and valid splits of a .mat frame dataset "
+        "(traindata/validdata/testdata of (T, 88) binary frames: JSB Chorales, Nottingham, MuseData, Piano-midi.de) "
+        "and print '<name> test_nll <v> valid_nll <v>' per model; --train trains them from scratch first.",
+    )
+    b.add_argument("--data", help="the .mat file (default: $MUSEWIDGETS_JSB or shared/data/jsb beside the project)")
+    b.add_argument("--models", help="folder of benchmark checkpoints to evaluate (default: the shipped ones)")
+    b.add_argument("--train", action="store_true", help="train the models from scratch, then evaluate them")
+    b.add_argument("--out", help="with --train: folder for checkpoints and cards (default ./bench-<dataset>)")
+    b.add_argument("--only", action="append", metavar="NAME", help="with --train: train only this model (repeat)")
+    b.add_argument("--minutes", type=_positive_float, help="with --train: budget per model (default: each model's)")
+    b.add_argument("--jobs", type=_positive_int, default=1, help="with --train: models trained side by side")
+    b.add_argument("--command-line", help=argparse.SUPPRESS)
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_cmd_bench_jsb)
 
     p = sub.add_parser("corpus", help="build the corpus styles from music21's bundled corpus")
     corpus_sub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)

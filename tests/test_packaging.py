@@ -69,12 +69,23 @@ def test_packaged_corpus_ships_in_the_wheel():
     assert files == ["chorale.npz", "folk.npz", "irish.npz", "renaissance.npz"]
 
 
+def test_every_data_file_matches_a_package_data_pattern():
+    """Checkpoints, cards and corpus must reach a non-editable install too, not only this checkout."""
+    package = ROOT / "musewidgets"
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["musewidgets"]
+    covered = {p for pattern in patterns for p in package.glob(pattern)}
+    shipped = {p for p in (package / "data").rglob("*") if p.is_file() and not p.name.startswith(".")}
+    shipped = {p for p in shipped if "__pycache__" not in p.parts and not p.name.endswith(".last.pt")}
+    assert shipped - covered == set()
+    assert any(p.suffix == ".pt" for p in covered)
+
+
 def test_notebooks_are_small_saved_with_outputs_and_linked_from_the_readme():
     import json
 
     readme = (ROOT / "README.md").read_text()
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    assert [p.stem[:2] for p in notebooks] == ["01", "02", "03", "04", "05"]
+    assert [p.stem[:2] for p in notebooks] == ["01", "02", "03", "04", "05", "07"]
     for path in notebooks:
         assert path.stat().st_size < 2_000_000, path.name
         nb = json.loads(path.read_text())

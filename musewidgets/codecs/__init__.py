@@ -1,5 +1,6 @@
-"""Encode/decode pairs between a Piece and what models read: token sequences and one-hot rolls."""
+"""Encode/decode pairs between a Piece and what models read: token sequences, one-hot rolls and binary frames."""
 
+from .frames import FrameCodec
 from .roll import RollCodec
 from .tokens import BOS, HOLD, PAD, PITCH0, REST, VOCAB_SIZE, Encoded, TokenCodec
 
@@ -11,6 +12,7 @@ __all__ = [
     "REST",
     "VOCAB_SIZE",
     "Encoded",
+    "FrameCodec",
     "RollCodec",
     "TokenCodec",
     "codec_from_dict",
@@ -19,7 +21,7 @@ __all__ = [
 
 def codec_from_dict(data: dict):
     """Rebuild a codec from :meth:`to_dict` output (``kind`` says which)."""
-    kinds = {"tokens": TokenCodec, "roll": RollCodec}
+    kinds = {"tokens": TokenCodec, "roll": RollCodec, "frames": FrameCodec}
     if data.get("kind") not in kinds:
         raise ValueError(f"unknown codec kind {data.get('kind')!r}")
     return kinds[data["kind"]].from_dict(data)

@@ -1,4 +1,5 @@
-"""Model families behind one registry: ``rnn``, ``lstm``, ``transformer`` (token sequences) and ``gan`` (rolls).
+"""Model families behind one registry: ``rnn``, ``lstm``, ``transformer`` (token sequences), ``gan`` (rolls), and
+``frame_bernoulli`` / ``frame_notewise`` (binary frames, for the polyphonic-music benchmarks).
 
 Importing this package imports torch.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 
-from . import gan, rnn, transformer  # noqa: F401  (registers the families)
+from . import frames, gan, rnn, transformer  # noqa: F401  (registers the families)
 from .base import REGISTRY, SequenceConfig, SequenceModel
 
 __all__ = ["FAMILIES", "REGISTRY", "SequenceConfig", "SequenceModel", "build", "config_to_dict"]

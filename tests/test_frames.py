@@ -1,0 +1,280 @@
+"""Frame datasets, frame models (normalization, sampling), their training, and the JSB benchmark command."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy import io as sio
+
+from musewidgets import bench, cli, models
+from musewidgets.codecs import FrameCodec, codec_from_dict
+from musewidgets.errors import MusicFileError
+from musewidgets.frame_training import FrameTrainer, evaluate_frames
+from musewidgets.frames import load_frame_dataset, pad_frames, shift_range
+from musewidgets.training import TrainConfig
+
+SMALL = {"n_keys": 4, "d_input": 8, "hidden": 8, "layers": 1, "max_shift": 1}
+SMALL_NOTEWISE = {**SMALL, "d_note": 4, "note_hidden": 8, "local": 2, "local_frames": 3, "local_channels": 4}
+ALL_FRAMES = torch.tensor(list(itertools.product([0, 1], repeat=4)), dtype=torch.float32)  # the 16 frames of 4 keys
+
+
+def _cells(pieces):
+    cells = np.empty((1, len(pieces)), dtype=object)
+    for i, p in enumerate(pieces):
+        cells[0, i] = p
+    return cells
+
+
+def _pieces(rng, n, keys=88, lo=40, hi=70):
+    """Random 'chorales': 4 notes per frame between keys lo and hi, held for 1-3 frames."""
+    out = []
+    for _ in range(n):
+        T = int(rng.integers(8, 20))
+        frames = np.zeros((T, keys), dtype=np.uint8)
+        for t in range(0, T):
+            if t % 2 == 0:
+                chord = rng.choice(np.arange(lo, hi), 4, replace=False)
+            frames[t, chord] = 1
+        out.append(frames)
+    return out
+
+
+@pytest.fixture
+def mat_file(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "Tiny.mat"
+    sio.savemat(
+        path,
+        {
+            "traindata": _cells(_pieces(rng, 12)),
+            "validdata": _cells(_pieces(rng, 4)),
+            "testdata": _cells(_pieces(rng, 4)),
+        },
+    )
+    return path
+
+
+def _small(family):
+    torch.manual_seed(0)  # test-local: weights only
+    m = models.build(family, SMALL_NOTEWISE if family == "frame_notewise" else SMALL)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 1)
+    return m.eval()
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def test_load_frame_dataset_reads_the_three_splits(mat_file):
+    data = load_frame_dataset(mat_file)
+    assert data.name == "Tiny" and data.n_keys == 88 and data.low_pitch == 21
+    assert [len(data.splits[s]) for s in ("train", "valid", "test")] == [12, 4, 4]
+    assert all(p.dtype == np.uint8 and p.shape[1] == 88 for p in data.splits["train"])
+    assert data.n_frames("test") == sum(len(p) for p in data.splits["test"])
+    assert "train 12 pieces" in data.summary()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such dataset file"),
+        (b"not a matlab file at all", "not a readable MATLAB"),
+        ({"traindata": "x"}, "no 'validdata' array"),
+        ("values", "values other than 0 and 1"),
+        ("keys", "has 80 keys, the others 88"),
+        ("empty", "has shape"),
+    ],
+)
+def test_load_frame_dataset_names_the_problem(tmp_path, content, message):
+    path = tmp_path / "bad.mat"
+    good = [np.zeros((3, 88), dtype=np.uint8)]
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, dict):
+        sio.savemat(path, content)
+    elif content is not None:
+        bad = {
+            "values": [np.full((3, 88), 2, dtype=np.uint8)],
+            "keys": [np.zeros((3, 88), dtype=np.uint8), np.zeros((3, 80), dtype=np.uint8)],
+            "empty": [np.zeros((0, 88), dtype=np.uint8)],
+        }[content]
+        sio.savemat(path, {"traindata": _cells(good), "validdata": _cells(good), "testdata": _cells(bad)})
+    with pytest.raises(MusicFileError, match=message):
+        load_frame_dataset(path)
+
+
+def test_shift_range_keeps_notes_on_the_keyboard_and_pad_frames_transposes():
+    frames = np.zeros((2, 8), dtype=np.uint8)
+    frames[0, 1] = frames[1, 6] = 1
+    assert shift_range(frames, 5) == (-1, 1)
+    assert shift_range(np.zeros((2, 8), dtype=np.uint8), 5) == (0, 0)
+    x, mask = pad_frames([frames, frames[:1]], [1, -1])
+    assert x.shape == (2, 2, 8) and mask.tolist() == [[True, True], [True, False]]
+    assert np.flatnonzero(x[0, 0]).tolist() == [2] and np.flatnonzero(x[0, 1]).tolist() == [7]
+    assert np.flatnonzero(x[1, 0]).tolist() == [0] and not x[1, 1].any()
+
+
+def test_frame_codec_round_trips_frames_and_reads_pieces(piece):
+    codec = FrameCodec()
+    rng = np.random.default_rng(1)
+    frames = (rng.random((12, 88)) < 0.05).astype(np.uint8)
+    assert np.array_equal(codec.encode(codec.decode(frames, tempo=90.0)), frames)
+    encoded = codec.encode(piece)
+    assert encoded.shape == (piece.bar_start(piece.n_bars) // 4, 88)
+    first = {n.pitch - 21 for part in piece.parts for n in part.notes if n.start <= 0 < n.end}
+    assert set(np.flatnonzero(encoded[0])) == first
+    assert codec_from_dict(json.loads(json.dumps(codec.to_dict()))) == codec
+
+
+# ----------------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize("family", ["frame_bernoulli", "frame_notewise"])
+def test_frame_models_are_normalized_over_every_possible_frame(family):
+    model = _small(family)
+    history = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 1.0]])
+    with torch.no_grad():
+        first = model.log_prob(ALL_FRAMES[:, None])[:, 0]  # (16,): the first frame, from nothing
+        later = model.log_prob(torch.cat([history.expand(16, 2, 4), ALL_FRAMES[:, None]], dim=1))[:, 2]
+    assert first.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert later.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert (later.exp() > 0).all()
+
+
+def test_notewise_model_links_keys_that_the_bernoulli_model_cannot():
+    """p(frame) of the notewise model does not factorise over keys: its joint differs from the product of marginals."""
+    model = _small("frame_notewise")
+    with torch.no_grad():
+        p = model.log_prob(ALL_FRAMES[:, None])[:, 0].exp()
+    marginals = (p[:, None] * ALL_FRAMES).sum(0)  # (4,) p(key k sounds)
+    independent = torch.where(ALL_FRAMES > 0, marginals, 1 - marginals).prod(dim=1)
+    assert (p - independent).abs().max() > 0.01
+
+
+def test_sampling_follows_the_model_and_is_seeded():
+    model = _small("frame_notewise")
+    history = np.array([[1, 0, 1, 0], [0, 1, 1, 1]], dtype=np.uint8)
+    with torch.no_grad():
+        probs = (
+            model.log_prob(
+                torch.cat([torch.tensor(history, dtype=torch.float32).expand(16, 2, 4), ALL_FRAMES[:, None]], dim=1)
+            )[:, 2]
+            .exp()
+            .numpy()
+        )
+    state = torch.get_rng_state()
+    g = torch.Generator().manual_seed(3)
+    draws = [tuple(model.sample(1, generator=g, primer=history)[0]) for _ in range(1500)]
+    counts = np.array([draws.count(tuple(int(v) for v in f)) for f in ALL_FRAMES.tolist()]) / len(draws)
+    assert np.abs(counts - probs).max() < 0.04
+    a = model.sample(6, generator=torch.Generator().manual_seed(5))
+    b = model.sample(6, generator=torch.Generator().manual_seed(5))
+    assert a.shape == (6, 4) and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert torch.equal(torch.get_rng_state(), state)
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(2, generator=g, temperature=0)
+
+
+def test_evaluate_frames_is_the_mean_over_every_frame(mat_file):
+    data = load_frame_dataset(mat_file)
+    model = models.build("frame_notewise", {"hidden": 16, "d_input": 16, "d_note": 8, "note_hidden": 16}).eval()
+    pieces = data.splits["valid"]
+    with torch.no_grad():
+        per_piece = [-model.log_prob(torch.tensor(p, dtype=torch.float32)[None])[0] for p in pieces]
+    expected = float(torch.cat(per_piece).double().mean())
+    assert evaluate_frames(model, pieces, batch_size=3) == pytest.approx(expected, rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- training and the command
+
+
+def test_frame_trainer_learns_and_leaves_the_global_random_state(mat_file, tmp_path):
+    data = load_frame_dataset(mat_file)
+    config = TrainConfig(
+        family="frame_notewise",
+        styles=(),
+        minutes=5,
+        max_steps=60,
+        eval_every=30,
+        batch_size=4,
+        model={"hidden": 32, "d_input": 32, "d_note": 16, "note_hidden": 32, "layers": 1},
+    )
+    trainer = FrameTrainer(config, data, tmp_path, name="tiny")
+    seen = []
+    trainer.add_callback("validation", lambda e: seen.append(e["mean"]))
+    state = torch.get_rng_state()
+    result = trainer.fit()
+    assert torch.equal(torch.get_rng_state(), state)
+    assert result["steps"] == 60 and (tmp_path / "tiny.pt").exists()
+    assert len(seen) == 2 and seen[1] < seen[0]
+    untrained = models.build("frame_notewise", config.model)
+    from musewidgets.checkpoints import load_checkpoint
+
+    ck = load_checkpoint(tmp_path / "tiny.pt")
+    assert ck.meta["dataset"]["train"] == [12, data.n_frames("train")]
+    assert evaluate_frames(ck.model, data.splits["valid"]) < evaluate_frames(untrained, data.splits["valid"])
+
+
+def test_bench_command_trains_evaluates_and_writes_cards(mat_file, tmp_path, capsys):
+    out = tmp_path / "models"
+    code = cli.main(["bench", "jsb", "--data", str(mat_file), "--train", "--minutes", "0.03", "--out", str(out), "-q"])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == sorted(bench.MODELS)
+    for line in lines:
+        name, t, test_nll, v, valid_nll = line.split()
+        assert (t, v) == ("test_nll", "valid_nll") and 0 < float(test_nll) < 100 and 0 < float(valid_nll) < 100
+    assert "bernoulli" in lines[0]
+    card = json.loads((out / "lstm_notewise.json").read_text())
+    assert card["test_nll"] == pytest.approx(float(lines[1].split()[2]), abs=1e-3)
+    assert "RNN-NADE" not in (out / "lstm_notewise.md").read_text()  # published figures are for JSB only
+    assert not list(out.glob("*.last.pt"))
+    assert cli.main(["bench", "jsb", "--data", str(mat_file), "--models", str(out)]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == lines
+
+
+def test_frame_models_train_on_long_dense_pieces_in_windows(tmp_path):
+    """Piano-midi.de-like data: pieces longer than the training window, a dozen notes in a frame, 60 keys."""
+    rng = np.random.default_rng(2)
+    pieces = [(rng.random((int(rng.integers(50, 90)), 60)) < 0.2).astype(np.uint8) for _ in range(6)]
+    sio.savemat(tmp_path / "Dense.mat", {k: _cells(pieces) for k in ("traindata", "validdata", "testdata")})
+    data = load_frame_dataset(tmp_path / "Dense.mat")
+    assert max(int(p.sum(1).max()) for p in pieces) >= 12
+    for family in ("frame_bernoulli", "frame_notewise"):
+        config = TrainConfig(family=family, styles=(), max_steps=3, eval_every=3, seq_len=32, batch_size=2)
+        result = FrameTrainer(config, data, tmp_path, name=family).fit()
+        assert result["steps"] == 3 and 0 < result["best"] < 60 * np.log(2) * 2
+
+
+def test_bench_command_errors_are_one_line(tmp_path, capsys):
+    assert cli.main(["bench", "jsb", "--data", str(tmp_path / "missing.mat")]) == 1
+    assert "no such dataset file" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    sio.savemat(
+        tmp_path / "d.mat", {k: _cells([np.zeros((3, 88), np.uint8)]) for k in ("traindata", "validdata", "testdata")}
+    )
+    assert cli.main(["bench", "jsb", "--data", str(tmp_path / "d.mat"), "--models", str(tmp_path / "empty")]) == 1
+    assert "no benchmark checkpoints" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- the shipped benchmark models
+
+JSB = bench.find_jsb()
+
+
+@pytest.mark.skipif(JSB is None, reason="JSB_Chorales.mat is not beside the project")
+def test_shipped_benchmark_models_meet_the_goals_and_match_their_cards():
+    rows = {r["name"]: r for r in bench.evaluate(load_frame_dataset(JSB))}
+    assert set(rows) == set(bench.MODELS)
+    assert rows["lstm_bernoulli"]["test_nll"] <= 8.5
+    assert rows["lstm_notewise"]["test_nll"] <= 5.5
+    for name, row in rows.items():
+        card = json.loads((bench.BENCH_DIR / f"{name}.json").read_text())
+        assert card["test_nll"] == pytest.approx(row["test_nll"], abs=1e-3)
+        assert card["valid_nll"] == pytest.approx(row["valid_nll"], abs=1e-3)
+        assert card["train_seconds"] <= 30 * 60
