@@ -14,7 +14,8 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADER = """# Benchmarks
 
 Every figure here comes from a script in `benchmarks/`; `python -m benchmarks` reruns them all and rewrites this file
-(each script alone rewrites its own section). Times are wall-clock medians unless a column says otherwise.
+(each script alone rewrites its own section; about ten minutes on the 2-core reference machine). Times are wall-clock
+medians unless a column says otherwise.
 """
 
 
@@ -62,13 +63,16 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(name: str, markdown: str, *, doc: Path = DOC) -> None:
-    """Replace (or append) the section ``name`` of docs/benchmarks.md, leaving the other sections alone."""
+def write_section(name: str, markdown: str, *, doc: Path = DOC, first: bool = False) -> None:
+    """Replace the section ``name`` of docs/benchmarks.md, leaving the others alone; a new one goes at the end
+    (``first=True``: right after the header)."""
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
     block = f"{begin}\n{markdown.strip()}\n{end}"
     text = doc.read_text() if doc.exists() else HEADER
     if begin in text:
         text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    elif first and text.startswith(HEADER):
+        text = HEADER + "\n" + block + "\n\n" + text[len(HEADER) :].lstrip()
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
