@@ -58,9 +58,9 @@ class BernoulliConfig(FrameConfig):
 class NotewiseConfig(FrameConfig):
     d_note: int = 64  # embedding of the previous note within the frame
     note_hidden: int = 128  # LSTM width of the within-frame (note by note) model
-    local: int = 12  # each key's logit also reads keys within this many semitones in recent frames (0: off)
-    local_frames: int = 2  # how many recent frames it reads
-    local_channels: int = 0  # 0: one linear filter; more: a hidden layer of this many filters (ReLU)
+    local: int = 18  # each key's logit also reads keys within this many semitones in recent frames (0: off)
+    local_frames: int = 8  # how many recent frames it reads
+    local_channels: int = 32  # 0: one linear filter; more: a hidden layer of this many filters (ReLU)
 
 
 class FrameModel(nn.Module):
