@@ -192,7 +192,7 @@ def _train_one(source, name, out, minutes, command, progress, jobs) -> dict:
 
     from .frame_training import FrameTrainer
     from .frames import load_frame_dataset
-    from .training import TrainConfig
+    from .training import TrainConfig, subscribe_progress
 
     if jobs > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
@@ -203,18 +203,7 @@ def _train_one(source, name, out, minutes, command, progress, jobs) -> dict:
     )
     trainer = FrameTrainer(config, load_frame_dataset(source), out, name=name, command=command)
     if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=round(budget * 60), unit="s", desc=f"training {name}")
-
-        def on_batch(e):
-            bar.n = min(bar.total, round(e["seconds"]))
-            bar.set_postfix(step=e["step"], loss=f"{e['loss']:.2f}", refresh=False)
-            bar.refresh()
-
-        trainer.add_callback("batch_end", on_batch)
-        trainer.add_callback("validation", lambda e: bar.write(f"{name} step {e['step']}: valid {e['mean']:.3f}"))
-        trainer.add_callback("end", lambda e: bar.close())
+        subscribe_progress(trainer, desc=name)
     summary = trainer.fit()
     trainer.last_path.unlink(missing_ok=True)  # the resume file is not needed once the run is done
     return {"name": name, **summary}

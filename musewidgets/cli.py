@@ -57,7 +57,7 @@ def _cmd_corpus_build(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from .training import TrainConfig, Trainer
+    from .training import TrainConfig, Trainer, subscribe_progress
 
     overrides = {}
     for item in args.set or []:
@@ -77,7 +77,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
     command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
     trainer = Trainer(config, args.out, command=command, resume=args.resume)
-    _subscribe_cli(trainer, quiet=args.quiet, minutes=args.minutes)
+    subscribe_progress(trainer, desc=f"training {args.model}", quiet=args.quiet)
     result = trainer.fit()
     print(
         f"{args.model}: {result['reason']} after {result['steps']} steps, {result['seconds']:.0f} s; "
@@ -88,26 +88,6 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
         write_cards(args.out)
         print(f"model cards written to {args.out}")
-
-
-def _subscribe_cli(trainer, *, quiet: bool, minutes: float) -> None:
-    """A tqdm bar over the time budget and one log line per validation."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=round(minutes * 60), unit="s", desc=f"training {trainer.config.family}", disable=quiet)
-
-    def on_batch(e):
-        bar.n = min(bar.total, round(e["seconds"]))
-        bar.set_postfix(step=e["step"], loss=f"{e['loss']:.3f}", refresh=False)
-        bar.refresh()
-
-    def on_validation(e):
-        per_style = " ".join(f"{s}={v:.3f}" for s, v in e["nll"].items())
-        bar.write(f"step {e['step']}: valid {per_style} (mean {e['mean']:.3f}{', best' if e['improved'] else ''})")
-
-    trainer.add_callback("batch_end", on_batch)
-    trainer.add_callback("validation", on_validation)
-    trainer.add_callback("end", lambda e: bar.close())
 
 
 def _number(text: str):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import save_checkpoint
 from .codecs import FrameCodec
 from .frames import FrameDataset, pad_frames, shift_range
 from .models import build
@@ -90,12 +90,12 @@ class FrameTrainer(Trainer):
     def fit(self) -> dict:
         """Train until the budget, the step cap, early stopping, :meth:`stop` or Ctrl-C; return a summary.
 
-        Weight initialisation and dropout follow ``config.seed`` inside a forked random state: the caller's global
-        random state is left as it was.
+        ``config.seed`` fixes the data order and transpositions (a numpy Generator). Weight initialisation and dropout
+        draw from torch's default generator inside a forked random state, so the caller's state is left as it was;
+        a run under a wall-clock budget is not bit-reproducible anyway (it stops at a different step).
         """
         device = self._device()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(self.config.seed)
             return self._fit(device)
 
     def _fit(self, device: torch.device) -> dict:
@@ -105,15 +105,7 @@ class FrameTrainer(Trainer):
         model = build(cfg.family, {**cfg.model, "n_keys": data.n_keys}).to(device)
         codec = FrameCodec(n_keys=data.n_keys, low_pitch=data.low_pitch)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-        step, best, elapsed_before = 0, math.inf, 0.0
-        if self.resume and self.last_path.exists():
-            ck = load_checkpoint(self.last_path)
-            model.load_state_dict(ck.model.state_dict())
-            if ck.optimizer:
-                opt.load_state_dict(ck.optimizer)
-            step = ck.meta.get("steps", 0)
-            best = ck.meta.get("best_valid_nll", math.inf)
-            elapsed_before = ck.meta.get("train_seconds", 0.0)
+        step, best, elapsed_before = self.restore(model, opt)
         rng = np.random.default_rng(cfg.seed + step)
         train = data.splits["train"]
         limit = model.config.max_shift if cfg.augment else 0

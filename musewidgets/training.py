@@ -37,7 +37,7 @@ from .codecs import TokenCodec
 from .codecs.tokens import BOS, PAD, PITCH0, Encoded
 from .models import build
 
-__all__ = ["DEFAULTS", "TrainConfig", "Trainer", "SequenceData", "evaluate_nll"]
+__all__ = ["DEFAULTS", "TrainConfig", "Trainer", "SequenceData", "evaluate_nll", "subscribe_progress"]
 
 EVENTS = ("batch_end", "validation", "epoch_end", "checkpoint", "end")
 DEFAULTS = {  # per family: learning rate, batch size
@@ -186,6 +186,28 @@ def evaluate_nll(model, data: SequenceData, seq_len: int, device="cpu", max_toke
 # --------------------------------------------------------------------------- the loop
 
 
+def subscribe_progress(trainer: Trainer, *, desc: str, quiet: bool = False) -> None:
+    """A tqdm bar over the trainer's time budget and one log line per validation (what the CLI shows)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=round(trainer.config.minutes * 60), unit="s", desc=desc, disable=quiet)
+
+    def on_batch(e):
+        bar.n = min(bar.total, round(e["seconds"]))
+        bar.set_postfix(step=e["step"], loss=f"{e['loss']:.3f}", refresh=False)
+        bar.refresh()
+
+    def on_validation(e):
+        per_style = " ".join(f"{s}={v:.3f}" for s, v in e["nll"].items())
+        bar.write(
+            f"{desc} step {e['step']}: valid {per_style} (mean {e['mean']:.3f}{', best' if e['improved'] else ''})"
+        )
+
+    trainer.add_callback("batch_end", on_batch)
+    trainer.add_callback("validation", on_validation)
+    trainer.add_callback("end", lambda e: bar.close())
+
+
 class Trainer:
     """Trains one family on some styles, emitting events; see the module docstring."""
 
@@ -308,6 +330,19 @@ class Trainer:
         self.emit("end", **summary)
         return summary
 
+    def restore(self, model, opt) -> tuple[int, float, float]:
+        """With ``resume=True`` and a ``last`` checkpoint: load its weights and optimizer into ``model`` and ``opt``.
+
+        Returns (step, best validation, seconds trained so far), or a fresh start's (0, inf, 0.0).
+        """
+        if not (self.resume and self.last_path.exists()):
+            return 0, math.inf, 0.0
+        ck = load_checkpoint(self.last_path)
+        model.load_state_dict(ck.model.state_dict())
+        if ck.optimizer:
+            opt.load_state_dict(ck.optimizer)
+        return ck.meta.get("steps", 0), ck.meta.get("best_valid_nll", math.inf), ck.meta.get("train_seconds", 0.0)
+
     def _machine(self) -> str:
         device = self._device()
         gpu = f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""
@@ -341,15 +376,7 @@ class SequenceTask:
         batch_size = cfg.batch_size or DEFAULTS[cfg.family]["batch_size"]
         model = build(cfg.family, {**cfg.model, "n_styles": len(self.codec.styles)}).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-        step, best, elapsed_before = 0, math.inf, 0.0
-        if t.resume and t.last_path.exists():
-            ck = load_checkpoint(t.last_path)
-            model.load_state_dict(ck.model.state_dict())
-            if ck.optimizer:
-                opt.load_state_dict(ck.optimizer)
-            step = ck.meta.get("steps", 0)
-            best = ck.meta.get("best_valid_nll", math.inf)
-            elapsed_before = ck.meta.get("train_seconds", 0.0)
+        step, best, elapsed_before = t.restore(model, opt)
         rng = np.random.default_rng(cfg.seed + step)
         model.train()
 

@@ -178,6 +178,8 @@ def test_sampling_follows_the_model_and_is_seeded():
     assert torch.equal(torch.get_rng_state(), state)
     with pytest.raises(ValueError, match="temperature"):
         model.sample(2, generator=g, temperature=0)
+    with pytest.raises(ValueError, match="primer"):
+        model.sample(2, generator=g, primer=np.zeros((3, 88), dtype=np.uint8))
 
 
 def test_evaluate_frames_is_the_mean_over_every_frame(mat_file):

@@ -120,7 +120,10 @@ class FrameModel(nn.Module):
         K = self.config.n_keys
         history = torch.zeros(1, 0, K)
         if primer is not None and len(primer):
-            history = torch.as_tensor(np.asarray(primer), dtype=torch.float32)[None]
+            primer = np.asarray(primer)
+            if primer.ndim != 2 or primer.shape[1] != K:
+                raise ValueError(f"`primer` must have shape (frames, {K}), got {primer.shape}")
+            history = torch.as_tensor(primer, dtype=torch.float32)[None]
         h, state = self.rnn(self._inputs(torch.cat([history, torch.zeros(1, 1, K)], dim=1), None))  # (1, t+1, H)
         for _ in range(n_frames):
             frame = self.sample_frame(h[:, -1], history, generator, temperature)  # (1, K)
