@@ -399,7 +399,7 @@ def save_corpus(corpus: Corpus, path: str | os.PathLike) -> Path:
         for part in piece.parts:
             notes.extend((n.pitch, n.start, n.duration) for n in part.notes)
             part_ends.append(len(notes))
-        meta.append([piece.title, piece.tempo, list(piece.time_signature), piece.key, piece.pickup])
+        meta.append([piece.title, piece.tempo, list(piece.time_signature), piece.key, piece.pickup, piece.length])
     header = {
         "style": corpus.style.name,
         "ids": corpus.ids,
@@ -430,7 +430,7 @@ def load_corpus(path: str | os.PathLike) -> Corpus:
     start = 0
     k = 0
     rows = notes.tolist()
-    for title, tempo, ts, key, pickup in header["pieces"]:
+    for title, tempo, ts, key, pickup, *length in header["pieces"]:  # files before length was kept have 5 fields
         parts = []
         for name in names:
             end = int(part_ends[k])
@@ -439,7 +439,17 @@ def load_corpus(path: str | os.PathLike) -> Corpus:
             parts.append(Part(name, part_notes, program=style.program))
             start = end
         pieces.append(
-            Piece(tuple(parts), STEPS_PER_QUARTER, tempo, tuple(ts), key, pickup, style=style.name, title=title)
+            Piece(
+                tuple(parts),
+                STEPS_PER_QUARTER,
+                tempo,
+                tuple(ts),
+                key,
+                pickup,
+                style=style.name,
+                title=title,
+                length=length[0] if length else None,
+            )
         )
     return Corpus(style, pieces, header["ids"], header["skipped"], header["info"])
 

@@ -438,7 +438,17 @@ def _from_stream(score: music21.stream.Stream, report: QuantizeReport, *, align_
         parts.append(Part(name, tuple(notes), program=program))
     title = score.metadata.title if score.metadata is not None and score.metadata.title else None
     pickup = report._steps(pickup)
-    return _make_piece(parts, report, tempo=qpm, time_signature=time_sig, key=key, pickup=pickup, title=title)
+    # the piece ends at its last bar line (trailing rests count), or where its last note ends if that is later
+    if measures:
+        final = measures[-1]
+        last = _frac(final.offset) + shifts[min(len(measures), len(shifts)) - 1] + _frac(final.quarterLength)
+    else:
+        last = _frac(score.highestTime)
+    notes_end = max((n.end for p in parts for n in p.notes), default=0)
+    length = max(round(last * report.steps_per_quarter), notes_end)
+    return _make_piece(
+        parts, report, tempo=qpm, time_signature=time_sig, key=key, pickup=pickup, title=title, length=length
+    )
 
 
 def _frac(x) -> Fraction:
@@ -470,20 +480,23 @@ def _bar_shifts(measures: list, bar: Fraction, pickup: Fraction, report: Quantiz
 
 
 def to_stream(piece: Piece) -> music21.stream.Score:
-    """The piece as a music21 ``Score`` with measures, ties, clefs, key, metre, tempo and a pickup measure.
+    """The piece as a music21 ``Score``: measures, visible rests, ties, clefs, key, metre, tempo and a pickup.
 
+    Every measure is full (its notes and rests add up to the time signature) except a pickup measure (numbered 0,
+    written as MusicXML ``implicit="yes"``), which only a piece with a ``pickup`` has; the last bar is filled up with
+    rests to the bar line. Rests are real, printed rests (music21 hides the rests it invents, so none are left for it
+    to invent). Notes that cross a bar line are split and tied. Overlapping notes of one part go to separate voices.
     Pitches are spelled for the key (E# rather than F as the leading tone of F# minor; sharps in sharp keys, flats in
     flat keys), and each part gets the clef that suits its range (treble, treble 8vb for tenors, bass).
     """
-    from music21 import chord, clef, instrument, key, metadata, meter, note, stream, tempo
+    from music21 import clef, instrument, key, metadata, meter, stream, tempo
 
-    spq = piece.steps_per_quarter
-    shift = (piece.steps_per_bar - piece.pickup) % piece.steps_per_bar  # pad the pickup to a whole first bar
     m21key = None
     if piece.key is not None:
         tonic, mode = piece.key.split()
         m21key = key.Key(tonic.replace("b", "-") if len(tonic) > 1 else tonic, mode)
     spell = _speller(m21key)
+    bars = _measure_bounds(piece)
     score = stream.Score()
     score.metadata = metadata.Metadata(title=piece.title or "musewidgets")
     for i, p in enumerate(piece.parts):
@@ -494,37 +507,107 @@ def to_stream(piece: Piece) -> music21.stream.Score:
         inst.partAbbreviation = f"{p.name[:1]}." if p.name else None  # S. A. T. B. on later systems
         inst.partId = part.id  # fixed ids: the same piece always gives the same MusicXML
         inst.instrumentId = f"{part.id}-I1"
-        part.insert(0, inst)
-        part.insert(0, meter.TimeSignature(f"{piece.time_signature[0]}/{piece.time_signature[1]}"))
+        voices = _voices(p.notes)
+        measures = []
+        for number, (lo, hi) in enumerate(bars, start=0 if piece.pickup else 1):
+            m = stream.Measure(number=number)
+            if number == 0:  # the pickup: shorter than a bar, and not counted
+                m.paddingLeft = Fraction(piece.steps_per_bar - piece.pickup, piece.steps_per_quarter)
+                m.showNumber = stream.enums.ShowNumber.NEVER
+            for v, groups in enumerate(voices):
+                elements = _measure_elements(groups, lo, hi, piece.steps_per_quarter, spell)
+                if len(voices) == 1:
+                    for offset, element in elements:
+                        m.insert(offset, element)
+                else:
+                    voice = stream.Voice(id=str(v + 1))
+                    for offset, element in elements:
+                        voice.insert(offset, element)
+                    m.insert(0, voice)
+            measures.append(m)
+        first = measures[0]
+        first.insert(0, inst)
+        first.insert(0, _clef_for(p.notes, clef))
         if m21key is not None:
-            part.insert(0, key.Key(m21key.tonic, m21key.mode))
+            first.insert(0, key.Key(m21key.tonic, m21key.mode))
+        first.insert(0, meter.TimeSignature(f"{piece.time_signature[0]}/{piece.time_signature[1]}"))
         if i == 0:
-            part.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
-        groups: dict[tuple[int, int], list[Note]] = {}
-        for n in p.notes:
-            groups.setdefault((n.start, n.duration), []).append(n)
-        for (start, duration), ns in groups.items():
-            ql = Fraction(duration, spq)
-            pitches = [spell(n.pitch) for n in ns]
-            element = (
-                note.Note(pitches[0], quarterLength=ql) if len(ns) == 1 else chord.Chord(pitches, quarterLength=ql)
-            )
-            element.volume.velocity = ns[0].velocity
-            part.insert(Fraction(start + shift, spq), element)
-        if p.notes:
-            mean = sum(n.pitch for n in p.notes) / len(p.notes)  # chorales: alto ~63, tenor ~58, bass ~50
-            low = min(n.pitch for n in p.notes)
-            if mean >= 60.5:
-                part.insert(0, clef.TrebleClef())
-            elif low >= 48 and mean >= 53:
-                part.insert(0, clef.Treble8vbClef())
-            else:
-                part.insert(0, clef.BassClef())
+            first.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
+        for m in measures:
+            part.append(m)
         score.insert(0, part)
-    score = score.makeNotation()
-    if piece.pickup:
-        _make_anacrusis(score, Fraction(shift, spq))
+    # beams and accidentals (against the key signature and earlier notes of the bar); measures, rests and ties are ours
+    for part in score.parts:
+        part.makeBeams(inPlace=True)
+        part.makeAccidentals(inPlace=True, cautionaryNotImmediateRepeat=False)
     return score
+
+
+def _measure_bounds(piece: Piece) -> list[tuple[int, int]]:
+    """(start, end) steps of every measure: the pickup (if any), then full bars up to the bar line after the end."""
+    bars = max(1, piece.n_bars)
+    bounds = [(0, piece.pickup)] if piece.pickup else []
+    return bounds + [(piece.bar_start(k), piece.bar_start(k + 1)) for k in range(bars)]
+
+
+def _voices(notes) -> list[list[tuple[int, int, list[int], int]]]:
+    """Notes grouped into chords ``(start, duration, pitches, velocity)`` and the chords into non-overlapping voices."""
+    groups: dict[tuple[int, int], list[Note]] = {}
+    for n in notes:
+        groups.setdefault((n.start, n.duration), []).append(n)
+    voices: list[list[tuple[int, int, list[int], int]]] = []
+    for (start, duration), ns in sorted(groups.items()):
+        chord_ = (start, duration, [n.pitch for n in ns], ns[0].velocity)
+        for voice in voices:  # the first voice that is free by then
+            if voice[-1][0] + voice[-1][1] <= start:
+                voice.append(chord_)
+                break
+        else:
+            voices.append([chord_])
+    return voices or [[]]
+
+
+def _measure_elements(groups, lo: int, hi: int, spq: int, spell) -> list:
+    """``(offset in quarters, Note/Chord/Rest)`` filling steps ``lo..hi`` of one voice: its notes, tied across bar
+    lines, and printed rests in every gap."""
+    from music21 import chord, note, tie
+
+    elements, cursor = [], lo
+    for start, duration, pitches, velocity in groups:
+        end = start + duration
+        if end <= lo or start >= hi:
+            continue
+        s, e = max(start, lo), min(end, hi)
+        if s > cursor:
+            elements.append((Fraction(cursor - lo, spq), note.Rest(quarterLength=Fraction(s - cursor, spq))))
+        ql = Fraction(e - s, spq)
+        spelled = [spell(p) for p in pitches]
+        if len(spelled) == 1:
+            element = note.Note(spelled[0], quarterLength=ql)
+        else:
+            element = chord.Chord(spelled, quarterLength=ql)
+        element.volume.velocity = velocity
+        tied_in, tied_out = start < lo, end > hi
+        if tied_in or tied_out:
+            element.tie = tie.Tie("continue" if tied_in and tied_out else "stop" if tied_in else "start")
+        elements.append((Fraction(s - lo, spq), element))
+        cursor = e
+    if cursor < hi:
+        elements.append((Fraction(cursor - lo, spq), note.Rest(quarterLength=Fraction(hi - cursor, spq))))
+    return elements
+
+
+def _clef_for(notes, clef):
+    """Treble, treble 8vb (tenors) or bass, by the part's range."""
+    if not notes:
+        return clef.TrebleClef()
+    mean = sum(n.pitch for n in notes) / len(notes)  # chorales: alto ~63, tenor ~58, bass ~50
+    low = min(n.pitch for n in notes)
+    if mean >= 60.5:
+        return clef.TrebleClef()
+    if low >= 48 and mean >= 53:
+        return clef.Treble8vbClef()
+    return clef.BassClef()
 
 
 def _speller(m21key):
@@ -561,23 +644,6 @@ def to_musicxml(piece: Piece) -> str:
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     return GeneralObjectExporter(to_stream(piece)).parse().decode("utf-8")
-
-
-def _make_anacrusis(score: music21.stream.Score, pad: Fraction) -> None:
-    """Turn the rests that pad the first bar into a real pickup measure numbered 0."""
-    for part in score.parts:
-        measures = list(part.getElementsByClass("Measure"))
-        first = measures[0]
-        for element in list(first.notesAndRests):
-            if element.offset < pad:
-                first.remove(element)
-            else:
-                first.setElementOffset(element, element.offset - pad)
-        first.paddingLeft = pad
-        for m in measures:
-            m.number -= 1
-            if m is not first:
-                part.setElementOffset(m, m.offset - pad)
 
 
 def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...] = WRITE_SUFFIXES) -> str:

@@ -6,6 +6,10 @@ themselves, so a ``Piece`` that exists is a ``Piece`` that every codec, view and
 
 Bars: bar lines lie at ``pickup + k * steps_per_bar``. A ``pickup`` (anacrusis) is the incomplete bar before the
 first bar line; as in printed music it is not counted, so bar 0 is the first full bar.
+
+Length: a piece knows where it ends (``length``, in steps), independently of where its last note ends, so rests at the
+end of a take (a voice that falls silent, a last bar of rests) are part of the piece, are engraved and are heard.
+Without a ``length`` (``None``) a piece ends with its last note.
 """
 
 from __future__ import annotations
@@ -179,6 +183,10 @@ class Piece:
         Corpus style label such as ``'chorale'``.
     title : str or None
         Human-readable name, e.g. the corpus file (``'bwv66.6'``).
+    length : int or None
+        Steps from the start of the piece (the pickup included) to its end; at least the end of the last note.
+        ``None`` means the piece ends where its last note ends. A generated take of ``N`` bars has
+        ``length == pickup + N * steps_per_bar`` even when it ends with rests.
     """
 
     parts: tuple[Part, ...]
@@ -189,6 +197,7 @@ class Piece:
     pickup: int = 0
     style: str | None = None
     title: str | None = None
+    length: int | None = None
 
     def __post_init__(self) -> None:
         parts = tuple(self.parts)
@@ -215,6 +224,9 @@ class Piece:
         if self.key is not None:
             _parse_key(self.key)
         _check_int("pickup", self.pickup, 0, self.steps_per_bar - 1)
+        if self.length is not None:
+            _check_int("length", self.length, self.notes_end)
+            object.__setattr__(self, "length", int(self.length))
 
     # ----------------------------------------------------------------- measures
     @property
@@ -224,9 +236,14 @@ class Piece:
         return self.steps_per_quarter * 4 * num // den
 
     @property
-    def end(self) -> int:
-        """Step just after the last note of any part ends."""
+    def notes_end(self) -> int:
+        """Step just after the last note of any part ends (0 without notes)."""
         return max(p.end for p in self.parts)
+
+    @property
+    def end(self) -> int:
+        """Step at which the piece ends: :attr:`length` where set, else :attr:`notes_end`."""
+        return self.notes_end if self.length is None else self.length
 
     @property
     def n_bars(self) -> int:
@@ -297,7 +314,7 @@ class Piece:
                 if s < e:
                     notes.append(replace(n, start=s - lo, duration=e - s))
             parts.append(replace(p, notes=tuple(notes)))
-        return replace(self, parts=tuple(parts), pickup=pickup)
+        return replace(self, parts=tuple(parts), pickup=pickup, length=hi - lo)
 
     def to_pianoroll(self, *, part: int | None = None, onsets: bool = False) -> np.ndarray:
         """Piano roll of one part or all parts.
@@ -333,7 +350,8 @@ class Piece:
 
         A run of active steps of one pitch becomes one note; ``onsets`` (same shape) splits a run where a repeated
         note is struck again, so ``from_pianoroll(p.to_pianoroll(), onsets=p.to_pianoroll(onsets=True))`` gives
-        back ``p``'s notes. Other keyword arguments (``tempo``, ``time_signature`` ...) go to :class:`Piece`.
+        back ``p``'s notes. The piece is ``n_steps`` long (``length``), trailing silence included. Other keyword
+        arguments (``tempo``, ``time_signature`` ...) go to :class:`Piece`.
         """
         roll = np.asarray(roll, dtype=bool)
         if roll.ndim == 2:
@@ -363,7 +381,7 @@ class Piece:
                         e += 1
                     notes.append(Note(int(pitch), int(s), int(e - s)))
             parts.append(Part(names[i], tuple(notes), program=programs[i]))
-        return cls(parts=tuple(parts), **fields)
+        return cls(parts=tuple(parts), **{"length": roll.shape[1], **fields})
 
     def __repr__(self) -> str:
         num, den = self.time_signature
@@ -378,7 +396,7 @@ def concatenate(pieces: Iterable[Piece]) -> Piece:
     """Join pieces end to end, each starting at the first bar line after the previous one ends.
 
     All pieces must share ``steps_per_quarter``, ``time_signature`` and the number of parts; names, programs, tempo,
-    key and pickup come from the first piece.
+    key and pickup come from the first piece; the result ends where the last piece ends (its rests included).
     """
     pieces = list(pieces)
     if not pieces:
@@ -402,4 +420,4 @@ def concatenate(pieces: Iterable[Piece]) -> Piece:
         cursor = offset + piece.bar_start(piece.n_bars)
         end = offset + piece.end
     parts = tuple(replace(p, notes=tuple(ns)) for p, ns in zip(first.parts, notes))
-    return replace(first, parts=parts)
+    return replace(first, parts=parts, length=end)

@@ -151,6 +151,9 @@ class TokenCodec:
     def decode(self, tokens: np.ndarray, header: dict) -> Piece:
         """A piece from tokens (length a multiple of the number of voices in ``header``).
 
+        The piece lasts as many steps as there are tokens per voice (``Piece.length``): encoding fills whole bars, so
+        ``decode(encode(p))`` is ``p`` ending at the bar line after its last note.
+
         Robust to any token sequence a sampler may produce: ``HOLD`` after a rest or at the start is read as
         ``REST``; ``PAD`` and ``BOS`` as ``REST``.
         """
@@ -204,7 +207,7 @@ class StreamDecoder:
             self.steps += 1
 
     def piece(self) -> Piece:
-        """The piece so far (notes still sounding end at the last step fed)."""
+        """The piece so far, as long as the steps fed (notes still sounding end at the last step fed)."""
         h = self.header
         parts = []
         for v, (name, program, rng) in enumerate(h["parts"]):
@@ -222,4 +225,5 @@ class StreamDecoder:
             pickup=h["pickup"],
             style=h["style"],
             title=h["title"],
+            length=self.steps,  # every step fed, trailing rests and holds included
         )
