@@ -188,20 +188,19 @@ def train(
 
 
 def _train_one(source, name, out, minutes, command, progress, jobs) -> dict:
-    import torch
 
     from .frame_training import FrameTrainer
     from .frames import load_frame_dataset
     from .training import TrainConfig, subscribe_progress
 
-    if jobs > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
     model = MODELS[name]
     budget = minutes or model.minutes
     config = TrainConfig(
         family=model.family, styles=(), minutes=budget, eval_every=200, patience=None, model=model.config
     )
     trainer = FrameTrainer(config, load_frame_dataset(source), out, name=name, command=command)
+    if jobs > 1:  # side by side: each job takes its share of the cores
+        trainer.n_threads = max(1, (os.cpu_count() or 1) // jobs)
     if progress:
         subscribe_progress(trainer, desc=name)
     summary = trainer.fit()

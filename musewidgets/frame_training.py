@@ -29,6 +29,7 @@ from .checkpoints import save_checkpoint
 from .codecs import FrameCodec
 from .frames import FrameDataset, pad_frames, shift_range
 from .models import build
+from .threads import torch_threads
 from .training import TrainConfig, Trainer
 
 __all__ = ["FRAME_DEFAULTS", "FrameTrainer", "evaluate_frames"]
@@ -95,7 +96,7 @@ class FrameTrainer(Trainer):
         a run under a wall-clock budget is not bit-reproducible anyway (it stops at a different step).
         """
         device = self._device()
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch_threads(self.threads()):
             return self._fit(device)
 
     def _fit(self, device: torch.device) -> dict:

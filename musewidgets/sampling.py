@@ -17,10 +17,12 @@ from collections.abc import Iterator
 
 import torch
 
+from .analysis.keys import estimate_key
 from .checkpoints import Checkpoint, load_checkpoint, resolve
 from .codecs.tokens import BOS, HOLD, PITCH0, REST
 from .errors import UnknownStyleError
 from .piece import Piece
+from .threads import SAMPLING_THREADS, torch_threads
 
 __all__ = ["Sampler", "check_settings", "filter_logits", "load_sampler", "sample_next_token"]
 
@@ -120,6 +122,10 @@ class Sampler:
     ) -> Iterator[list[Piece]]:
         """Yield the ``n`` candidate pieces after every new bar (GAN: every phrase); the last yield is complete.
 
+        Every piece is exactly ``bars`` bars longer than the primer (``n_bars``, trailing rests included) and has a key:
+        the primer's where it has one, else :func:`~musewidgets.analysis.keys.estimate_key` of its notes. Sampling runs
+        on :data:`~musewidgets.threads.SAMPLING_THREADS` torch thread(s), and the caller's thread count is restored.
+
         Parameters
         ----------
         style : str
@@ -137,15 +143,22 @@ class Sampler:
         check_settings(temperature=temperature, top_k=top_k, top_p=top_p, bars=bars, n=n, seed=seed)
         if style not in self.checkpoint.styles:
             raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+        if self.family == "gan" and primer is not None:
+            raise ValueError("the gan family draws whole phrases and cannot continue a `primer`")
         rng = torch.Generator().manual_seed(seed)
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
-        with torch.inference_mode():
-            if self.family == "gan":
-                if primer is not None:
-                    raise ValueError("the gan family draws whole phrases and cannot continue a `primer`")
-                yield from self._gan(style, bars, rng, n, settings)
-            else:
-                yield from self._sequence(style, bars, rng, n, primer, settings)
+        if self.family == "gan":
+            steps = self._gan(style, bars, rng, n, settings)
+        else:
+            steps = self._sequence(style, bars, rng, n, primer, settings)
+        # The thread count is set around each step of work, not across the yields: the caller's code between two bars
+        # (drawing, or abandoning the generator from another thread) runs with its own setting.
+        while True:
+            with torch_threads(SAMPLING_THREADS), torch.inference_mode():
+                pieces = next(steps, None)
+            if pieces is None:
+                return
+            yield [p if p.key is not None else p.replace(key=estimate_key(p)) for p in pieces]
 
     def next_logits(self, primer: Piece, *, style: str) -> torch.Tensor:
         """Masked logits ``(vocab,)`` of the token that would follow ``primer``: voice 0 of the next step.
@@ -169,7 +182,7 @@ class Sampler:
             "metre": torch.tensor([enc.metre]),
             "style": torch.tensor([enc.style]),
         }
-        with torch.inference_mode():
+        with torch_threads(SAMPLING_THREADS), torch.inference_mode():
             logits, _ = self.model(batch)
         header = self._header(style, primer)
         logits = logits[0, -1] + self._masks(header)[0]

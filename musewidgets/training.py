@@ -36,6 +36,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .codecs import TokenCodec
 from .codecs.tokens import BOS, PAD, PITCH0, Encoded
 from .models import build
+from .threads import torch_threads, training_threads
 
 __all__ = ["DEFAULTS", "TrainConfig", "Trainer", "SequenceData", "evaluate_nll", "subscribe_progress"]
 
@@ -218,6 +219,7 @@ class Trainer:
         self.resume = resume
         self.callbacks: dict[str, list[Callable]] = defaultdict(list)
         self.stop_requested = False
+        self.n_threads: int | None = None  # torch threads while training; None: chosen by threads()
 
     def add_callback(self, event: str, fn: Callable[[dict], None]) -> None:
         if event not in EVENTS:
@@ -246,7 +248,10 @@ class Trainer:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     def fit(self) -> dict:
-        """Train until the time budget, the step cap, early stopping, :meth:`stop` or Ctrl-C; return a summary."""
+        """Train until the time budget, the step cap, early stopping, :meth:`stop` or Ctrl-C; return a summary.
+
+        On the CPU, training runs on :meth:`threads` torch threads and gives the caller's count back afterwards.
+        """
         cfg = self.config
         for style in cfg.styles:
             corpus_mod.get_style(style)
@@ -258,7 +263,15 @@ class Trainer:
             task = GANTask(self, corpora)
         else:
             task = SequenceTask(self, corpora)
-        return task.run()
+        with torch_threads(self.threads()):
+            return task.run()
+
+    def threads(self) -> int:
+        """Torch threads for this run: :attr:`n_threads` if set, else on the CPU
+        :func:`~musewidgets.threads.training_threads`, and on a GPU the caller's count."""
+        if self.n_threads is not None:
+            return self.n_threads
+        return training_threads() if self._device().type == "cpu" else torch.get_num_threads()
 
     def loop(self, *, train_step, validate, save, step=0, best=math.inf, elapsed=0.0, patience=None, epoch_steps=0):
         """The loop every family shares: budget, step cap, stop, Ctrl-C, validation, best/last checkpoints.
