@@ -194,13 +194,15 @@ class _NoteBank:
         ]
         n_samples = round(piece.end * seconds * NATIVE_RATE) + int(TAIL_SECONDS * NATIVE_RATE)
         out = np.zeros((n_samples, 2), dtype=np.float32)
-        with self._lock:
-            missing = list(dict.fromkeys(k for _, k in events if k not in self._notes))
+        needed = dict.fromkeys(k for _, k in events)  # in order of first use
+        with self._lock:  # one consistent view: render what is missing, take the clips, then make room
+            missing = [k for k in needed if k not in self._notes]
             if missing:
                 self._render_batch(missing)
-            clips = {k: self._notes[k] for _, k in events}
+            clips = {k: self._notes[k] for k in needed}
             for k in clips:
                 self._notes.move_to_end(k)
+            self._evict(keep=clips)
         for start, k in events:
             clip = clips[k][: n_samples - start]
             np.add(out[start : start + len(clip)], clip, out=out[start : start + len(clip)], casting="unsafe")
@@ -244,9 +246,18 @@ class _NoteBank:
             clip = np.rint(clip).astype(np.int16)
             self._notes[key] = clip
             self._bytes += clip.nbytes
-        while self._bytes > self.max_bytes and len(self._notes) > len(keys):
-            _, old = self._notes.popitem(last=False)
-            self._bytes -= old.nbytes
+
+    def _evict(self, keep) -> None:
+        """Forget the least recently used notes until the bank fits in ``max_bytes``, never a key in ``keep``.
+
+        The notes of the piece being rendered stay even when they alone exceed the cap (the bank then holds just
+        them until the next render makes room).
+        """
+        for key in list(self._notes):  # oldest first
+            if self._bytes <= self.max_bytes:
+                break
+            if key not in keep:
+                self._bytes -= self._notes.pop(key).nbytes
 
     def _synthesize(self, pm) -> np.ndarray:
         import midirenderer

@@ -119,3 +119,47 @@ def test_missing_fluidsynth_says_what_to_install():
 def test_default_soundfont_ships_with_pretty_midi():
     path = audio.default_soundfont()
     assert path.name == "TimGM6mb.sf2" and path.stat().st_size > 1_000_000
+
+
+# ----- the note bank under its memory cap
+def line(pitches, program: int = 0) -> Piece:
+    """Quarter notes at 120 qpm, one part."""
+    return Piece((Part("Line", tuple(Note(p, 4 * i, 4) for i, p in enumerate(pitches)), program=program),), tempo=120)
+
+
+def bank_keys(piece: Piece) -> set:
+    """The note-bank keys (program, pitch, velocity, ticks) that ``piece`` needs."""
+    ticks = lambda n: max(1, round(n.duration * piece.seconds_per_step * 960))  # noqa: E731
+    return {(p.program, n.pitch, n.velocity, ticks(n)) for p in piece.parts for n in p.notes}
+
+
+def loudness(samples: np.ndarray) -> np.ndarray:
+    """RMS of every 50 ms of the mono mix."""
+    n = len(samples) // 2400 * 2400
+    return np.sqrt((samples[:n].mean(axis=1).reshape(-1, 2400) ** 2).mean(axis=1))
+
+
+def test_a_full_note_bank_never_evicts_notes_the_piece_needs():
+    bank = audio._NoteBank(audio.default_soundfont(), max_bytes=1)  # every render overflows the cap
+    bank.render(line([60, 62]))
+    second = line([60, 64])  # 60 is kept (and oldest), 64 is new: making room for 64 must not drop 60
+    samples = bank.render(second)
+    assert len(samples) == round((2 * 0.5 + audio.TAIL_SECONDS) * RATE)
+    peak = np.abs(samples).max()
+    assert np.abs(samples[: RATE // 2]).max() > 0.3 * peak < np.abs(samples[RATE // 2 : RATE]).max()  # both sound
+    assert set(bank._notes) == bank_keys(second)  # over the cap, it keeps just what this piece needed
+
+
+def test_note_bank_under_pressure_renders_many_pieces_and_stays_near_its_cap():
+    rng = np.random.default_rng(0)
+    cap = 400_000  # bytes: about two kept notes
+    bank = audio._NoteBank(audio.default_soundfont(), max_bytes=cap)
+    reference = audio._NoteBank(audio.default_soundfont())  # never evicts
+    for _ in range(40):
+        pitches = rng.choice([60, 62, 64, 65, 67, 69], size=int(rng.integers(1, 5))).tolist()
+        piece = line(pitches, program=int(rng.choice([0, 73])))
+        samples, expected = bank.render(piece), reference.render(piece)
+        assert samples.shape == expected.shape
+        assert np.corrcoef(loudness(samples), loudness(expected))[0, 1] > 0.99  # the same notes (their phases vary)
+        assert bank._bytes == sum(clip.nbytes for clip in bank._notes.values())
+        assert bank._bytes <= cap or set(bank._notes) <= bank_keys(piece)

@@ -527,13 +527,14 @@ def test_gan_cannot_continue_a_primer_and_says_so(wb):
     before = wb.takes
     c = wb.controls
     c.model.value = "gan"
-    c.primer.value = "corpus"
+    c.primer.value = "corpus"  # in code: the menu itself is disabled for the GAN
     c.primer_piece.value = c.primer_piece.options[0]
     wb.generate_button.click()
     wb.wait(30)
     assert is_error(wb) and "primer" in wb.status.value
     assert wb.takes == before
-    assert buttons_idle(wb)
+    assert not wb.generate_button.disabled and wb.stop_button.disabled
+    assert wb.continue_button.disabled  # the GAN cannot continue music
 
 
 # ----- 8. stop
@@ -566,8 +567,11 @@ def test_stop_keeps_the_bars_so_far(wb, monkeypatch):
     take = wb.takes[-1]
     assert take.settings["stopped"] is True
     assert take.settings["bars"] == 16
+    assert take.settings["bars_made"] == 3  # Stop was seen when the 3rd bar arrived
     assert 2 <= take.piece.n_bars < 16
-    assert "stopped early" in wb.status.value
+    assert "stopped early" in wb.status.value and "bar 3 of 16" in wb.status.value
+    assert "stopped at bar 3" in take.label
+    assert wb.progress_box.layout.display == "none"
     assert wav_info(wb.player.value)[0] == 2  # what was kept can be heard
 
 
@@ -655,3 +659,304 @@ def test_take_list_selects_an_older_take():
     tl.add(b)
     tl.selected = a.id
     assert tl.current is a and tl.select.value == a.id
+
+
+# ----- 10. progress, Stop and one selected take driving every view
+def descendants(widget) -> list:
+    """The widget and every widget inside it, depth first (children before their later siblings)."""
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found += descendants(child)
+    return found
+
+
+def columns(wb) -> tuple:
+    """(left, right): the column holding the controls and the one holding the piano roll."""
+    boxes = [b for b in descendants(wb) if isinstance(b, ipywidgets.Box)]
+    left = next(b for b in boxes if wb.controls in b.children)
+    right = next(b for b in boxes if wb.piano_roll in b.children)
+    return left, right
+
+
+def rendered(piece: musewidgets.Piece) -> tuple[bytes, bytes]:
+    """(roll PNG, WAV) of a piece, drawn afresh by the views' building blocks."""
+    roll, player = PianoRollView(), Player()
+    roll.show(piece)
+    player.show(piece)
+    return roll.value, player.value
+
+
+def assert_views_show(wb, take) -> None:
+    """Roll and player show ``take`` (and the Workbench says every view does)."""
+    assert (wb.piano_roll.value, wb.player.value) == rendered(take.piece)
+    assert wb._shown_take_id == take.id
+
+
+def pausing_sampler(monkeypatch, pause_after=(), fail_after=None):
+    """Make ``Sampler.iter_generate`` pause once the Workbench has taken bar ``i`` (for each ``i`` in
+    ``pause_after``) until the test sets ``go[i]``; with ``fail_after``, raise after that bar. Returns (reached, go).
+    """
+    original = Sampler.iter_generate
+    reached = {i: threading.Event() for i in pause_after}
+    go = {i: threading.Event() for i in pause_after}
+
+    def paused(self, **kwargs):
+        for i, pieces in enumerate(original(self, **kwargs), 1):
+            yield pieces
+            if i in reached:  # resumed: the Workbench took bar i and asks for the next
+                reached[i].set()
+                assert go[i].wait(30)
+            if i == fail_after:
+                raise RuntimeError("the model fell over")
+
+    monkeypatch.setattr(Sampler, "iter_generate", paused)
+    return reached, go
+
+
+def test_progress_counts_the_bars_right_under_the_buttons(wb, monkeypatch):
+    reached, go = pausing_sampler(monkeypatch, pause_after=(2,))
+    wb.controls.bars.value = 6
+    assert wb.progress_box.layout.display == "none"  # only while a generation runs
+    wb.generate_button.click()
+    assert reached[2].wait(30)
+    assert wb.progress_box.layout.display != "none"
+    assert (wb.progress.value, wb.progress.max) == (2, 6)
+    assert wb.progress_label.value == "bar 2 of 6"
+    assert "Generating 6 bars" in wb.status.value
+    go[2].set()
+    wb.wait(30)
+    assert wb.progress_box.layout.display == "none"
+    take = wb.current
+    assert take.settings["stopped"] is False and take.settings["bars_made"] == 6
+    assert_views_show(wb, take)
+
+    # found by a browser test, next to the buttons that cause it (not above the roll)
+    assert "mw-progress" in wb.progress_box._dom_classes and "mw-status" in wb.status._dom_classes
+    left, right = columns(wb)
+    inside = descendants(left)
+    assert inside.index(wb.generate_button) < inside.index(wb.continue_button) < inside.index(wb.progress_box)
+    assert inside.index(wb.progress_box) < inside.index(wb.status)
+    assert wb.status not in descendants(right) and wb.progress_box not in descendants(right)
+
+
+def test_gan_progress_jumps_by_phrases(wb, monkeypatch):
+    reached, go = pausing_sampler(monkeypatch, pause_after=(1,))
+    wb.controls.model.value = "gan"
+    wb.controls.bars.value = 6
+    wb.generate_button.click()
+    assert reached[1].wait(30)
+    assert wb.progress.value == 4 and wb.progress_label.value == "bar 4 of 6"  # a 4-bar phrase came at once
+    go[1].set()
+    wb.wait(30)
+    assert not is_error(wb) and wb.current.settings["bars_made"] == 6
+
+
+def test_views_show_the_selected_take_after_every_action(fresh_wb, cached_rendering):
+    wb = fresh_wb
+    a, b, c = wb.generate(), wb.generate(), wb.generate()
+    assert_views_show(wb, c)
+    wb.take_list.selected = a.id  # select
+    assert_views_show(wb, a)
+    wb.take_list.star_button.click()  # star
+    assert a.starred and wb.current is a
+    assert_views_show(wb, a)
+    wb.take_list.compare_with.value = b.id  # compare: the selected take beside b
+    assert_views_show(wb, a)
+    assert [f"#{t.id}" in box.children[0].value for box, t in zip(wb.compare_area.children, (a, b))] == [True] * 2
+    wb.take_list.selected = c.id  # the comparison follows the selection
+    assert_views_show(wb, c)
+    assert f"#{c.id}" in wb.compare_area.children[0].children[0].value
+    wb.copy_settings()  # copy settings
+    assert_views_show(wb, c)
+    wb.take_list.delete_button.click()  # delete: the neighbour is selected and shown
+    assert wb.current is b
+    assert_views_show(wb, b)
+    longer = wb.continue_take()  # continue
+    assert wb.current is longer
+    assert_views_show(wb, longer)
+    wb.generate_button.click()  # generate, in the background
+    wb.wait(30)
+    assert wb.current is wb.takes[-1]
+    assert_views_show(wb, wb.current)
+    wb.take_list.compare_with.value = a.id
+    wb.take_list.selected = a.id
+    wb.take_list.delete()  # the compared take goes: so does the comparison
+    assert wb.compare_area.children == ()
+    assert_views_show(wb, wb.current)
+
+
+def test_a_take_selected_while_a_generation_fails_is_shown(fresh_wb, cached_rendering, monkeypatch):
+    older, newer = fresh_wb.generate(), fresh_wb.generate()
+    reached, go = pausing_sampler(monkeypatch, pause_after=(1,), fail_after=1)
+    fresh_wb._redraw_every = 0  # draw every bar while sampling
+    fresh_wb.generate_button.click()
+    assert reached[1].wait(30)
+    fresh_wb.take_list.selected = older.id  # the user picks an older take while the model samples
+    go[1].set()
+    fresh_wb.wait(30)
+    assert is_error(fresh_wb) and "fell over" in fresh_wb.status.value
+    assert fresh_wb.takes == [older, newer] and fresh_wb.current is older
+    assert_views_show(fresh_wb, older)
+
+
+def test_a_take_selected_while_generating_is_shown_until_the_new_take_arrives(fresh_wb, cached_rendering, monkeypatch):
+    older, newer = fresh_wb.generate(), fresh_wb.generate()
+    reached, go = pausing_sampler(monkeypatch, pause_after=(1, 2))
+    fresh_wb._redraw_every = 0  # draw every bar while sampling
+    fresh_wb.controls.bars.value = 4
+    fresh_wb.generate_button.click()
+    assert reached[1].wait(30)
+    assert fresh_wb.piano_roll.value != rendered(newer.piece)[0]  # the roll follows the sampling
+    fresh_wb.take_list.selected = older.id
+    assert_views_show(fresh_wb, older)
+    go[1].set()
+    assert reached[2].wait(30)
+    assert_views_show(fresh_wb, older)  # the next bar moved the progress bar, not the roll
+    assert fresh_wb.progress.value == 2
+    go[2].set()
+    fresh_wb.wait(30)
+    assert not is_error(fresh_wb)
+    made = fresh_wb.takes[-1]
+    assert made.piece.n_bars == 4 and fresh_wb.current is made  # a finished generation shows its take
+    assert_views_show(fresh_wb, made)
+
+
+# ----- 11. GAN, uploads, seeds and failed presses
+def test_gan_disables_continue_and_the_primer_and_says_why(wb):
+    c = wb.controls
+    wb.generate()
+    c.primer.value = "corpus"
+    c.model.value = "gan"
+    assert wb.continue_button.disabled and c.primer.disabled and c.continue_bars.disabled
+    assert "cannot continue" in wb.continue_button.tooltip and "cannot continue" in c.primer.tooltip
+    assert c.primer.value == "none"  # a GAN take has no primer
+    take = wb.generate()
+    assert take.settings["model"] == "gan" and take.settings["primer"] == "none"
+    assert wb.continue_button.disabled and not wb.generate_button.disabled  # still, after a take
+    with pytest.raises(musewidgets.MusewidgetsError, match="GAN .*cannot continue"):
+        wb.continue_take()
+    c.model.value = "transformer"
+    assert not wb.continue_button.disabled and not c.primer.disabled and not c.continue_bars.disabled
+    assert "cannot" not in (wb.continue_button.tooltip or "") and not c.primer.tooltip
+    assert c.primer.value == "corpus"  # the choice made before the GAN comes back
+
+
+def one_voice_tune(tmp_path, tempo: float = 132.0):
+    """A folk-like one-part tune of 4 bars, written to ``tune.mid``: (path, piece)."""
+    from musewidgets.piece import Note, Part, Piece
+
+    pitches = [67, 69, 71, 72, 74, 72, 71, 69, 67, 71, 74, 79, 78, 76, 74, 72]
+    tune = Piece((Part("Tune", tuple(Note(p, 4 * i, 4) for i, p in enumerate(pitches))),), tempo=tempo)
+    return musewidgets.io.write(tune, tmp_path / "tune.mid"), tune
+
+
+def test_a_one_voice_primer_for_chorales_names_the_styles_that_take_it(wb, tmp_path):
+    path, _ = one_voice_tune(tmp_path)
+    wb.controls.upload.value = upload_value("tune.mid", path.read_bytes())
+    assert not is_error(wb) and "fits folk or irish" in wb.status.value
+    wb.controls.primer.value = "upload"
+    with pytest.raises(musewidgets.MusewidgetsError, match="tune.mid has 1 part.*chorale.*4 voices.*folk, irish"):
+        wb.generate()
+    assert "folk, irish" in wb.status.value and wb.takes == []
+    wb.controls.style.value = "folk"
+    take = wb.generate()
+    assert take.settings["primer_file"] == "tune.mid"
+
+
+def test_an_uploaded_primer_shows_its_name_and_sets_the_tempo(wb, tmp_path):
+    path, tune = one_voice_tune(tmp_path, tempo=132)
+    c = wb.controls
+    c.style.value = "folk"
+    c.primer.value = "upload"
+    assert c.tempo.value == 100  # the folk style's
+    c.upload.value = upload_value("tune.mid", path.read_bytes())
+    assert "tune.mid" in c.upload_name.value and c.upload_name.layout.display != "none"
+    assert "Loaded tune.mid: 1 part, 4 bars, tempo 132" in wb.status.value
+    assert c.tempo.value == 132
+    c.style.value = "irish"  # another style does not replace the file's tempo while the file is the primer
+    assert c.tempo.value == 132
+    c.primer_bars.value = 2
+    take = wb.generate()
+    assert take.piece.tempo == 132 and take.settings["tempo"] == 132
+    assert onsets(take.piece.slice_bars(0, 2))[0] == onsets(tune.slice_bars(0, 2))[0]
+
+
+def test_a_failed_generate_leaves_the_seed_and_every_control_as_it_was(wb, monkeypatch):
+    c = wb.controls
+    wb.generate()  # with an earlier take, the old code rolled the seed before failing
+    c.primer.value = "corpus"
+    c.primer_piece.value = "no/such-piece.mxl"
+    before = c.settings()
+    wb.generate_button.click()
+    wb.wait(30)
+    assert is_error(wb) and c.settings() == before
+    with pytest.raises(musewidgets.MusewidgetsError):
+        wb.generate()
+    assert c.settings() == before and not c.lock_seed.value
+
+    c.primer.value = "none"
+    before = c.settings()
+
+    def bad_settings(self, **kwargs):
+        raise ValueError("`temperature` must be between 0 and 10, got 11")
+
+    monkeypatch.setattr(Sampler, "iter_generate", bad_settings)
+    with pytest.raises(ValueError, match="temperature"):
+        wb.generate()
+    assert c.settings() == before and len(wb.takes) == 1
+
+
+def test_each_press_draws_a_new_seed_from_the_first_unless_locked_or_typed(cached_rendering):
+    one, two = musewidgets.Workbench(), musewidgets.Workbench()
+    for bench in (one, two):
+        bench.controls.bars.value = 1
+    first, other = one.generate(), two.generate()
+    assert first.settings["seed"] != other.settings["seed"]  # not seed 0 for every fresh Workbench
+    assert one.controls.seed.value == first.settings["seed"]
+    second = one.generate()
+    assert second.settings["seed"] != first.settings["seed"]
+
+    one.controls.seed.value = 99  # a typed seed is used by the next press, once
+    typed = one.generate()
+    assert typed.settings["seed"] == 99
+    assert one.generate().settings["seed"] != 99
+
+    for bench in (one, two):  # locked: every press replays (what the quickstart notebook's nbval run needs)
+        bench.controls.seed.value = 7
+        bench.controls.lock_seed.value = True
+    replays = [one.generate(), one.generate(), two.generate()]
+    assert {t.settings["seed"] for t in replays} == {7}
+    assert notes(replays[0].piece) == notes(replays[1].piece) == notes(replays[2].piece)
+
+
+# ----- 12. layout
+def test_every_label_shows_in_full():
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 14)  # the widest of the usual fallback fonts
+    c = SamplerControls()
+    c.set_parts([("Soprano", 52), ("Alto", 52), ("Tenor", 52), ("Bass", 52)])
+    described = [x for x in descendants(c) if getattr(x, "description", "") and hasattr(x.style, "description_width")]
+    described += [c.continue_bars]
+    assert {x.description for x in described} >= {"temperature", "top-k (0 off)", "tempo (qpm)", "primer bars"}
+    for x in described:
+        if isinstance(x, ipywidgets.Button | ipywidgets.ToggleButton | ipywidgets.FileUpload):
+            continue  # a button's text is its label, not a description
+        width = int(x.style.description_width.removesuffix("px"))
+        assert font.getlength(x.description) <= width, x.description
+
+
+def test_only_the_score_scrolls_and_links_look_like_links(wb):
+    wb.generate()
+    wb.take_list.compare_with.value = wb.takes[0].id
+    assert "mw-workbench" in wb._dom_classes and "mw-takes" in wb.take_list._dom_classes  # for the browser test
+    boxes = [b for b in descendants(wb) if isinstance(b, ipywidgets.Box)]
+    assert boxes and all(b.layout.overflow == "visible" for b in boxes)  # a box scrolls (overflow: auto) by default
+    assert wb.score.layout.overflow == "auto" and wb.score.layout.width == "100%"
+    _, right = columns(wb)
+    assert right.layout.min_width == "0"  # the column may shrink below the score's width: the score scrolls
+    wb.download_button.click()
+    assert "mw-downloads" in wb.downloads._dom_classes
+    css = " ".join(x.value for x in descendants(wb) if isinstance(x, ipywidgets.HTML) and "<style>" in x.value)
+    assert re.search(r"\.mw-downloads a\s*\{[^}]*text-decoration:\s*underline", css)

@@ -1,7 +1,10 @@
 """Sampler controls: everything that decides a take, and nothing that samples by itself.
 
 Sliders use ``continuous_update=False`` and never trigger sampling: only the Generate and Continue buttons do, so
-dragging a slider costs nothing.
+dragging a slider costs nothing. Every label shows in full (:data:`LABEL_WIDTH`), and no box scrolls on its own.
+
+Seeds: every press of Generate draws a new seed (:meth:`SamplerControls.next_seed`), unless the seed is locked or
+was just chosen (typed, set in code or drawn with "new seed"): a chosen seed is used by the next press.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import random
 
 import ipywidgets as w
 
-__all__ = ["INSTRUMENTS", "SamplerControls"]
+__all__ = ["INSTRUMENTS", "LABEL_WIDTH", "SamplerControls"]
 
 # General MIDI programs offered per part (name, program).
 INSTRUMENTS = (
@@ -41,6 +44,10 @@ INSTRUMENTS = (
 )
 MODELS = ("lstm", "transformer", "rnn", "gan")
 PRIMERS = (("none", "none"), ("a corpus piece", "corpus"), ("an uploaded file", "upload"))
+# Room for every description in full: the longest, "tempo (qpm)", measures 85 px in DejaVu Sans at 13 px (92 px at
+# 14 px), the widest of the fonts JupyterLab, Notebook 7 and Voila fall back to; 90 px cut it.
+LABEL_WIDTH = 110  # px
+CONTROL_WIDTH = 340  # px, label included
 
 
 class SamplerControls(w.VBox):
@@ -65,15 +72,16 @@ class SamplerControls(w.VBox):
             min=0,
             max=2**31 - 1,
             description="seed",
-            style={"description_width": "90px"},
-            layout=w.Layout(width="190px"),
+            tooltip="each press draws a new seed; a seed you type is used by the next press; lock it to keep it",
+            style={"description_width": f"{LABEL_WIDTH}px"},
+            layout=w.Layout(width=f"{LABEL_WIDTH + 90}px"),
         )
-        self.new_seed = w.Button(description="new seed", icon="random", layout=w.Layout(width="110px"))
+        self.new_seed = w.Button(description="new seed", icon="random", layout=w.Layout(width="95px"))
         self.lock_seed = w.ToggleButton(
             value=False,
             description="lock",
             icon="lock",
-            layout=w.Layout(width="80px"),
+            layout=w.Layout(width="65px"),
             tooltip="keep this seed: the same settings replay the same take",
         )
         self.candidates = w.IntSlider(value=1, min=1, max=8, description="candidates", **_slider())
@@ -83,9 +91,13 @@ class SamplerControls(w.VBox):
         )
         self.primer_bars = w.IntSlider(value=2, min=1, max=16, description="primer bars", **_slider())
         self.upload = w.FileUpload(accept=".mid,.midi,.musicxml,.xml,.mxl,.abc", multiple=False, description="upload")
-        self.instruments = w.VBox()
+        self.upload_name = w.HTML(layout=w.Layout(margin="0 0 0 8px"))  # the uploaded file's name
+        self.instruments = w.VBox(layout=w.Layout(overflow="visible"))
         self.continue_bars = w.IntSlider(value=4, min=1, max=32, description="continue by", **_slider())
+        self._seed_chosen = False  # the seed was set since the last press: that press uses it
+        self._primer_kept = None  # the primer choice to restore when a model that takes one is picked again
         self.new_seed.on_click(lambda _: self.roll_seed())
+        self.seed.observe(self._on_seed, names="value")
         self.primer.observe(lambda _: self._show_primer_fields(), names="value")
         super().__init__(
             [
@@ -96,15 +108,16 @@ class SamplerControls(w.VBox):
                 self.top_p,
                 self.bars,
                 self.tempo,
-                w.HBox([self.seed, self.new_seed, self.lock_seed]),
+                w.HBox([self.seed, self.new_seed, self.lock_seed], layout=w.Layout(overflow="visible")),
                 self.candidates,
                 w.HTML("<b>instruments</b>"),
                 self.instruments,
                 self.primer,
                 self.primer_piece,
                 self.primer_bars,
-                self.upload,
-            ]
+                w.HBox([self.upload, self.upload_name], layout=w.Layout(align_items="center", overflow="visible")),
+            ],
+            layout=w.Layout(overflow="visible"),
         )
         self._show_primer_fields()
 
@@ -127,6 +140,33 @@ class SamplerControls(w.VBox):
         self.seed.value = _SEEDS.randrange(2**31)
         return self.seed.value
 
+    def next_seed(self) -> int:
+        """The seed for the next press of Generate; the control is left as it is.
+
+        The shown seed when it is locked or was chosen since the last press, else a fresh one (private generator).
+        """
+        if self.lock_seed.value or self._seed_chosen:
+            return int(self.seed.value)
+        return _SEEDS.randrange(2**31)
+
+    def use_seed(self, seed: int) -> None:
+        """Show the seed a press used; the next press draws a new one again (unless locked)."""
+        self.seed.value = seed
+        self._seed_chosen = False
+
+    def allow_primer(self, allowed: bool, why: str = "") -> None:
+        """Enable the primer menu, or set it to none and disable it with ``why`` as its tooltip.
+
+        The choice made before disabling comes back when the primer is allowed again.
+        """
+        if not allowed and not self.primer.disabled:
+            self._primer_kept = self.primer.value
+            self.primer.value = "none"
+        elif allowed and self.primer.disabled and self._primer_kept is not None:
+            self.primer.value, self._primer_kept = self._primer_kept, None
+        self.primer.disabled = not allowed
+        self.primer.tooltip = None if allowed else why
+
     def settings(self) -> dict:
         """Every control's value as a plain dict."""
         return {
@@ -147,18 +187,18 @@ class SamplerControls(w.VBox):
 
     def apply(self, settings: dict) -> None:
         """Set the controls from a take's settings (so Generate makes the same take again)."""
-        for key in (
+        for key in (  # the tempo last: choosing a style or an uploaded primer proposes a tempo of its own
             "model",
             "style",
             "temperature",
             "top_k",
             "top_p",
             "bars",
-            "tempo",
             "seed",
             "primer",
             "primer_piece",
             "primer_bars",
+            "tempo",
         ):
             if key in settings:
                 getattr(self, key).value = settings[key]
@@ -167,10 +207,13 @@ class SamplerControls(w.VBox):
             menu.value = program
         self.lock_seed.value = True
 
+    def _on_seed(self, change) -> None:
+        self._seed_chosen = True
+
     def _show_primer_fields(self) -> None:
         kind = self.primer.value
         self.primer_piece.layout.display = "" if kind == "corpus" else "none"
-        self.upload.layout.display = "" if kind == "upload" else "none"
+        self.upload.layout.display = self.upload_name.layout.display = "" if kind == "upload" else "none"
         self.primer_bars.layout.display = "none" if kind == "none" else ""
 
 
@@ -179,7 +222,7 @@ _SEEDS = random.Random()
 
 def _small() -> dict:
     # a new Layout for every widget: a shared one would let one widget's display="none" hide them all
-    return {"style": {"description_width": "90px"}, "layout": w.Layout(width="320px")}
+    return {"style": {"description_width": f"{LABEL_WIDTH}px"}, "layout": w.Layout(width=f"{CONTROL_WIDTH}px")}
 
 
 def _slider() -> dict:

@@ -20,7 +20,9 @@ class Take:
     """One generated piece and how it was made.
 
     ``settings`` are the controls' values (model, style, temperature, top_k, top_p, bars, seed, n, tempo, programs,
-    primer ...) plus ``candidate``, the index within a batch of ``n``; :meth:`Workbench.regenerate` replays them.
+    primer ...) plus ``candidate``, the index within a batch of ``n``, ``stopped`` (Stop ended the sampling) and
+    ``bars_made`` (new bars sampled: ``bars``, or fewer when stopped); ``primer_file`` names an uploaded primer.
+    :meth:`Workbench.copy_settings` sets the controls to them, so that Generate replays the take.
     """
 
     piece: Piece
@@ -35,7 +37,11 @@ class Take:
         star = "★ " if self.starred else ""
         extra = f" +{s['continue_bars']} bars of #{s['continue_of']}" if s.get("continue_of") else ""
         candidate = f" [{s['candidate'] + 1}/{s['n']}]" if s["n"] > 1 else ""
-        return f"{star}#{self.id} {s['model']} {s['style']} T={s['temperature']:g} seed={s['seed']}{candidate}{extra}"
+        stopped = f" (stopped at bar {s['bars_made']})" if s.get("stopped") and "bars_made" in s else ""
+        return (
+            f"{star}#{self.id} {s['model']} {s['style']} T={s['temperature']:g} seed={s['seed']}"
+            f"{candidate}{extra}{stopped}"
+        )
 
 
 class TakeList(w.VBox):
@@ -51,18 +57,24 @@ class TakeList(w.VBox):
         self.select = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
         self.star_button = w.Button(description="Star", icon="star", tooltip="star or unstar the selected take")
         self.delete_button = w.Button(description="Delete", icon="trash", tooltip="delete the selected take")
-        self.compare_with = w.Dropdown(options=[], description="compare with", layout=w.Layout(width="auto"))
-        super().__init__(
-            [w.HTML("<b>Takes</b>"), self.select, w.HBox([self.star_button, self.delete_button]), self.compare_with],
-            **kwargs,
+        self.compare_with = w.Dropdown(
+            options=[],
+            description="compare with",
+            style={"description_width": "initial"},
+            layout=w.Layout(width="auto"),
         )
+        buttons = w.HBox([self.star_button, self.delete_button], layout=w.Layout(overflow="visible"))
+        super().__init__([w.HTML("<b>Takes</b>"), self.select, buttons, self.compare_with], **kwargs)
+        self.add_class("mw-takes")
         self.select.observe(self._on_select, names="value")
         self.star_button.on_click(lambda _: self.toggle_star())
         self.delete_button.on_click(lambda _: self.delete())
 
-    def add(self, take: Take) -> None:
-        self.takes = [*self.takes, take]
-        self.selected = take.id
+    def add(self, *takes: Take) -> None:
+        """Append takes (oldest first) and select the first of them: one change of ``selected``."""
+        if takes:
+            self.takes = [*self.takes, *takes]
+            self.selected = takes[0].id
 
     def get(self, take_id: int | None) -> Take | None:
         return next((t for t in self.takes if t.id == take_id), None)
@@ -94,13 +106,22 @@ class TakeList(w.VBox):
         options = [(t.label, t.id) for t in reversed(self.takes)]  # newest first
         self._refreshing = True  # changing the options moves the Select's value: that is not the user's choice
         try:
-            self.select.options = options
-            self.select.value = self.selected if self.get(self.selected) else None
-            self.compare_with.options = [("—", None)] + options
+            with self.select.hold_sync():  # options and value reach the browser together, never a stale index
+                self.select.options = options
+                self.select.value = self.selected if self.get(self.selected) else None
+            compared = self.compare_with.value
+            with self.compare_with.hold_sync():
+                self.compare_with.options = [("—", None)] + options
+                self.compare_with.value = compared if self.get(compared) else None
         finally:
             self._refreshing = False
 
     _refreshing = False
+
+    @property
+    def refreshing(self) -> bool:
+        """True while the menus are rebuilt: their value changes then are not the user's choice."""
+        return self._refreshing
 
     def _on_select(self, change) -> None:
         if not self._refreshing and change["new"] is not None and change["new"] != self.selected:

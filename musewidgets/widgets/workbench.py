@@ -1,9 +1,15 @@
 """The Workbench: pick, tweak, generate, see, hear, compare and keep takes, in one widget.
 
 A thin composition of :class:`SamplerControls`, :class:`PianoRollView`, :class:`ScoreView`, :class:`Player` and
-:class:`TakeList`. Generate runs in a background thread so that Stop stays clickable; the piano roll is redrawn as
-bars arrive, then the score and the sound follow. Every callback reports failures in the status line in plain
-words; a failed generation leaves the history untouched.
+:class:`TakeList`. Generate runs in a background thread so that Stop stays clickable; a progress bar under the
+buttons counts the bars, and the piano roll is redrawn as they arrive; then the score and the sound follow. Every
+callback reports failures in the status line under the buttons in plain words; a failed generation leaves the
+history and every control as they were.
+
+One take drives the views: the selected one (``TakeList.selected``). Every view update goes through
+:meth:`Workbench._show` (roll, player and score of a take) or :meth:`Workbench._draw_progress` (the roll of a piece
+being sampled). Selecting a take while a generation runs shows it at once, and the roll stops following the sampling;
+a finished generation selects (and shows) its new take.
 """
 
 from __future__ import annotations
@@ -21,6 +27,15 @@ from .takes import Take, TakeList
 from .views import DownloadLinks, PianoRollView, Player, ScoreView
 
 __all__ = ["Workbench"]
+
+GAN_CANNOT_CONTINUE = "the GAN draws whole phrases and cannot continue music"
+CONTINUE_TIP = "extend the selected take by the bars below"
+_PARTIAL = -1  # _shown_take_id while the roll shows a piece being sampled
+_VISIBLE = {"overflow": "visible"}  # boxes scroll by default (overflow: auto): only the score may scroll
+_CSS = """<style>
+.mw-downloads a { color: var(--jp-content-link-color, #1a73e8); text-decoration: underline; cursor: pointer; }
+.mw-downloads a:hover { text-decoration: none; }
+</style>"""
 
 
 class Workbench(w.VBox):
@@ -46,37 +61,39 @@ class Workbench(w.VBox):
         self.piano_roll = PianoRollView()
         self.score = ScoreView()
         self.player = Player()
-        self.take_list = TakeList(layout=w.Layout(width="100%"))
+        self.take_list = TakeList(layout=w.Layout(width="100%", **_VISIBLE))
         self.downloads = DownloadLinks()
-        self.compare_area = w.HBox()
-        self.status = w.HTML(layout=w.Layout(min_height="1.5em"))
-        self.generate_button = w.Button(description="Generate", button_style="success", icon="music")
-        self.continue_button = w.Button(
-            description="Continue", icon="forward", tooltip="extend the selected take by the bars below"
+        self.compare_area = w.HBox(layout=w.Layout(**_VISIBLE))
+        self.status = w.HTML(layout=w.Layout(min_height="1.5em", width="100%"))
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="200px"))
+        self.progress_label = w.Label()
+        self.progress_box = w.HBox(
+            [self.progress, self.progress_label], layout=w.Layout(display="none", align_items="center", **_VISIBLE)
         )
-        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
+        self.generate_button = w.Button(description="Generate", button_style="success", icon="music")
+        self.continue_button = w.Button(description="Continue", icon="forward", tooltip=CONTINUE_TIP)
+        self.stop_button = w.Button(
+            description="Stop", icon="stop", disabled=True, tooltip="end the generation; the bars so far are kept"
+        )
         self.download_button = w.Button(description="Download…", icon="download")
         self.copy_button = w.Button(
             description="Copy settings", icon="copy", tooltip="set the controls to the selected take's settings"
         )
         self._samplers: dict = {}
         self._thread: threading.Thread | None = None
+        self._running = threading.Lock()  # held by the generation that runs
         self._stop = threading.Event()
-        self._busy = False  # a generation is running: selection changes do not redraw
+        self._busy = False  # a generation is running
+        self._roll_follows = False  # the roll draws the piece being sampled (until a take is selected)
+        self._redraw_every = 0.3  # seconds between redraws of the roll while sampling
+        self._views = threading.RLock()  # one view update at a time: the generation thread and the user's clicks
+        self._shown_take_id: int | None = None  # the take every view shows (None: none; _PARTIAL: being sampled)
+        self._compared: tuple | None = None  # (take id, take id) in the compare area
         self._uploaded = None  # the piece read from the upload widget
+        self._uploaded_name: str | None = None
+        self._uploaded_tempo: int | None = None  # the uploaded file's tempo, where it gave one
         self._last_error: str | None = None
-
-        buttons = w.VBox(
-            [
-                w.HBox([self.generate_button, self.stop_button]),
-                w.HBox([self.continue_button]),
-                self.controls.continue_bars,
-            ]
-        )
-        left = w.VBox([self.controls, buttons], layout=w.Layout(width="350px", min_width="350px"))
-        right = w.VBox([self.status, self.piano_roll, self.player, self.score], layout=w.Layout(flex="1"))
-        history = w.VBox([self.take_list, w.HBox([self.copy_button, self.download_button]), self.downloads])
-        super().__init__([w.HBox([left, right]), history, self.compare_area])
+        self._layout()
 
         self.generate_button.on_click(lambda _: self._start(continue_take=False))
         self.continue_button.on_click(lambda _: self._start(continue_take=True))
@@ -84,12 +101,53 @@ class Workbench(w.VBox):
         self.copy_button.on_click(self._guard(lambda _: self.copy_settings()))
         self.download_button.on_click(self._guard(lambda _: self._show_downloads()))
         self.take_list.observe(self._guard(self._on_select), names="selected")
+        self.take_list.observe(self._guard(lambda _: self._refresh_compare()), names="takes")
         self.take_list.compare_with.observe(self._guard(self._on_compare), names="value")
         self.controls.style.observe(self._guard(lambda _: self._on_style()), names="value")
+        self.controls.model.observe(self._guard(lambda _: self._on_model()), names="value")
         self.controls.model.observe(self._guard(lambda _: self._on_style()), names="value")
+        self.controls.primer.observe(self._guard(lambda _: self._on_primer()), names="value")
         self.controls.upload.observe(self._guard(lambda _: self._check_upload()), names="value")
+        self._on_model()
         self._on_style()
         self._say("Pick a style and press <b>Generate</b>.")
+
+    def _layout(self) -> None:
+        """Controls, buttons, progress and status on the left; roll, player and score on the right; takes below.
+
+        Only the score scrolls (its own box, 100 % wide, so a narrow page scrolls it instead of clipping it).
+        """
+        self.status.add_class("mw-status")  # class names for browser tests and the page's CSS
+        self.progress_box.add_class("mw-progress")
+        self.downloads.add_class("mw-downloads")
+        self.score.layout.width = "100%"
+        self.score.layout.overflow = "auto"
+        buttons = w.VBox(
+            [
+                w.HBox([self.generate_button, self.stop_button], layout=w.Layout(**_VISIBLE)),
+                w.HBox([self.continue_button], layout=w.Layout(**_VISIBLE)),
+                self.controls.continue_bars,
+                self.progress_box,
+                self.status,
+            ],
+            layout=w.Layout(**_VISIBLE),
+        )
+        left = w.VBox([self.controls, buttons], layout=w.Layout(width="380px", min_width="380px", **_VISIBLE))
+        right = w.VBox(
+            [self.piano_roll, self.player, self.score], layout=w.Layout(flex="1 1 0%", min_width="0", **_VISIBLE)
+        )
+        history = w.VBox(
+            [
+                self.take_list,
+                w.HBox([self.copy_button, self.download_button], layout=w.Layout(**_VISIBLE)),
+                self.downloads,
+            ],
+            layout=w.Layout(**_VISIBLE),
+        )
+        css = w.HTML(_CSS, layout=w.Layout(display="none"))
+        main = w.HBox([left, right], layout=w.Layout(width="100%", **_VISIBLE))
+        super().__init__([css, main, history, self.compare_area], layout=w.Layout(**_VISIBLE))
+        self.add_class("mw-workbench")
 
     # ------------------------------------------------------------------ Python API
     @property
@@ -107,7 +165,10 @@ class Workbench(w.VBox):
         return self._generate(continue_take=False, raise_errors=True)
 
     def continue_take(self) -> Take:
-        """Extend the selected take by ``controls.continue_bars`` bars (a new take; the old one stays)."""
+        """Extend the selected take by ``controls.continue_bars`` bars (a new take; the old one stays).
+
+        Raises ``MusewidgetsError`` for the GAN, which cannot continue music.
+        """
         return self._generate(continue_take=True, raise_errors=True)
 
     def copy_settings(self, take: Take | None = None) -> None:
@@ -155,50 +216,105 @@ class Workbench(w.VBox):
             piece = self._uploaded
             if piece is None:
                 raise MusewidgetsError("choose a MIDI, MusicXML or ABC file to upload first")
+            self._check_parts(piece, self._uploaded_name, settings)
         return piece.slice_bars(0, min(settings["primer_bars"], piece.n_bars)) if piece.n_bars else piece
 
+    def _check_parts(self, piece, name: str, settings: dict) -> None:
+        """Raise when a primer's parts do not match the style's voices, naming the styles that would take it."""
+        sampler = self._sampler(settings["model"])
+        info = sampler.checkpoint.styles.get(settings["style"])
+        if info is None or len(piece.parts) == len(info["parts"]):
+            return  # an unknown style is the sampler's to report
+        n, voices, fits = len(piece.parts), len(info["parts"]), self._styles_for(len(piece.parts))
+        takers = f"styles that take {_count(n, 'part')}: {', '.join(fits)}" if fits else "no style takes that"
+        raise MusewidgetsError(
+            f"{name} has {_count(n, 'part')} but the {settings['style']} style has {_count(voices, 'voice')}; {takers}"
+        )
+
+    def _styles_for(self, parts: int) -> list[str]:
+        """The styles of the chosen model with ``parts`` voices."""
+        sampler = self._sampler(self.controls.model.value)
+        return [name for name, info in sampler.checkpoint.styles.items() if len(info["parts"]) == parts]
+
     def _generate(self, continue_take: bool, raise_errors: bool) -> Take | None:
+        if not self._running.acquire(blocking=False):
+            self._say("Still generating: press Stop first.", error=True)
+            if raise_errors:
+                raise MusewidgetsError("still generating: press Stop first")
+            return None
         self._stop.clear()
-        self._busy = True
-        self.generate_button.disabled = self.continue_button.disabled = True
-        self.stop_button.disabled = False
+        self._busy = self._roll_follows = True
+        self._set_buttons()
         try:
             return self._run(continue_take)
-        except Exception as err:  # shown to the user; the history is untouched
+        except Exception as err:  # shown to the user; the history and the controls are untouched
             self._last_error = _plain(err)
             self._say(self._last_error, error=True)
             if raise_errors:
                 raise
             return None
         finally:
-            self._busy = False
-            self.generate_button.disabled = self.continue_button.disabled = False
-            self.stop_button.disabled = True
+            self._busy = self._roll_follows = False
+            self.progress_box.layout.display = "none"
+            self._set_buttons()
+            self._running.release()
+            self._guard(self._sync_views)()  # e.g. a take selected while a generation failed
 
     def _run(self, continue_take: bool) -> Take | None:
-        c = self.controls
-        if not c.lock_seed.value and not continue_take and self.takes:
-            c.roll_seed()  # a new take each press, unless the seed is locked
-        settings = c.settings()
-        t0 = time.perf_counter()
+        settings = self.controls.settings()
         if continue_take:
-            base = self.current
-            if base is None:
-                raise MusewidgetsError("select a take to continue first")
-            settings = {
-                **base.settings,
-                "seed": settings["seed"],
-                "continue_of": base.id,
-                "continue_bars": int(c.continue_bars.value),
-                "n": 1,
-            }
-            primer, bars = base.piece, settings["continue_bars"]
+            settings, primer, bars = self._continue_settings(settings)
         else:
+            settings["seed"] = self.controls.next_seed()  # shown once the take is made: a failure changes nothing
+            if settings["model"] == "gan" and settings["primer"] != "none":
+                raise MusewidgetsError(f"{GAN_CANNOT_CONTINUE}: set the primer to none")
             primer, bars = self._primer(settings), settings["bars"]
+            if settings["primer"] == "upload":
+                settings["primer_file"] = self._uploaded_name
         sampler = self._sampler(settings["model"])
+        t0 = time.perf_counter()
         self._say(f"Generating {bars} bars of {settings['style']} with the {settings['model']}…")
-        pieces = None
-        shown = t0  # the first redraw waits: a quick take is drawn once, at the end
+        pieces, made, stopped = self._sample(sampler, settings, primer, bars)
+        seconds = time.perf_counter() - t0
+        takes = []
+        for i, piece in enumerate(pieces):
+            parts = tuple(replace(p, program=prog) for p, prog in zip(piece.parts, settings["programs"]))
+            piece = piece.replace(tempo=float(settings["tempo"]), parts=parts or piece.parts)
+            extra = {"candidate": i, "stopped": stopped, "bars_made": made}
+            takes.append(Take(piece, {**settings, **extra}, seconds))
+        self._show(takes[0])  # rendered before it joins the history: a failure here leaves the history as it was
+        self.take_list.add(*takes)  # selects takes[0], which the views already show
+        if not continue_take:
+            self.controls.use_seed(settings["seed"])
+        total = time.perf_counter() - t0
+        note = f" (stopped early, at bar {made} of {bars})" if stopped else ""
+        self._say(
+            f"Take #{takes[0].id}: {takes[0].piece.n_bars} bars, {takes[0].piece.n_notes} notes, "
+            f"sampled in {seconds * 1000:.0f} ms, ready to hear in {total * 1000:.0f} ms{note}."
+        )
+        return takes[0]
+
+    def _continue_settings(self, settings: dict) -> tuple[dict, object, int]:
+        """(settings, primer, bars) to extend the selected take by ``continue_bars`` bars."""
+        base = self.current
+        if settings["model"] == "gan" or (base is not None and base.settings["model"] == "gan"):
+            raise MusewidgetsError(f"{GAN_CANNOT_CONTINUE}: pick the lstm, transformer or rnn to continue a take")
+        if base is None:
+            raise MusewidgetsError("select a take to continue first")
+        bars = int(self.controls.continue_bars.value)
+        settings = {**base.settings, "seed": settings["seed"], "continue_of": base.id, "continue_bars": bars, "n": 1}
+        return settings, base.piece, bars
+
+    def _sample(self, sampler, settings: dict, primer, bars: int) -> tuple[list, int, bool]:
+        """Run the sampler: (pieces, new bars made, stopped).
+
+        The progress bar moves on every yield (every bar; the GAN's every phrase); the roll is redrawn at most
+        every ``_redraw_every`` seconds. Stop ends the loop and keeps the bars made so far.
+        """
+        self._set_progress(0, bars)
+        self.progress_box.layout.display = ""
+        primer_bars = primer.n_bars if primer is not None else 0
+        pieces, yields, shown = None, 0, time.perf_counter()  # the first redraw waits: a quick take is drawn once
         for pieces in sampler.iter_generate(
             style=settings["style"],
             bars=bars,
@@ -209,46 +325,72 @@ class Workbench(w.VBox):
             primer=primer,
             n=settings["n"],
         ):
+            yields += 1
+            made = min(bars, max(yields, pieces[0].n_bars - primer_bars))
+            self._set_progress(made, bars)
             if self._stop.is_set():
-                break
-            if time.perf_counter() - shown > 0.3:  # redraw the roll while bars arrive, a few times a second
-                self.piano_roll.show(pieces[0])
+                return pieces, made, True
+            if time.perf_counter() - shown >= self._redraw_every:
+                self._draw_progress(pieces[0])
                 shown = time.perf_counter()
-        stopped = self._stop.is_set()
-        seconds = time.perf_counter() - t0
-        takes = []
-        for i, piece in enumerate(pieces):
-            parts = tuple(replace(p, program=prog) for p, prog in zip(piece.parts, settings["programs"]))
-            piece = piece.replace(tempo=float(settings["tempo"]), parts=parts or piece.parts)
-            takes.append(Take(piece, {**settings, "candidate": i, "stopped": stopped}, seconds))
-        for take in takes:
-            self.take_list.add(take)
-        self.take_list.selected = takes[0].id
-        self._show(takes[0])
-        total = time.perf_counter() - t0
-        note = " (stopped early)" if stopped else ""
-        self._say(
-            f"Take #{takes[0].id}: {takes[0].piece.n_bars} bars, {takes[0].piece.n_notes} notes, "
-            f"sampled in {seconds * 1000:.0f} ms, ready to hear in {total * 1000:.0f} ms{note}."
-        )
-        return takes[0]
+        return pieces, bars, False
+
+    def _set_progress(self, made: int, bars: int) -> None:
+        self.progress.max = bars
+        self.progress.value = made
+        self.progress_label.value = f"bar {made} of {bars}"
+
+    def _set_buttons(self) -> None:
+        """Generate and Continue while idle (Continue not for the GAN), Stop while generating."""
+        gan = self.controls.model.value == "gan"
+        self.generate_button.disabled = self._busy
+        self.continue_button.disabled = self._busy or gan
+        self.stop_button.disabled = not self._busy
 
     # ------------------------------------------------------------------ views
     def _show(self, take: Take | None) -> None:
-        piece = None if take is None else take.piece
-        self.piano_roll.show(piece)
-        self.player.show(piece)
-        self.score.show(piece)
-        self.downloads.show(None)
+        """Show ``take`` (None: nothing) in every view: roll, player and score; the download links are cleared."""
+        with self._views:
+            self._shown_take_id = _PARTIAL  # until every view shows it
+            piece = None if take is None else take.piece
+            self.piano_roll.show(piece)
+            self.player.show(piece)
+            self.score.show(piece)
+            self.downloads.show(None)
+            self._shown_take_id = None if take is None else take.id
+
+    def _draw_progress(self, piece) -> None:
+        """Draw the piece being sampled in the roll, unless a take was selected since the generation started."""
+        with self._views:
+            if self._roll_follows:
+                self._shown_take_id = _PARTIAL
+                self.piano_roll.show(piece)
+
+    def _sync_views(self) -> None:
+        """Show the selected take in every view, unless they show it already."""
+        with self._views:
+            take = self.current
+            if self._shown_take_id != (None if take is None else take.id):
+                self._show(take)
 
     def _on_select(self, change) -> None:
-        if not self._busy:
-            self._show(self.take_list.get(change["new"]))
+        self._roll_follows = False  # a take chosen while sampling is shown; the generation only moves the progress
+        self._sync_views()
+        self._refresh_compare()
 
     def _on_compare(self, change) -> None:
-        other = self.take_list.get(change["new"])
+        if not self.take_list.refreshing:  # the menu is rebuilt: the takes observer redraws once it is done
+            self._refresh_compare()
+
+    def _refresh_compare(self) -> None:
+        """Side by side: the selected take and the one chosen under "compare with" (nothing when either is missing)."""
+        other = self.take_list.get(self.take_list.compare_with.value)
         current = self.current
-        if other is None or current is None:
+        pair = None if other is None or current is None else (current.id, other.id)
+        if pair == self._compared:
+            return
+        self._compared = None
+        if pair is None:
             self.compare_area.children = ()
             return
         boxes = []
@@ -257,15 +399,29 @@ class Workbench(w.VBox):
             roll.show(take.piece, width=5.5, height=2.6)
             player.show(take.piece)
             boxes.append(
-                w.VBox([w.HTML(f"<b>{html.escape(take.label)}</b>"), roll, player], layout=w.Layout(width="50%"))
+                w.VBox(
+                    [w.HTML(f"<b>{html.escape(take.label)}</b>"), roll, player],
+                    layout=w.Layout(width="50%", **_VISIBLE),
+                )
             )
         self.compare_area.children = boxes
+        self._compared = pair
 
     def _show_downloads(self) -> None:
         take = self.current
         if take is None:
             raise MusewidgetsError("no take selected")
         self.downloads.show(take.piece, name=f"take{take.id}")
+
+    # ------------------------------------------------------------------ controls
+    def _on_model(self) -> None:
+        """The GAN cannot continue music: Continue and the primer are disabled, with a tooltip saying why."""
+        gan = self.controls.model.value == "gan"
+        self.controls.allow_primer(not gan, why=GAN_CANNOT_CONTINUE)
+        self.controls.continue_bars.disabled = gan
+        self.controls.continue_bars.tooltip = GAN_CANNOT_CONTINUE if gan else None
+        self.continue_button.tooltip = GAN_CANNOT_CONTINUE if gan else CONTINUE_TIP
+        self._set_buttons()
 
     def _on_style(self) -> None:
         sampler = self._sampler(self.controls.model.value)
@@ -274,25 +430,51 @@ class Workbench(w.VBox):
             raise MusewidgetsError(f"the {sampler.family} model does not know the style {style!r}")
         info = sampler.checkpoint.styles[style]
         self.controls.set_parts([(name, program) for name, program, _ in info["parts"]])
-        self.controls.tempo.value = int(round(info["tempo"]))
+        primed = self.controls.primer.value == "upload" and self._uploaded_tempo
+        self._set_tempo(self._uploaded_tempo if primed else info["tempo"])
         from ..corpus import load_style
 
         self.controls.primer_piece.options = tuple(load_style(style, progress=False).ids[:500])
 
+    def _on_primer(self) -> None:
+        if self.controls.primer.value == "upload" and self._uploaded_tempo:
+            self._set_tempo(self._uploaded_tempo)
+
+    def _set_tempo(self, qpm: float) -> None:
+        tempo = self.controls.tempo
+        tempo.value = min(tempo.max, max(tempo.min, int(round(qpm))))
+
     def _check_upload(self) -> None:
         from ..io import read_with_report
 
-        self._uploaded = None
+        self._uploaded = self._uploaded_name = self._uploaded_tempo = None
+        self.controls.upload_name.value = ""
         files = self.controls.upload.value
         if not files:
             return
         f = files[0]
         piece, report = read_with_report(bytes(f["content"]), name=f["name"])
-        self._uploaded = piece
+        self._uploaded, self._uploaded_name = piece, f["name"]
+        name = html.escape(f["name"])
+        self.controls.upload_name.value = f"<span title='{name}'>{name}</span>"
+        if report.tempo_found:
+            self._uploaded_tempo = int(round(piece.tempo))
+            self._set_tempo(piece.tempo)
+        tempo = f"tempo {self._uploaded_tempo}" if report.tempo_found else "no tempo in the file"
         changed = f" ({report})" if report.changed or report.remarks else ""
         self._say(
-            f"Loaded {html.escape(f['name'])}: {len(piece.parts)} parts, {piece.n_bars} bars{html.escape(changed)}."
+            f"Loaded {name}: {_count(len(piece.parts), 'part')}, {piece.n_bars} bars, {tempo}"
+            f"{html.escape(changed)}.{self._fit_note(len(piece.parts))}"
         )
+
+    def _fit_note(self, parts: int) -> str:
+        """A word for the status line when the chosen style cannot take a primer of ``parts`` parts."""
+        sampler = self._sampler(self.controls.model.value)
+        info = sampler.checkpoint.styles.get(self.controls.style.value)
+        if info is None or len(info["parts"]) == parts:
+            return ""
+        fits = self._styles_for(parts)
+        return f" As a primer it fits {' or '.join(fits)}, not {self.controls.style.value}." if fits else ""
 
     # ------------------------------------------------------------------ status and errors
     def _say(self, text: str, error: bool = False) -> None:
@@ -310,6 +492,11 @@ class Workbench(w.VBox):
                 self._say(self._last_error, error=True)
 
         return wrapped
+
+
+def _count(n: int, word: str) -> str:
+    """'1 part', '4 parts'."""
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def _plain(err: Exception) -> str:
