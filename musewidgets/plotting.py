@@ -1,12 +1,15 @@
 """Piano-roll pictures of a Piece with matplotlib.
 
 :func:`plot_pianoroll` draws into an ``Axes`` you give it (or a new figure) and returns the artist; it never calls
-``plt.show()``. :func:`pianoroll_png` makes PNG bytes for widgets and files without touching pyplot's global state.
+``plt.show()``. :func:`pianoroll_png` makes PNG bytes for widgets and files without touching pyplot's global state;
+:func:`pianoroll_png_with_geometry` also says where the notes' axes lie in the picture, so that a player can map
+time to a pixel column (the playhead of :class:`musewidgets.widgets.player.TakeView`).
 """
 
 from __future__ import annotations
 
 import io as _io
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,8 +19,9 @@ from .piece import Piece, pitch_name
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
 
-__all__ = ["PART_COLORS", "pianoroll_png", "plot_pianoroll"]
+__all__ = ["PART_COLORS", "RollGeometry", "pianoroll_png", "pianoroll_png_with_geometry", "plot_pianoroll"]
 
 # Colour-blind-safe (Okabe-Ito), one per part in order.
 PART_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -77,8 +81,10 @@ def plot_pianoroll(
     ax.vlines(np.arange(piece.pickup % beat, end, beat), low - 1.5, high + 1.5, colors="#dddddd", linewidths=0.5)
     bar_lines = np.arange(piece.pickup, end + 1, spb)
     ax.vlines(bar_lines, low - 1.5, high + 1.5, colors="#888888", linewidths=0.9)
-    ax.set_xticks(bar_lines[:-1] if len(bar_lines) > 1 else bar_lines)
-    ax.set_xticklabels([str(i + 1) for i in range(len(ax.get_xticks()))])
+    bars = bar_lines[:-1] if len(bar_lines) > 1 else bar_lines
+    every = _label_every(ax, len(bars), spb / end)
+    ax.set_xticks(bars[::every])
+    ax.set_xticklabels([str(i + 1) for i in range(0, len(bars), every)])
     ax.set_xlabel("bar")
     step = 1 if high - low <= 16 else 12
     ticks = [p for p in range(low, high + 1) if step == 1 or p % 12 == 0] or [low]
@@ -99,8 +105,86 @@ def plot_pianoroll(
     return notes
 
 
+def _label_every(ax: Axes, n_bars: int, bar_fraction: float) -> int:
+    """Label every 1st, 2nd, 4th, 8th ... bar: the fewest skipped that keep the bar numbers from touching.
+
+    ``bar_fraction`` is the width of one bar as a fraction of the axes' width. Digits of the default font are about
+    0.65 em wide; labels stay at least one em apart.
+    """
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    size = FontProperties(size=rcParams["xtick.labelsize"]).get_size_in_points()
+    needed = (0.65 * len(str(max(n_bars, 1))) + 1.0) * size  # points from one label's centre to the next
+    bar = ax.bbox.width * 72 / ax.figure.dpi * bar_fraction  # points per bar
+    every = 1
+    while every * bar < needed and every < n_bars:
+        every *= 2
+    return every
+
+
+@dataclass(frozen=True)
+class RollGeometry:
+    """Where the notes' axes lie in a piano-roll picture, so that a step (or a second) maps to a pixel.
+
+    Attributes
+    ----------
+    x0, x1 : float
+        Left and right edges of the axes' data area as fractions of the image width, from its left edge: step 0
+        lies at ``x0`` and step :attr:`steps` at ``x1``.
+    y0, y1 : float
+        Top and bottom edges of the data area as fractions of the image height, from its top edge.
+    steps : int
+        The step at the right edge (the end of the last bar; at least 1).
+    width, height : int
+        Size of the image in pixels.
+    """
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    steps: int
+    width: int
+    height: int
+
+    def x_of_step(self, step: float) -> float:
+        """Fraction of the image width (from its left edge) at which ``step`` lies."""
+        return self.x0 + (self.x1 - self.x0) * step / self.steps
+
+
 def pianoroll_png(piece: Piece, *, width: float = 8.0, height: float = 3.0, dpi: int = 100, **kwargs) -> bytes:
     """PNG bytes of :func:`plot_pianoroll` at ``width`` x ``height`` inches; the figure is never shown or kept."""
+    return pianoroll_png_with_geometry(piece, width=width, height=height, dpi=dpi, **kwargs)[0]
+
+
+def pianoroll_png_with_geometry(
+    piece: Piece, *, width: float = 8.0, height: float = 3.0, dpi: int = 100, **kwargs
+) -> tuple[bytes, RollGeometry]:
+    """:func:`pianoroll_png` and the :class:`RollGeometry` of the picture (measured from the figure, not guessed).
+
+    Keyword arguments as for :func:`plot_pianoroll`.
+    """
+    fig, ax = _roll_figure(piece, width=width, height=height, dpi=dpi, **kwargs)
+    box = ax.get_position()  # figure fractions, y from the bottom; savefig keeps the whole figure, so image fractions
+    pixels = fig.canvas.get_width_height()
+    geometry = RollGeometry(
+        x0=float(box.x0),
+        x1=float(box.x1),
+        y0=float(1 - box.y1),
+        y1=float(1 - box.y0),
+        steps=int(round(ax.get_xlim()[1])),
+        width=int(pixels[0]),
+        height=int(pixels[1]),
+    )
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    fig.clear()
+    return buf.getvalue(), geometry
+
+
+def _roll_figure(piece: Piece, *, width: float, height: float, dpi: int, **kwargs) -> tuple[Figure, Axes]:
+    """A pyplot-free figure with the piano roll drawn in fixed margins."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -108,8 +192,6 @@ def pianoroll_png(piece: Piece, *, width: float = 8.0, height: float = 3.0, dpi:
     FigureCanvasAgg(fig)
     # fixed margins (inches) instead of a layout engine: a third faster, and the same for every take
     fig.subplots_adjust(left=0.5 / width, right=1 - 1.1 / width, bottom=0.5 / height, top=1 - 0.3 / height)
-    plot_pianoroll(piece, fig.add_subplot(), **kwargs)
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    fig.clear()
-    return buf.getvalue()
+    ax = fig.add_subplot()
+    plot_pianoroll(piece, ax, **kwargs)
+    return fig, ax
