@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test lint clean
+.PHONY: setup lab test lint screenshot clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ lab: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# refresh the README's pictures of the Workbench (JupyterLab, Notebook 7, Voila) in docs/; needs /usr/bin/chromium
+screenshot: setup
+	MUSEWIDGETS_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -p no:cacheprovider tests/test_browser.py
 
 lint: setup
 	$(BIN)/ruff check musewidgets tests benchmarks
