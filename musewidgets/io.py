@@ -316,7 +316,10 @@ def _read_midi(data: bytes, report: QuantizeReport) -> Piece:
     _, tempi = pm.get_tempo_changes()
     report.tempo_found = len(tempi) > 0
     tempo = round(float(tempi[0]), 2) if len(tempi) else 120.0  # MIDI stores whole microseconds per beat
-    return _make_piece(parts, report, tempo=tempo, time_signature=time_sig, key=key)
+    # the file lasts until its last event (our files mark a take's trailing rests with a text event at its end)
+    last = round(Fraction(pm.time_to_tick(pm.get_end_time()), pm.resolution) * report.steps_per_quarter)
+    length = max([last] + [n.end for p in parts for n in p.notes])
+    return _make_piece(parts, report, tempo=tempo, time_signature=time_sig, key=key, length=length)
 
 
 def _make_piece(parts: list[Part], report: QuantizeReport, **fields) -> Piece:
@@ -682,7 +685,11 @@ def write(piece: Piece, path: str | os.PathLike) -> Path:
 
 
 def to_midi(piece: Piece) -> pretty_midi.PrettyMIDI:
-    """The piece as a ``pretty_midi.PrettyMIDI`` object (one instrument per part, 480 ticks per quarter)."""
+    """The piece as a ``pretty_midi.PrettyMIDI`` object (one instrument per part, 480 ticks per quarter).
+
+    The key is written as a key-signature event; a piece that ends in rests gets a text event ``'end'`` at its end, so
+    the file (and :func:`read`) keeps its full length.
+    """
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(resolution=_TICKS_PER_QUARTER, initial_tempo=piece.tempo)
@@ -695,6 +702,8 @@ def to_midi(piece: Piece) -> pretty_midi.PrettyMIDI:
                 pretty_midi.KeySignature(pretty_midi.key_name_to_key_number(f"{tonic} {mode}"), 0.0)
             )
     seconds = piece.seconds_per_step
+    if piece.end > piece.notes_end:  # rests at the end: a text event marks where the piece ends
+        pm.text_events.append(pretty_midi.Text("end", piece.end * seconds))
     for p in piece.parts:
         inst = pretty_midi.Instrument(program=p.program, name=p.name)
         for n in p.notes:

@@ -290,3 +290,13 @@ def test_takes_have_exactly_the_requested_bars(
         assert _notes(longer.slice_bars(-1 if take.pickup else 0, expected)) == _notes(
             take.slice_bars(-1 if take.pickup else 0, expected)
         )
+
+
+def test_midi_keeps_trailing_rests_and_the_key(tmp_path):
+    piece = _scale([60, 62, 64], key="C major", length=48)  # 3 bars, the last two silent
+    path = mw.write(piece, tmp_path / "rests.mid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = read(path)
+    assert (again.n_bars, again.end, again.key) == (3, 48, "C major")
+    assert _notes(again) == _notes(piece)
