@@ -141,6 +141,23 @@ def test_show_roll_draws_the_roll_and_marks_sound_and_score_pending():
     assert not view.pending and view.audio_wav and view.score_svg and view.label == "new"
 
 
+def test_a_view_without_a_score_engraves_nothing(monkeypatch):
+    import musewidgets.engraving
+
+    def no_engraving(*args, **kwargs):
+        raise AssertionError("engraved a score for a view made with score=False")
+
+    monkeypatch.setattr(musewidgets.engraving, "to_svg", no_engraving)
+    view, piece = TakeView(roll_width=5.5, roll_height=2.6, score=False), make_piece()
+    view.show(piece, label="compared")
+    assert view.score_svg == "" and view.label == "compared" and not view.pending
+    assert view.audio_wav[:4] == b"RIFF" and view.roll_png[:4] == b"\x89PNG"
+    assert view.measure_times == measure_times(piece)
+    _, g = pianoroll_png_with_geometry(piece, width=5.5, height=2.6, title="")
+    assert (g.width, g.height) == (550, 260) and view.timing["x1"] == g.x1 and view.timing["steps"] == g.steps
+    assert TakeView().score is True  # by default a view engraves
+
+
 def test_show_none_clears_everything(shown):
     view = TakeView()
     view.show(shown[1], label="x")

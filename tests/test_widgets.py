@@ -30,6 +30,7 @@ from musewidgets.widgets import (
     ScoreView,
     Take,
     TakeList,
+    TakeView,
 )
 
 from .conftest import make_piece
@@ -159,7 +160,7 @@ def cached_rendering(monkeypatch):
 
     for module, name in (
         (musewidgets.audio, "to_wav"),
-        (musewidgets.plotting, "pianoroll_png"),
+        (musewidgets.plotting, "pianoroll_png_with_geometry"),
         (musewidgets.engraving, "to_svg"),
     ):
         original, cache = getattr(module, name), {}
@@ -183,8 +184,10 @@ def test_construction_controls_and_player(wb):
         assert slider.continuous_update is False, name
     for name in ("seed", "lock_seed", "new_seed", "primer", "primer_piece", "upload", "instruments"):
         assert getattr(c, name) is not None
-    assert wb.player.autoplay is False
-    assert wb.player.loop is False
+    assert isinstance(wb.view, TakeView)
+    page_code = wb.view.get_state()["_esm"]  # the view's JavaScript: it never starts the sound by itself
+    assert "autoplay" not in page_code.lower() and "loop" not in page_code.lower()
+    assert ".play(" not in page_code
     assert wb.stop_button.disabled and not wb.generate_button.disabled
     assert len(c.instruments.children) == 4
 
@@ -220,12 +223,13 @@ def test_generate_makes_a_take_with_sound_roll_score_and_status(wb):
     piece = take.piece
     assert piece.n_bars == 2 and len(piece.parts) == 4 and piece.n_notes > 0
 
-    channels, seconds = wav_info(wb.player.value)
+    channels, seconds = wav_info(wb.view.audio_wav)
     assert channels == 2
     assert seconds == pytest.approx(piece.end * piece.seconds_per_step + TAIL_SECONDS, abs=0.05)
-    assert wb.piano_roll.value[:4] == PNG
-    assert wb.score.value.count('class="note"') >= piece.n_notes
-    assert "<svg" in wb.score.value
+    assert wb.view.roll_png[:4] == PNG
+    assert wb.view.score_svg.count('class="note"') >= piece.n_notes
+    assert "<svg" in wb.view.score_svg
+    assert wb.view.label == take.label and not wb.view.pending
     assert f"#{take.id}" in wb.status.value and "ms" in wb.status.value
     assert not is_error(wb)
     assert buttons_idle(wb)
@@ -329,6 +333,27 @@ def test_star_toggles_and_labels(wb):
     assert "★" not in dict((v, k) for k, v in wb.take_list.select.options)[take.id]
 
 
+def test_starring_the_selected_take_updates_the_caption_without_drawing_again(wb):
+    older = wb.generate()
+    take = wb.generate()
+    wb.take_list.compare_with.value = older.id
+    view = wb.view
+    sound, roll, score = view.audio_wav, view.roll_png, view.score_svg
+    compared = wb.compare_area.children
+    assert view.label == take.label and not view.label.startswith("★")
+    wb.take_list.star_button.click()
+    assert take.starred and view.label == take.label and view.label.startswith(f"★ #{take.id} ")
+    assert view.audio_wav is sound and view.roll_png is roll and view.score_svg is score  # nothing drawn again
+    assert wb.compare_area.children == compared and compared[0].label == take.label  # the compared copy too
+    assert wb._shown_take_id == take.id
+    wb.take_list.star_button.click()
+    assert not take.starred and view.label == take.label and "★" not in view.label
+    assert view.audio_wav is sound
+    wb.take_list.selected = older.id  # another take: its own label
+    wb.take_list.toggle_star()
+    assert view.label == older.label and view.label.startswith("★")
+
+
 def test_delete_removes_the_selected_take_and_selects_a_neighbour(wb):
     a, b, c = wb.generate(), wb.generate(), wb.generate()
     assert wb.current is c
@@ -336,9 +361,10 @@ def test_delete_removes_the_selected_take_and_selects_a_neighbour(wb):
     assert wb.takes == [a, b]
     assert wb.current is b
     assert c.id not in [v for _, v in wb.take_list.select.options]
-    roll_b = PianoRollView()
-    roll_b.show(b.piece)
-    assert wb.piano_roll.value == roll_b.value  # the neighbour is shown
+    roll_b = TakeView()
+    roll_b.show_roll(b.piece)
+    assert wb.view.roll_png == roll_b.roll_png  # the neighbour is shown
+    assert wb.view.label == b.label
     wb.take_list.delete()
     wb.take_list.delete()
     assert wb.takes == [] and wb.current is None
@@ -357,14 +383,15 @@ def test_after_delete_the_list_highlights_the_neighbour(wb):
 
 def test_selecting_an_older_take_shows_it(fresh_wb, cached_rendering):
     older = fresh_wb.generate()
-    older_sound, older_roll = fresh_wb.player.value, fresh_wb.piano_roll.value
+    older_sound, older_roll = fresh_wb.view.audio_wav, fresh_wb.view.roll_png
     newer = fresh_wb.generate()
-    assert fresh_wb.player.value != older_sound
+    assert fresh_wb.view.audio_wav != older_sound
     fresh_wb.take_list.selected = older.id
     assert fresh_wb.current is older
     assert fresh_wb.take_list.select.value == older.id
-    assert fresh_wb.player.value == older_sound
-    assert fresh_wb.piano_roll.value == older_roll
+    assert fresh_wb.view.audio_wav == older_sound
+    assert fresh_wb.view.roll_png == older_roll
+    assert fresh_wb.view.label == older.label
     fresh_wb.take_list.selected = newer.id
     assert fresh_wb.current is newer
 
@@ -384,14 +411,13 @@ def test_compare_shows_two_boxes_with_roll_and_sound(wb):
     boxes = wb.compare_area.children
     assert len(boxes) == 2
     for box, take in zip(boxes, (newer, older)):
-        kinds = [type(child) for child in box.children]
-        assert any(issubclass(k, ipywidgets.Image) for k in kinds)
-        assert any(issubclass(k, ipywidgets.Audio) for k in kinds)
-        assert f"#{take.id}" in box.children[0].value
-        image = next(ch for ch in box.children if isinstance(ch, PianoRollView))
-        audio = next(ch for ch in box.children if isinstance(ch, Player))
-        assert image.value[:4] == PNG
-        assert wav_info(audio.value)[0] == 2
+        assert isinstance(box, TakeView) and box is not wb.view
+        assert f"#{take.id}" in box.label and box.label == take.label
+        assert box.roll_png[:4] == PNG
+        assert wav_info(box.audio_wav)[0] == 2
+        assert box.score_svg == "" and box.score is False  # side by side: roll and sound, no engraving
+        assert (box.roll_width, box.roll_height) == (5.5, 2.6)
+        assert box.layout.width == "50%"
     wb.take_list.compare_with.value = None
     assert wb.compare_area.children == ()
 
@@ -572,7 +598,7 @@ def test_stop_keeps_the_bars_so_far(wb, monkeypatch):
     assert "stopped early" in wb.status.value and "bar 3 of 16" in wb.status.value
     assert "stopped at bar 3" in take.label
     assert wb.progress_box.layout.display == "none"
-    assert wav_info(wb.player.value)[0] == 2  # what was kept can be heard
+    assert wav_info(wb.view.audio_wav)[0] == 2  # what was kept can be heard
 
 
 # ----- 9. building blocks
@@ -671,24 +697,24 @@ def descendants(widget) -> list:
 
 
 def columns(wb) -> tuple:
-    """(left, right): the column holding the controls and the one holding the piano roll."""
+    """(left, right): the column holding the controls and the one holding the take view (roll, sound, score)."""
     boxes = [b for b in descendants(wb) if isinstance(b, ipywidgets.Box)]
     left = next(b for b in boxes if wb.controls in b.children)
-    right = next(b for b in boxes if wb.piano_roll in b.children)
+    right = next(b for b in boxes if wb.view in b.children)
     return left, right
 
 
 def rendered(piece: musewidgets.Piece) -> tuple[bytes, bytes]:
-    """(roll PNG, WAV) of a piece, drawn afresh by the views' building blocks."""
-    roll, player = PianoRollView(), Player()
-    roll.show(piece)
-    player.show(piece)
-    return roll.value, player.value
+    """(roll PNG, WAV) of a piece, drawn afresh: the roll by a TakeView of its own, the sound by ``to_wav``."""
+    view = TakeView()
+    view.show_roll(piece)
+    return view.roll_png, musewidgets.audio.to_wav(piece)
 
 
 def assert_views_show(wb, take) -> None:
-    """Roll and player show ``take`` (and the Workbench says every view does)."""
-    assert (wb.piano_roll.value, wb.player.value) == rendered(take.piece)
+    """Roll and sound show ``take``, the caption names it as it is now (and the Workbench says the view shows it)."""
+    assert (wb.view.roll_png, wb.view.audio_wav) == rendered(take.piece)
+    assert wb.view.label == take.label and not wb.view.pending
     assert wb._shown_take_id == take.id
 
 
@@ -762,10 +788,11 @@ def test_views_show_the_selected_take_after_every_action(fresh_wb, cached_render
     assert_views_show(wb, a)
     wb.take_list.compare_with.value = b.id  # compare: the selected take beside b
     assert_views_show(wb, a)
-    assert [f"#{t.id}" in box.children[0].value for box, t in zip(wb.compare_area.children, (a, b))] == [True] * 2
+    assert [box.label for box in wb.compare_area.children] == [a.label, b.label]
+    assert [f"#{t.id}" in box.label for box, t in zip(wb.compare_area.children, (a, b))] == [True] * 2
     wb.take_list.selected = c.id  # the comparison follows the selection
     assert_views_show(wb, c)
-    assert f"#{c.id}" in wb.compare_area.children[0].children[0].value
+    assert f"#{c.id}" in wb.compare_area.children[0].label
     wb.copy_settings()  # copy settings
     assert_views_show(wb, c)
     wb.take_list.delete_button.click()  # delete: the neighbour is selected and shown
@@ -806,7 +833,8 @@ def test_a_take_selected_while_generating_is_shown_until_the_new_take_arrives(fr
     fresh_wb.controls.bars.value = 4
     fresh_wb.generate_button.click()
     assert reached[1].wait(30)
-    assert fresh_wb.piano_roll.value != rendered(newer.piece)[0]  # the roll follows the sampling
+    assert fresh_wb.view.roll_png != rendered(newer.piece)[0]  # the roll follows the sampling
+    assert fresh_wb.view.pending and fresh_wb.view.audio_wav == b""  # sound and score follow
     fresh_wb.take_list.selected = older.id
     assert_views_show(fresh_wb, older)
     go[1].set()
@@ -953,9 +981,18 @@ def test_only_the_score_scrolls_and_links_look_like_links(wb):
     assert "mw-workbench" in wb._dom_classes and "mw-takes" in wb.take_list._dom_classes  # for the browser test
     boxes = [b for b in descendants(wb) if isinstance(b, ipywidgets.Box)]
     assert boxes and all(b.layout.overflow == "visible" for b in boxes)  # a box scrolls (overflow: auto) by default
-    assert wb.score.layout.overflow == "auto" and wb.score.layout.width == "100%"
+    views = [x for x in descendants(wb) if isinstance(x, TakeView)]
+    assert len(views) == 3  # the selected take's and the two compared
+    assert all(v.layout.overflow == "visible" for v in views)
     _, right = columns(wb)
     assert right.layout.min_width == "0"  # the column may shrink below the score's width: the score scrolls
+    assert right.layout.flex == "1 1 0%" and wb.view.layout.min_width == "0"
+    view_css = re.sub(r"/\*.*?\*/", "", wb.view.get_state()["_css"], flags=re.S)  # the view's own CSS, no comments
+    rules = {sel.strip(): body for sel, body in re.findall(r"([^{}]+)\{([^}]*)\}", view_css)}
+    scrolling = [sel for sel, body in rules.items() if re.search(r"overflow[^:]*:\s*(auto|scroll)", body)]
+    assert scrolling == [".mw-takeview .mw-score"]  # in the view, only the score scrolls
+    score_rule = rules[".mw-takeview .mw-score"]
+    assert re.search(r"max-height:\s*440px", score_rule) and re.search(r"max-width:\s*100%", score_rule)
     wb.download_button.click()
     assert "mw-downloads" in wb.downloads._dom_classes
     css = " ".join(x.value for x in descendants(wb) if isinstance(x, ipywidgets.HTML) and "<style>" in x.value)

@@ -1,6 +1,10 @@
-"""Notebook widgets: the Workbench and its building blocks (each usable alone). Importing this imports ipywidgets."""
+"""Notebook widgets: the Workbench and its building blocks (each usable alone).
+
+Importing this imports ipywidgets and anywidget.
+"""
 
 from .controls import SamplerControls
+from .player import TakeView
 from .progress import TrainingMonitor
 from .takes import Take, TakeList
 from .views import DownloadLinks, PianoRollView, Player, ScoreView
@@ -14,6 +18,7 @@ __all__ = [
     "ScoreView",
     "Take",
     "TakeList",
+    "TakeView",
     "TrainingMonitor",
     "Workbench",
 ]

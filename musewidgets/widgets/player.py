@@ -48,6 +48,9 @@ class TakeView(anywidget.AnyWidget):
         Size of the piano-roll picture in inches (100 pixels an inch).
     score_width : int, default 760
         Width of the engraved score in pixels.
+    score : bool, default True
+        Engrave the score; False shows only the roll and the sound (``score_svg`` stays empty), which saves the
+        engraving where several small views sit side by side.
 
     Attributes
     ----------
@@ -84,26 +87,39 @@ class TakeView(anywidget.AnyWidget):
     pending = t.Bool(False).tag(sync=True)
     position = t.Float(0.0, min=0.0).tag(sync=True)
 
-    def __init__(self, *, roll_width: float = 9.0, roll_height: float = 3.2, score_width: int = 760, **kwargs):
+    def __init__(
+        self,
+        *,
+        roll_width: float = 9.0,
+        roll_height: float = 3.2,
+        score_width: int = 760,
+        score: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.roll_width = roll_width
         self.roll_height = roll_height
         self.score_width = score_width
+        self.score = score
 
     def show(self, piece: Piece | None, *, label: str = "", programs: Sequence[int] | None = None) -> None:
         """Draw the roll, load the sound and engrave the score of ``piece`` (``None`` clears everything).
 
-        ``programs`` (one General MIDI program per part) replaces the parts' own instruments in the sound.
+        ``programs`` (one General MIDI program per part) replaces the parts' own instruments in the sound. A view made
+        with ``score=False`` engraves nothing.
         """
         if piece is None:
             self.clear()
             return
         from ..audio import to_wav
-        from ..engraving import to_svg
 
         roll = self._roll_state(piece)
         wav = to_wav(piece, programs=programs)
-        svg = "".join(to_svg(piece, width=self.score_width))
+        svg = ""
+        if self.score:
+            from ..engraving import to_svg
+
+            svg = "".join(to_svg(piece, width=self.score_width))
         self._set(roll, audio_wav=wav, score_svg=svg, label=label, pending=False)
 
     def show_roll(self, piece: Piece | None) -> None:

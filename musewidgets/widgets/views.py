@@ -1,4 +1,8 @@
-"""Views: each shows a Piece as a plain value (PNG, SVG, WAV) in a standard ipywidget."""
+"""Views: each shows a Piece as a plain value (PNG, SVG, WAV) in a standard ipywidget.
+
+Simple building blocks, each usable alone. The Workbench shows a take with :class:`~musewidgets.widgets.TakeView`
+instead (roll, sound and score in one widget, with a playhead); it uses :class:`DownloadLinks` from here.
+"""
 
 from __future__ import annotations
 

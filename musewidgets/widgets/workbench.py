@@ -1,15 +1,17 @@
 """The Workbench: pick, tweak, generate, see, hear, compare and keep takes, in one widget.
 
-A thin composition of :class:`SamplerControls`, :class:`PianoRollView`, :class:`ScoreView`, :class:`Player` and
-:class:`TakeList`. Generate runs in a background thread so that Stop stays clickable; a progress bar under the
-buttons counts the bars, and the piano roll is redrawn as they arrive; then the score and the sound follow. Every
-callback reports failures in the status line under the buttons in plain words; a failed generation leaves the
-history and every control as they were.
+A thin composition of :class:`SamplerControls`, :class:`TakeView` (``Workbench.view``: piano roll, audio player and
+engraved score of a take, with a playhead that follows the sound), :class:`TakeList` and :class:`DownloadLinks`.
+Generate runs in a background thread so that Stop stays clickable; a progress bar under the buttons counts the bars,
+and the piano roll is redrawn as they arrive; then the score and the sound follow. Every callback reports failures in
+the status line under the buttons in plain words; a failed generation leaves the history and every control as they
+were. "compare with" shows the selected take beside another, each in a small TakeView (roll and sound, no score).
 
-One take drives the views: the selected one (``TakeList.selected``). Every view update goes through
-:meth:`Workbench._show` (roll, player and score of a take) or :meth:`Workbench._draw_progress` (the roll of a piece
-being sampled). Selecting a take while a generation runs shows it at once, and the roll stops following the sampling;
-a finished generation selects (and shows) its new take.
+One take drives the view: the selected one (``TakeList.selected``). Every view update goes through
+:meth:`Workbench._show` (roll, sound, score and caption of a take) or :meth:`Workbench._draw_progress` (the roll of a
+piece being sampled). The caption is the take's label; starring the take changes the label, and only the caption is
+updated (nothing is drawn again). Selecting a take while a generation runs shows it at once, and the roll stops
+following the sampling; a finished generation selects (and shows) its new take.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import ipywidgets as w
 
 from ..errors import MusewidgetsError
 from .controls import SamplerControls
+from .player import TakeView
 from .takes import Take, TakeList
-from .views import DownloadLinks, PianoRollView, Player, ScoreView
+from .views import DownloadLinks
 
 __all__ = ["Workbench"]
 
@@ -32,6 +35,7 @@ GAN_CANNOT_CONTINUE = "the GAN draws whole phrases and cannot continue music"
 CONTINUE_TIP = "extend the selected take by the bars below"
 _PARTIAL = -1  # _shown_take_id while the roll shows a piece being sampled
 _VISIBLE = {"overflow": "visible"}  # boxes scroll by default (overflow: auto): only the score may scroll
+_COMPARE_ROLL = {"roll_width": 5.5, "roll_height": 2.6}  # inches: two rolls side by side
 _CSS = """<style>
 .mw-downloads a { color: var(--jp-content-link-color, #1a73e8); text-decoration: underline; cursor: pointer; }
 .mw-downloads a:hover { text-decoration: none; }
@@ -58,9 +62,7 @@ class Workbench(w.VBox):
 
         get_style(style)  # an unknown style fails here, before anything is built
         self.controls = SamplerControls(model=model, style=style)
-        self.piano_roll = PianoRollView()
-        self.score = ScoreView()
-        self.player = Player()
+        self.view = TakeView(layout=w.Layout(min_width="0", **_VISIBLE))  # the selected take: roll, sound, score
         self.take_list = TakeList(layout=w.Layout(width="100%", **_VISIBLE))
         self.downloads = DownloadLinks()
         self.compare_area = w.HBox(layout=w.Layout(**_VISIBLE))
@@ -89,6 +91,7 @@ class Workbench(w.VBox):
         self._views = threading.RLock()  # one view update at a time: the generation thread and the user's clicks
         self._shown_take_id: int | None = None  # the take every view shows (None: none; _PARTIAL: being sampled)
         self._compared: tuple | None = None  # (take id, take id) in the compare area
+        self._compare_views: list[tuple[Take, TakeView]] = []  # the compare area's views and the takes they show
         self._uploaded = None  # the piece read from the upload widget
         self._uploaded_name: str | None = None
         self._uploaded_tempo: int | None = None  # the uploaded file's tempo, where it gave one
@@ -102,6 +105,7 @@ class Workbench(w.VBox):
         self.download_button.on_click(self._guard(lambda _: self._show_downloads()))
         self.take_list.observe(self._guard(self._on_select), names="selected")
         self.take_list.observe(self._guard(lambda _: self._refresh_compare()), names="takes")
+        self.take_list.select.observe(self._guard(lambda _: self._refresh_labels()), names="options")  # e.g. a star
         self.take_list.compare_with.observe(self._guard(self._on_compare), names="value")
         self.controls.style.observe(self._guard(lambda _: self._on_style()), names="value")
         self.controls.model.observe(self._guard(lambda _: self._on_model()), names="value")
@@ -113,15 +117,15 @@ class Workbench(w.VBox):
         self._say("Pick a style and press <b>Generate</b>.")
 
     def _layout(self) -> None:
-        """Controls, buttons, progress and status on the left; roll, player and score on the right; takes below.
+        """Controls, buttons, progress and status on the left; the take view (roll, player, score) on the right; takes
+        below.
 
-        Only the score scrolls (its own box, 100 % wide, so a narrow page scrolls it instead of clipping it).
+        Only the score scrolls: the right column may shrink below the score's width (``min_width: 0``), and the
+        view's own CSS makes its score, at most 100 % wide and 440 px high, scroll instead of being clipped.
         """
         self.status.add_class("mw-status")  # class names for browser tests and the page's CSS
         self.progress_box.add_class("mw-progress")
         self.downloads.add_class("mw-downloads")
-        self.score.layout.width = "100%"
-        self.score.layout.overflow = "auto"
         buttons = w.VBox(
             [
                 w.HBox([self.generate_button, self.stop_button], layout=w.Layout(**_VISIBLE)),
@@ -133,9 +137,7 @@ class Workbench(w.VBox):
             layout=w.Layout(**_VISIBLE),
         )
         left = w.VBox([self.controls, buttons], layout=w.Layout(width="380px", min_width="380px", **_VISIBLE))
-        right = w.VBox(
-            [self.piano_roll, self.player, self.score], layout=w.Layout(flex="1 1 0%", min_width="0", **_VISIBLE)
-        )
+        right = w.VBox([self.view], layout=w.Layout(flex="1 1 0%", min_width="0", **_VISIBLE))
         history = w.VBox(
             [
                 self.take_list,
@@ -349,13 +351,16 @@ class Workbench(w.VBox):
 
     # ------------------------------------------------------------------ views
     def _show(self, take: Take | None) -> None:
-        """Show ``take`` (None: nothing) in every view: roll, player and score; the download links are cleared."""
+        """Show ``take`` (None: nothing) in the view: roll, sound, score and its label; the download links are cleared.
+
+        The take's piece carries the chosen instruments, so the sound needs no ``programs``.
+        """
         with self._views:
-            self._shown_take_id = _PARTIAL  # until every view shows it
-            piece = None if take is None else take.piece
-            self.piano_roll.show(piece)
-            self.player.show(piece)
-            self.score.show(piece)
+            self._shown_take_id = _PARTIAL  # until the view shows it all
+            if take is None:
+                self.view.show(None)
+            else:
+                self.view.show(take.piece, label=take.label, programs=None)
             self.downloads.show(None)
             self._shown_take_id = None if take is None else take.id
 
@@ -364,14 +369,25 @@ class Workbench(w.VBox):
         with self._views:
             if self._roll_follows:
                 self._shown_take_id = _PARTIAL
-                self.piano_roll.show(piece)
+                self.view.show_roll(piece)
 
     def _sync_views(self) -> None:
-        """Show the selected take in every view, unless they show it already."""
+        """Show the selected take in the view, unless it shows it already (then only its caption is updated)."""
         with self._views:
             take = self.current
             if self._shown_take_id != (None if take is None else take.id):
                 self._show(take)
+            else:
+                self._refresh_labels()
+
+    def _refresh_labels(self) -> None:
+        """Captions name the takes as they are now (starring changes a label); nothing is drawn again."""
+        with self._views:
+            take = self.current
+            if take is not None and self._shown_take_id == take.id:
+                self.view.label = take.label
+            for shown, view in self._compare_views:
+                view.label = shown.label
 
     def _on_select(self, change) -> None:
         self._roll_follows = False  # a take chosen while sampling is shown; the generation only moves the progress
@@ -390,21 +406,17 @@ class Workbench(w.VBox):
         if pair == self._compared:
             return
         self._compared = None
+        self._compare_views = []
         if pair is None:
             self.compare_area.children = ()
             return
-        boxes = []
+        views = []
         for take in (current, other):
-            roll, player = PianoRollView(), Player()
-            roll.show(take.piece, width=5.5, height=2.6)
-            player.show(take.piece)
-            boxes.append(
-                w.VBox(
-                    [w.HTML(f"<b>{html.escape(take.label)}</b>"), roll, player],
-                    layout=w.Layout(width="50%", **_VISIBLE),
-                )
-            )
-        self.compare_area.children = boxes
+            view = TakeView(**_COMPARE_ROLL, score=False, layout=w.Layout(width="50%", min_width="0", **_VISIBLE))
+            view.show(take.piece, label=take.label, programs=None)
+            views.append((take, view))
+        self.compare_area.children = [view for _, view in views]
+        self._compare_views = views
         self._compared = pair
 
     def _show_downloads(self) -> None:
