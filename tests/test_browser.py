@@ -338,7 +338,7 @@ def _views_show(workbench, number: int) -> bool:
 
 def _check_controls_visible(workbench) -> None:
     def slider(label):
-        return workbench.locator(".widget-slider", has=workbench.locator(f"label:text-is('{label}')")).first
+        return workbench.locator(".widget-slider", has=workbench.page.locator(f"label:text-is('{label}')")).first
 
     hidden = [label for label in ALWAYS_SHOWN_LABELS if not slider(label).is_visible()]
     assert not hidden, f"Workbench controls are not displayed: {', '.join(hidden)}"
@@ -405,7 +405,7 @@ def _check_playhead(page, workbench) -> dict:
 
 def _set_slider(workbench, label: str, value: int) -> None:
     """Type a value into a slider's readout, as a user can."""
-    slider = workbench.locator(".widget-slider", has=workbench.locator(f"label:text-is('{label}')")).first
+    slider = workbench.locator(".widget-slider", has=workbench.page.locator(f"label:text-is('{label}')")).first
     readout = slider.locator(".widget-readout")
     readout.click()
     readout.press("Control+a")

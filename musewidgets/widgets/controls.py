@@ -76,7 +76,7 @@ class SamplerControls(w.VBox):
             style={"description_width": f"{LABEL_WIDTH}px"},
             layout=w.Layout(width=f"{LABEL_WIDTH + 90}px"),
         )
-        self.new_seed = w.Button(description="new seed", icon="random", layout=w.Layout(width="95px"))
+        self.new_seed = w.Button(description="new seed", icon="random", layout=w.Layout(width="auto"))
         self.lock_seed = w.ToggleButton(
             value=False,
             description="lock",

@@ -173,6 +173,12 @@ function render({ model, el }) {
   function onScore() {
     bg.remove();
     score.innerHTML = model.get("score_svg");
+    for (const page of score.querySelectorAll(":scope > svg")) {
+      // a viewBox lets a page shrink to a narrow column (Notebook 7, a phone) instead of being cut at its edge
+      const w = parseFloat(page.getAttribute("width"));
+      const h = parseFloat(page.getAttribute("height"));
+      if (w > 0 && h > 0 && !page.hasAttribute("viewBox")) page.setAttribute("viewBox", `0 0 ${w} ${h}`);
+    }
     measures = Array.from(score.querySelectorAll("g.measure"));
     current = -1;
     score.hidden = measures.length === 0;
