@@ -77,3 +77,23 @@ def write_section(name: str, markdown: str, *, doc: Path = DOC, first: bool = Fa
         text = text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
+
+
+def replace_summary_rows(prefix: str, rows: list[list[object]], *, doc: Path = DOC) -> None:
+    """In the summary table on top of docs/benchmarks.md, put ``rows`` in place of the rows whose first cell starts
+    with ``prefix`` (so one script run alone keeps the summary in step with its section); no summary: nothing."""
+    if not doc.exists():
+        return
+    text = doc.read_text()
+    begin, end = "<!-- begin summary -->", "<!-- end summary -->"
+    if begin not in text or end not in text:
+        return
+    head, rest = text.split(begin, 1)
+    body, tail = rest.split(end, 1)
+    lines = body.split("\n")
+    old = [i for i, line in enumerate(lines) if line.startswith(f"| {prefix}")]
+    if not old:
+        return
+    new = ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines = lines[: old[0]] + new + [line for i, line in enumerate(lines[old[0] :], old[0]) if i not in old]
+    doc.write_text(head + begin + "\n".join(lines) + end + tail)

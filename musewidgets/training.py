@@ -162,9 +162,18 @@ def _chunks(e: Encoded, seq_len: int):
         }
 
 
-@torch.no_grad()
 def evaluate_nll(model, data: SequenceData, seq_len: int, device="cpu", max_tokens: int | None = None) -> dict:
-    """NLL per token (nats) per style over whole pieces, in windows of ``seq_len``; at most ``max_tokens`` each."""
+    """NLL per token (nats) per style over whole pieces, in windows of ``seq_len``; at most ``max_tokens`` each.
+
+    On the CPU it runs on :func:`~musewidgets.threads.training_threads` torch threads (one window at a time is a
+    small product, and a thread team stalls when another program is busy); the caller's count is restored.
+    """
+    threads = training_threads() if torch.device(device).type == "cpu" else torch.get_num_threads()
+    with torch_threads(threads), torch.no_grad():
+        return _evaluate_nll(model, data, seq_len, device, max_tokens)
+
+
+def _evaluate_nll(model, data: SequenceData, seq_len: int, device, max_tokens: int | None) -> dict:
     model.eval()
     result = {}
     for name, pieces in data.by_style.items():

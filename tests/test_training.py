@@ -163,3 +163,15 @@ def test_gan_augmentation_keeps_voices_in_their_ranges():
                 pitches = g[v][g[v] >= PITCH0] - PITCH0
                 outside += int(((pitches < low) | (pitches > high)).any())
     assert outside == 0
+
+
+def test_training_monitor_counts_steps_when_the_run_stops_by_steps(tmp_path):
+    from musewidgets.widgets import TrainingMonitor
+
+    from .conftest import tiny_config
+
+    trainer = Trainer(tiny_config(max_steps=3, eval_every=3, minutes=30), tmp_path)
+    monitor = TrainingMonitor(trainer)
+    assert monitor.bar.max == 3  # not 30 minutes of seconds
+    trainer.fit()
+    assert monitor.bar.value == 3 and monitor.losses

@@ -1,4 +1,4 @@
-"""A training monitor for notebooks: a progress bar over the time budget and a live loss plot."""
+"""A training monitor for notebooks: a progress bar over the step cap (or the time budget) and a live loss plot."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ class TrainingMonitor(w.VBox):
     """
 
     def __init__(self, trainer, *, redraw_every: int = 10):
+        # a run with a step cap is measured in steps (what stops it), else in seconds of the time budget
+        self.by_steps = trainer.config.max_steps is not None
         self.bar = w.IntProgress(
             value=0,
             min=0,
-            max=max(1, round(trainer.config.minutes * 60)),
+            max=max(1, trainer.config.max_steps if self.by_steps else round(trainer.config.minutes * 60)),
             description="training",
             layout=w.Layout(width="60%"),
         )
@@ -33,7 +35,7 @@ class TrainingMonitor(w.VBox):
     def _on_batch(self, e: dict) -> None:
         self.steps.append(e["step"])
         self.losses.append(e["loss"])
-        self.bar.value = min(self.bar.max, round(e["seconds"]))
+        self.bar.value = min(self.bar.max, e["step"] if self.by_steps else round(e["seconds"]))
         self.label.value = f"step {e['step']}  loss {e['loss']:.3f}  {e['tokens_per_s']:,.0f} tokens/s"
         if e["step"] % self.redraw_every == 0:
             self.draw()
