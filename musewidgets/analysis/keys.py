@@ -21,6 +21,11 @@ KRUMHANSL_KESSLER = {
     "minor": np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
 }
 
+# every key's profile, standardized (mean 0, standard deviation 1), one row per key: Pearson's r is then a dot product
+_KEY_NAMES = [key_name(tonic, mode) for tonic in range(12) for mode in KRUMHANSL_KESSLER]
+_PROFILES = np.array([np.roll(p, tonic) for tonic in range(12) for p in KRUMHANSL_KESSLER.values()])
+_PROFILES = (_PROFILES - _PROFILES.mean(axis=1, keepdims=True)) / _PROFILES.std(axis=1, keepdims=True)
+
 
 def pitch_class_durations(piece: Piece) -> np.ndarray:
     """How long each pitch class sounds, in steps, summed over all parts: shape ``(12,)``, C first."""
@@ -43,11 +48,8 @@ def key_scores(piece: Piece) -> dict[str, float]:
     durations = pitch_class_durations(piece)
     if np.count_nonzero(durations) < 2:
         return {}
-    scores = {}
-    for tonic in range(12):
-        for mode, profile in KRUMHANSL_KESSLER.items():
-            scores[key_name(tonic, mode)] = float(np.corrcoef(durations, np.roll(profile, tonic))[0, 1])
-    return scores
+    z = (durations - durations.mean()) / durations.std()
+    return dict(zip(_KEY_NAMES, (_PROFILES @ z / 12).tolist()))
 
 
 def estimate_key(piece: Piece) -> str | None:
