@@ -13,7 +13,7 @@ import numpy as np
 
 from ..piece import Piece, key_name
 
-__all__ = ["KRUMHANSL_KESSLER", "estimate_key", "key_scores", "pitch_class_durations"]
+__all__ = ["KRUMHANSL_KESSLER", "estimate_key", "key_of_durations", "key_scores", "pitch_class_durations"]
 
 # Probe-tone ratings, tonic first (Krumhansl & Kessler 1982, Table 2).
 KRUMHANSL_KESSLER = {
@@ -43,13 +43,30 @@ def key_scores(piece: Piece) -> dict[str, float]:
     -------
     dict
         ``{'C major': r, 'C minor': r, ...}`` (key names as :func:`~musewidgets.piece.key_name` spells them), or an
-        empty dict for a piece without notes or with a single pitch class only (no correlation is defined).
+        empty dict for a piece without notes, with a single pitch class only, or with all twelve sounding equally long
+        (no correlation is defined).
     """
     durations = pitch_class_durations(piece)
-    if np.count_nonzero(durations) < 2:
+    if np.count_nonzero(durations) < 2 or durations.std() == 0:  # all twelve equally long: no key is closer
         return {}
     z = (durations - durations.mean()) / durations.std()
     return dict(zip(_KEY_NAMES, (_PROFILES @ z / 12).tolist()))
+
+
+def key_of_durations(durations: np.ndarray) -> tuple[int, str] | None:
+    """Tonic pitch class and mode of the best-fitting key for a pitch-class duration profile of shape ``(12,)``.
+
+    The same rule as :func:`estimate_key`, for callers that already hold the profile (the style features build it
+    from a piano roll); ``None`` when nothing sounds.
+    """
+    durations = np.asarray(durations, dtype=float)
+    if not durations.any():
+        return None
+    if np.count_nonzero(durations) < 2 or durations.std() == 0:
+        return int(durations.argmax()), "major"
+    z = (durations - durations.mean()) / durations.std()
+    best = int(np.argmax(_PROFILES @ z))
+    return best // 2, ("major", "minor")[best % 2]
 
 
 def estimate_key(piece: Piece) -> str | None:
