@@ -21,18 +21,31 @@ def _fmt(x) -> str:
 
 
 def write_cards(folder: str | Path, *, seq_len: int = 512, limit_pieces: int | None = None) -> dict:
-    """Evaluate and describe every ``*.pt`` in ``folder`` (``*.last.pt`` resume files are skipped)."""
-    import torch
-
-    from . import corpus as corpus_mod
+    """Evaluate and describe every ``*.pt`` in ``folder`` (``*.last.pt`` resume files are skipped); a style
+    classifier's card comes from :func:`musewidgets.analysis.classifier.write_card`."""
     from .checkpoints import load_checkpoint
-    from .codecs import TokenCodec
-    from .models.ngram import NGram
-    from .training import SequenceData, evaluate_nll
 
     folder = Path(folder)
     paths = sorted(p for p in folder.glob("*.pt") if not p.name.endswith(".last.pt"))
     checkpoints = {p.stem: load_checkpoint(p) for p in paths}
+    classifiers = [p for p in paths if checkpoints[p.stem].family == "classifier"]
+    if classifiers:  # style classifiers have cards of their own: accuracy and confusion, not NLL
+        from .analysis.classifier import write_card
+
+        cards = {p.stem: write_card(p, limit=limit_pieces) for p in classifiers}
+        rest = {k: v for k, v in checkpoints.items() if v.family != "classifier"}
+        return cards | (_write_sequence_cards(folder, rest, seq_len, limit_pieces) if rest else {})
+    return _write_sequence_cards(folder, checkpoints, seq_len, limit_pieces)
+
+
+def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_pieces: int | None) -> dict:
+    import torch
+
+    from . import corpus as corpus_mod
+    from .codecs import TokenCodec
+    from .models.ngram import NGram
+    from .training import SequenceData, evaluate_nll
+
     styles = sorted({s for ck in checkpoints.values() for s in ck.styles})
     corpora = {s: corpus_mod.load_style(s, progress=False) for s in styles}
     codec = TokenCodec()

@@ -20,7 +20,7 @@ import torch
 from .analysis.keys import estimate_key
 from .checkpoints import Checkpoint, load_checkpoint, resolve
 from .codecs.tokens import BOS, HOLD, PITCH0, REST
-from .errors import UnknownStyleError
+from .errors import CheckpointError, UnknownStyleError
 from .piece import Piece
 from .threads import SAMPLING_THREADS, torch_threads
 
@@ -300,5 +300,14 @@ class Sampler:
 
 
 def load_sampler(name_or_path: str | os.PathLike) -> Sampler:
-    """A :class:`Sampler` for a shipped model name (``'lstm'``, ``'transformer'``, ...) or a checkpoint path."""
-    return Sampler(load_checkpoint(resolve(name_or_path)))
+    """A :class:`Sampler` for a shipped model name (``'lstm'``, ``'transformer'``, ...) or a checkpoint path.
+
+    Raises
+    ------
+    CheckpointError
+        If the checkpoint cannot be loaded, or holds a model that does not generate (the style classifier).
+    """
+    checkpoint = load_checkpoint(resolve(name_or_path))
+    if checkpoint.family == "classifier":
+        raise CheckpointError(f"{checkpoint.path.name}: a style classifier listens to music; it cannot generate any")
+    return Sampler(checkpoint)

@@ -12,7 +12,8 @@ best, steps, seconds). The CLI subscribes a tqdm bar and a log; a notebook a pro
 
 Sequence models train on windows of ``seq_len`` tokens drawn with equal weight per style, transposed at random
 within the style's voice ranges (``corpus.transpositions``); validation is the NLL per token on the valid split.
-The GAN trains with WGAN-GP on 64-step phrases. Checkpoints are written atomically; ``best`` is kept whenever
+The GAN trains with WGAN-GP on 64-step phrases; the style classifier on re-encoded stretches of pieces
+(:mod:`musewidgets.classifier_training`). Checkpoints are written atomically; ``best`` is kept whenever
 validation improves and ``last`` at every validation, so Ctrl-C or a power cut loses at most one interval, and
 ``resume=True`` continues from ``last``.
 """
@@ -270,6 +271,10 @@ class Trainer:
             from .gan_training import GANTask
 
             task = GANTask(self, corpora)
+        elif cfg.family == "classifier":
+            from .classifier_training import ClassifierTask
+
+            task = ClassifierTask(self, corpora)
         else:
             task = SequenceTask(self, corpora)
         with torch_threads(self.threads()):

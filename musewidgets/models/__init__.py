@@ -1,5 +1,6 @@
 """Model families behind one registry: ``rnn``, ``lstm``, ``transformer`` (token sequences), ``gan`` (rolls), and
-``frame_bernoulli`` / ``frame_notewise`` (binary frames, for the polyphonic-music benchmarks).
+``frame_bernoulli`` / ``frame_notewise`` (binary frames, for the polyphonic-music benchmarks), and ``classifier`` (the
+style classifier the analysis listens with).
 
 Importing this package imports torch.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 
-from . import frames, gan, rnn, transformer  # noqa: F401  (registers the families)
+from . import classifier, frames, gan, rnn, transformer  # noqa: F401  (registers the families)
 from .base import REGISTRY, SequenceConfig, SequenceModel
 
 __all__ = ["FAMILIES", "REGISTRY", "SequenceConfig", "SequenceModel", "build", "config_to_dict"]
