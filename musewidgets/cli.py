@@ -106,6 +106,60 @@ def _cmd_cards(args: argparse.Namespace) -> None:
     print(f"wrote {len(cards)} model cards in {args.folder}")
 
 
+def _read_music(path: str):
+    from . import io
+
+    piece = io.read(path)
+    if piece.n_notes == 0:
+        raise ValueError(f"{path}: no notes to listen to")
+    return piece
+
+
+def _cmd_classify(args: argparse.Namespace) -> None:
+    from .analysis.classifier import load_classifier
+    from .analysis.mood import estimate_mood
+
+    piece = _read_music(args.input)
+    for style, p in load_classifier().classify(piece).items():
+        print(f"{style} {p:.3f}")
+    mood = estimate_mood(piece)
+    print(f"mood {mood.valence:+.2f} {mood.arousal:+.2f} {mood.word}")
+
+
+def _cmd_similar(args: argparse.Namespace) -> None:
+    from .analysis.similarity import similar
+
+    piece = _read_music(args.input)
+    for neighbour in similar(piece, args.k, progress=not args.quiet):
+        print(neighbour)
+
+
+def _cmd_scorecard(args: argparse.Namespace) -> None:
+    from .analysis import scorecard as sc
+
+    rows = sc.scorecard(
+        args.model or sc.DEFAULT_MODELS,
+        args.style,
+        takes=args.takes,
+        bars=args.bars,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    table = sc.to_markdown(rows)
+    print(table, end="")
+    if args.json:
+        print(f"wrote {sc.save_json(rows, args.json)}", file=sys.stderr)
+    if args.markdown:
+        print(f"wrote {sc.write_page(rows, args.markdown, command=_command_line())}", file=sys.stderr)
+    if args.cards:
+        for card in sc.cite_in_cards(rows, args.cards):
+            print(f"cited in {card}", file=sys.stderr)
+
+
+def _command_line() -> str:
+    return "musewidgets " + " ".join(sys.argv[1:])
+
+
 def _cmd_generate(args: argparse.Namespace) -> None:
     from . import export, io
     from .sampling import load_sampler
@@ -184,8 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_outputs(p)
     p.set_defaults(func=_cmd_render)
 
-    p = sub.add_parser("train", help="train a model family on corpus styles")
-    p.add_argument("--model", required=True, choices=["rnn", "lstm", "transformer", "gan"])
+    p = sub.add_parser("train", help="train a model family (or the style classifier) on corpus styles")
+    p.add_argument("--model", required=True, choices=["rnn", "lstm", "transformer", "gan", "classifier"])
     p.add_argument("--style", action="append", help="style to train on (repeat; default all four)")
     p.add_argument("--minutes", type=_positive_float, default=10.0, help="wall-clock budget (default 10)")
     p.add_argument("--out", required=True, help="folder for the checkpoint and model card")
@@ -218,6 +272,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--primer", help="a MIDI, MusicXML or ABC file to continue")
     _add_outputs(p)
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("classify", help="which style a piece sounds like, and its mood (a rule-based estimate)")
+    p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
+    p.set_defaults(func=_cmd_classify)
+
+    p = sub.add_parser("similar", help="the corpus pieces that sound most like a piece")
+    p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
+    p.add_argument("-k", type=_positive_int, default=5, help="how many neighbours (default 5, at most 100)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar if the index must be built")
+    p.set_defaults(func=_cmd_similar)
+
+    p = sub.add_parser(
+        "scorecard",
+        help="how close each model's takes come to the real music of each style",
+        description="For every model and style: seeded takes beside as many real held-out excerpts of the same "
+        "length; prints a markdown table (see musewidgets.analysis.scorecard for every column).",
+    )
+    p.add_argument("--takes", type=_positive_int, default=32, help="takes per model and style (2..64, default 32)")
+    p.add_argument("--bars", type=_positive_int, default=8, help="bars per take (default 8)")
+    p.add_argument("--model", action="append", help="shipped model or .pt file (repeat; default all four)")
+    p.add_argument("--style", action="append", help="style (repeat; default all)")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    p.add_argument("--markdown", metavar="FILE", help="also write the page docs/scorecard.md is made of")
+    p.add_argument("--cards", metavar="FOLDER", help="also put each model's rows into its model card in FOLDER")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_scorecard)
 
     p = sub.add_parser("models", help="list the shipped checkpoints: family, styles, test NLL")
     p.set_defaults(func=_cmd_models)

@@ -98,10 +98,10 @@ def test_a_generator_is_not_a_classifier_and_the_classifier_cannot_generate(tmp_
 
 
 def test_training_command_writes_a_classifier_with_a_card(tmp_path):
-    from .conftest import tiny_config
-
     from musewidgets.analysis.classifier import write_card
     from musewidgets.training import Trainer
+
+    from .conftest import tiny_config
 
     config = tiny_config(family="classifier", styles=tuple(STYLES), max_steps=4, eval_every=2, batch_size=8, model={})
     result = Trainer(config, tmp_path).fit()

@@ -38,9 +38,30 @@ from ..piece import Piece
 from .keys import estimate_key
 from .mood import CUE_NAMES, mood_cues
 
-__all__ = ["FEATURE_NAMES", "TasteModel", "piece_features"]
+__all__ = ["EMBEDDING_SIZE", "FEATURE_NAMES", "TasteModel", "piece_features"]
 
-FEATURE_NAMES: tuple[str, ...] = (*CUE_NAMES, "mean_pitch", "notes_per_bar", "minor", "pitch_range")
+_METRICS = (  # from .metrics, beside the cues; mean_pitch, notes_per_bar and pitch_range come first already
+    "n_pitch_classes_used",
+    "polyphony",
+    "pitch_class_entropy",
+    "scale_consistency",
+    "empty_beat_rate",
+    "groove_consistency",
+    "repeated_bars",
+    "tonic_ending",
+    "parallels_per_8_bars",
+    "crossings_per_8_bars",
+)
+EMBEDDING_SIZE = 8  # coordinates of the style classifier's piece embedding kept (of 64)
+FEATURE_NAMES: tuple[str, ...] = (
+    *CUE_NAMES,
+    "mean_pitch",
+    "notes_per_bar",
+    "minor",
+    "pitch_range",
+    *_METRICS,
+    *(f"embedding_{i}" for i in range(EMBEDDING_SIZE)),
+)
 
 _FORMAT_VERSION = 1
 _MAX_NEWTON_STEPS = 50
@@ -55,7 +76,10 @@ def piece_features(piece: Piece) -> dict[str, float]:
         The seven :func:`~musewidgets.analysis.mood.mood_cues` (about ``[-1, 1]``), then ``mean_pitch`` (MIDI
         pitch, mean over all notes), ``notes_per_bar`` (all parts' notes divided by :attr:`Piece.n_bars`),
         ``minor`` (1.0 when :func:`~musewidgets.analysis.keys.estimate_key` finds a minor key, else 0.0) and
-        ``pitch_range`` (highest minus lowest pitch, semitones).
+        ``pitch_range`` (highest minus lowest pitch, semitones); then ten :func:`~musewidgets.analysis.metrics.metrics`
+        (texture, tonality, form, cadence and voice leading) and the first :data:`EMBEDDING_SIZE` coordinates of the
+        style classifier's piece embedding (:meth:`~musewidgets.analysis.classifier.Classifier.embed`: what the
+        piece sounds like as a whole).
 
     Raises
     ------
@@ -65,12 +89,22 @@ def piece_features(piece: Piece) -> dict[str, float]:
     features = mood_cues(piece)  # raises on a piece without notes
     pitches = [n.pitch for p in piece.parts for n in p.notes]
     key = estimate_key(piece) or ""
-    return features | {
-        "mean_pitch": float(np.mean(pitches)),
-        "notes_per_bar": len(pitches) / max(piece.n_bars, 1),
-        "minor": float(key.endswith("minor")),
-        "pitch_range": float(max(pitches) - min(pitches)),
-    }
+    from .classifier import load_classifier
+    from .metrics import metrics
+
+    measured = metrics(piece)
+    [embedding] = load_classifier().embed([piece])
+    return (
+        features
+        | {
+            "mean_pitch": float(np.mean(pitches)),
+            "notes_per_bar": len(pitches) / max(piece.n_bars, 1),
+            "minor": float(key.endswith("minor")),
+            "pitch_range": float(max(pitches) - min(pitches)),
+        }
+        | {k: float(measured[k]) for k in _METRICS}
+        | {f"embedding_{i}": float(v) for i, v in enumerate(embedding[:EMBEDDING_SIZE])}
+    )
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:

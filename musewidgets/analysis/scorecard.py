@@ -1,0 +1,336 @@
+"""The scorecard: how close each model's takes come to the real music of each style, measured by the project itself.
+
+For every model family and style, ``takes`` seeded takes of ``bars`` bars (default 32 x 8) are set beside as many
+real excerpts: ``bars`` bars of held-out (test-split) corpus pieces that are at least that long, chosen
+with a seeded generator; the excerpts are the *last* ``bars`` bars of their pieces, so that the takes' endings are
+compared with real endings (a take is asked to be a piece of ``bars`` bars). Each row reports:
+
+``c2st``
+    Two-sample classifier test (Lopez-Paz & Oquab 2017): the cross-validated accuracy of a logistic regression
+    (scikit-learn, standardized features, 5 folds repeated 4 times with different shuffles) telling takes from real
+    excerpts on their :func:`~musewidgets.analysis.metrics.metrics`. 0.5 = the metrics cannot tell them apart; 1.0 =
+    always can. With 32 + 32 pieces, chance alone spreads it by about +-0.1, so the ``real`` rows compare two
+    disjoint sets of real excerpts (test against valid split) to show that floor.
+``fidelity``
+    Share of takes that the style classifier (:mod:`.classifier`) assigns to the requested style.
+``overlap``
+    Per metric, the overlapping area of the two distributions, takes against real (Yang & Lerch 2018): each set's
+    values smoothed by a Gaussian kernel density (Silverman's bandwidth, at least 2 % of the pooled range), the
+    area under the smaller of the two densities; 1 = the same distribution, 0 = no value in common. This is the
+    overlap of the values themselves (Yang & Lerch compare distributions of pairwise distances instead; with a
+    single reference set the values are what a reader can check).
+``tonic_ending``, ``repeated_bars``, ``*_per_8_bars``
+    Means over the takes; ``loops`` is the share of takes that play one bar more than 4 times in a row.
+
+Everything is seeded: the same models, settings and seed give the same table on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..piece import Piece
+from .metrics import METRIC_NAMES, metrics
+
+__all__ = [
+    "COLUMNS",
+    "c2st",
+    "cite_in_cards",
+    "overlap_area",
+    "real_excerpts",
+    "save_json",
+    "score",
+    "scorecard",
+    "to_markdown",
+    "write_page",
+]
+
+DEFAULT_MODELS = ("rnn", "lstm", "transformer", "gan")
+# the keys every row has (the JSON file), in the markdown table's order
+COLUMNS = (
+    "model",
+    "style",
+    "takes",
+    "c2st",
+    "fidelity",
+    "tonic_ending",
+    "repeated_bars",
+    "loops",
+    "parallels_per_8_bars",
+    "crossings_per_8_bars",
+    "spacing_per_8_bars",
+    "out_of_range_per_8_bars",
+    "pc_entropy_overlap",
+    "scale_consistency",
+)
+
+
+def overlap_area(a, b) -> float:
+    """Overlapping area (0..1) of the kernel densities of two samples of one metric; NaN values are left out.
+
+    Returns NaN when either sample is empty after that.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if not len(a) or not len(b):
+        return math.nan
+    both = np.concatenate([a, b])
+    span = float(both.max() - both.min())
+    floor = 0.02 * span if span > 0 else 1e-3 * max(1.0, abs(float(both.mean())))
+
+    def bandwidth(x):
+        return max(1.06 * float(x.std()) * len(x) ** -0.2, floor)
+
+    ha, hb = bandwidth(a), bandwidth(b)
+    grid = np.linspace(both.min() - 4 * max(ha, hb), both.max() + 4 * max(ha, hb), 2001)
+
+    def density(x, h):
+        z = (grid[:, None] - x[None, :]) / h
+        return np.exp(-0.5 * z**2).sum(1) / (len(x) * h * math.sqrt(2 * math.pi))
+
+    area = np.minimum(density(a, ha), density(b, hb))
+    return float(min(1.0, np.sum((area[1:] + area[:-1]) / 2 * np.diff(grid))))
+
+
+def c2st(x_takes: np.ndarray, x_real: np.ndarray, *, seed: int = 0, folds: int = 5, repeats: int = 4) -> float:
+    """Cross-validated accuracy of a logistic regression telling rows of ``x_takes`` from rows of ``x_real``.
+
+    Features are standardized inside each fold; NaNs are replaced by the column's mean (0 when all NaN).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate([x_takes, x_real]).astype(float)
+    y = np.r_[np.ones(len(x_takes)), np.zeros(len(x_real))]
+    means = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0) if len(x) else np.zeros(x.shape[1])
+    means = np.nan_to_num(means)
+    x = np.where(np.isfinite(x), x, means)
+    folds = min(folds, len(x_takes), len(x_real))
+    if folds < 2:
+        return math.nan
+    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    return float(cross_val_score(model, x, y, cv=cv, scoring="accuracy").mean())
+
+
+def real_excerpts(style: str, n: int, bars: int, *, split: str = "test", seed: int = 0) -> list[Piece]:
+    """``n`` excerpts of ``bars`` bars (the last bars: where the piece ends, a short final bar filled with rests) of
+    pieces of ``split``, chosen with a seeded generator (fewer if the split has fewer pieces that long)."""
+    from .. import corpus
+
+    pieces = [p for p in corpus.load_style(style, progress=False).split(split) if p.n_bars >= bars]
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(pieces), size=min(n, len(pieces)), replace=False)
+    return [_ending(pieces[i], bars) for i in sorted(chosen)]
+
+
+def _ending(piece: Piece, bars: int) -> Piece:
+    """The last ``bars`` bars, the final bar included even when it is short (it holds the last chord)."""
+    return piece.slice_bars(piece.n_bars - bars, piece.n_bars)
+
+
+def _matrix(pieces: list[Piece]) -> np.ndarray:
+    return np.array([[m[k] for k in METRIC_NAMES] for m in map(metrics, pieces)], dtype=float)
+
+
+def score(takes: list[Piece], real: list[Piece], *, style: str, model: str, classifier=None, seed: int = 0) -> dict:
+    """One scorecard row: ``takes`` of ``model`` against ``real`` excerpts of ``style`` (see the module docstring)."""
+    from .classifier import load_classifier
+
+    classifier = classifier or load_classifier()
+    xt, xr = _matrix(takes), _matrix(real)
+    col = {k: i for i, k in enumerate(METRIC_NAMES)}
+    probs = classifier.probabilities([t for t in takes if t.n_notes])
+    fidelity = float(np.mean(probs.argmax(1) == classifier.styles.index(style))) * len(probs) / len(takes)
+    mean = {k: float(np.nanmean(xt[:, i])) if np.isfinite(xt[:, i]).any() else math.nan for k, i in col.items()}
+    overlap = {k: overlap_area(xt[:, i], xr[:, i]) for k, i in col.items()}
+    return {
+        "model": model,
+        "style": style,
+        "takes": len(takes),
+        "real": len(real),
+        "c2st": c2st(xt, xr, seed=seed),
+        "fidelity": fidelity,
+        "tonic_ending": mean["tonic_ending"],
+        "repeated_bars": mean["repeated_bars"],
+        "loops": float(np.mean(xt[:, col["longest_bar_loop"]] > 4)),
+        "parallels_per_8_bars": mean["parallels_per_8_bars"],
+        "crossings_per_8_bars": mean["crossings_per_8_bars"],
+        "spacing_per_8_bars": mean["spacing_per_8_bars"],
+        "out_of_range_per_8_bars": mean["out_of_range_per_8_bars"],
+        "pc_entropy_overlap": overlap["pitch_class_entropy"],
+        "scale_consistency": mean["scale_consistency"],
+        "means": mean,
+        "overlap": overlap,
+    }
+
+
+def scorecard(
+    models=DEFAULT_MODELS,
+    styles=None,
+    *,
+    takes: int = 32,
+    bars: int = 8,
+    seed: int = 0,
+    temperature: float = 1.0,
+    progress: bool = True,
+) -> list[dict]:
+    """Rows for every model (shipped name or checkpoint path) x style it knows, then one ``real`` row per style.
+
+    Takes are ``sampler.generate(style=, bars=, n=takes, seed=seed, temperature=)``: one seeded batch of candidates
+    per model and style.
+
+    Raises
+    ------
+    ValueError
+        If ``takes`` is not 2..64 or ``bars`` not 1..64; ``UnknownStyleError`` for an unknown style;
+        ``CheckpointError`` for an unknown model.
+    """
+    from tqdm.auto import tqdm
+
+    from ..corpus import STYLES, get_style
+    from ..sampling import load_sampler
+    from .classifier import load_classifier
+
+    if isinstance(takes, bool) or not isinstance(takes, int) or not 2 <= takes <= 64:
+        raise ValueError(f"`takes` must be a whole number from 2 to 64, got {takes!r}")
+    if isinstance(bars, bool) or not isinstance(bars, int) or not 1 <= bars <= 64:
+        raise ValueError(f"`bars` must be a whole number from 1 to 64, got {bars!r}")
+    styles = list(styles or STYLES)
+    for s in styles:
+        get_style(s)
+    samplers = {m: load_sampler(m) for m in models}
+    classifier = load_classifier()
+    real = {s: real_excerpts(s, takes, bars, seed=seed) for s in styles}
+    cells = [(m, s) for m in models for s in styles if s in samplers[m].styles]
+    rows = []
+    with tqdm(total=len(cells) + len(styles), desc="scorecard", unit="row", disable=not progress) as bar:
+        for m, s in cells:
+            bar.set_postfix_str(f"{Path(str(m)).stem} {s}")
+            generated = samplers[m].generate(style=s, bars=bars, n=takes, seed=seed, temperature=temperature)
+            rows.append(score(generated, real[s], style=s, model=Path(str(m)).stem, classifier=classifier, seed=seed))
+            bar.update()
+        for s in styles:
+            other = real_excerpts(s, takes, bars, split="valid", seed=seed)
+            row = score(other, real[s], style=s, model="real", classifier=classifier, seed=seed)
+            rows.append(row | {"takes": len(other)})
+            bar.update()
+    return rows
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
+
+
+def to_markdown(rows: list[dict]) -> str:
+    """The rows as a markdown table (:data:`COLUMNS`), grouped by style with the real row first."""
+    order = sorted(rows, key=lambda r: (r["style"], r["model"] != "real", r["model"]))
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    for r in order:
+        cells = [f"**{r[c]}**" if c == "model" and r[c] == "real" else _fmt(r[c]) for c in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Path:
+    """Write the scorecard page (``docs/scorecard.md``): how it was made, the table, and every metric's overlap."""
+    import platform
+    import time
+
+    path = Path(path)
+    metrics_order = [k for k in METRIC_NAMES if k != "longest_bar_loop"]
+    order = sorted(rows, key=lambda r: (r["style"], r["model"] != "real", r["model"]))
+    lines = [
+        "# Scorecard",
+        "",
+        "How close each model's takes come to the real music of each style, measured by the project itself",
+        "(definitions: `musewidgets.analysis.scorecard`, `musewidgets.analysis.metrics`,",
+        "`musewidgets.analysis.voice_leading`). **c2st**: 0.5 = takes and real excerpts cannot be told apart by",
+        "their metrics, 1.0 = always; the **real** rows compare two disjoint sets of real excerpts and show the",
+        "noise floor. **fidelity**: share of takes the style classifier assigns to the requested style. Rates are",
+        "per 8 bars; **loops**: share of takes that play one bar more than 4 times in a row.",
+        "",
+        f"Made by `{command}` on {time.strftime('%Y-%m-%d')} ({platform.machine()} {platform.system()}, "
+        f"{os.cpu_count()} cores); {rows[0]['takes']} takes per row.",
+        "",
+        to_markdown(rows),
+        "Mean of every metric (takes, or the real excerpts in the real rows):",
+        "",
+        "| model | style | " + " | ".join(metrics_order) + " |",
+        "|" + " --- |" * (2 + len(metrics_order)),
+        *[
+            f"| {r['model']} | {r['style']} | " + " | ".join(_fmt(r["means"][k]) for k in metrics_order) + " |"
+            for r in order
+        ],
+        "",
+        "Overlapping area of each metric's distribution with the real test excerpts' (1 = the same):",
+        "",
+        "| model | style | " + " | ".join(metrics_order) + " |",
+        "|" + " --- |" * (2 + len(metrics_order)),
+        *[
+            f"| {r['model']} | {r['style']} | " + " | ".join(_fmt(r["overlap"][k]) for k in metrics_order) + " |"
+            for r in order
+        ],
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    return path
+
+
+_CARD_MARK = "## Scorecard"
+
+
+def cite_in_cards(rows: list[dict], folder: str | os.PathLike, *, source: str = "docs/scorecard.md") -> list[Path]:
+    """Put each model's scorecard rows, beside the real rows, into its model card (``<model>.md`` and ``.json`` in
+    ``folder``), replacing an earlier scorecard section. Returns the cards changed."""
+    folder = Path(folder)
+    changed = []
+    for name in sorted({r["model"] for r in rows} - {"real"}):
+        md, js = folder / f"{name}.md", folder / f"{name}.json"
+        if not md.exists():
+            continue
+        own = [r for r in rows if r["model"] in (name, "real")]
+        text = md.read_text().split(f"\n{_CARD_MARK}\n")[0].rstrip("\n")
+        section = [
+            "",
+            _CARD_MARK,
+            "",
+            f"From `{source}` ({own[0]['takes']} seeded takes of each style against as many real",
+            "held-out excerpts; c2st 0.5 = indistinguishable by the metrics; rates per 8 bars):",
+            "",
+            to_markdown(own).rstrip("\n"),
+        ]
+        md.write_text(text + "\n" + "\n".join(section) + "\n")
+        if js.exists():
+            card = json.loads(js.read_text())
+            card["scorecard"] = [{c: _clean(r[c]) for c in COLUMNS} for r in own if r["model"] == name]
+            js.write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
+        changed.append(md)
+    return changed
+
+
+def _clean(v):
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    return v
+
+
+def save_json(rows: list[dict], path: str | os.PathLike) -> Path:
+    """Write the rows as a JSON list (NaN written as null)."""
+    path = Path(path)
+    path.write_text(json.dumps([_clean(r) for r in rows], indent=1) + "\n")
+    return path

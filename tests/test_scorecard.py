@@ -1,0 +1,112 @@
+"""The scorecard: its statistics, its rows, the real rows, the CLI and its files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from musewidgets.analysis.metrics import tonic_ending
+from musewidgets.analysis.scorecard import COLUMNS, c2st, overlap_area, real_excerpts, scorecard, to_markdown
+from musewidgets.cli import main
+from musewidgets.errors import UnknownStyleError
+
+REQUIRED = {
+    "model",
+    "style",
+    "takes",
+    "c2st",
+    "fidelity",
+    "tonic_ending",
+    "repeated_bars",
+    "parallels_per_8_bars",
+    "crossings_per_8_bars",
+    "pc_entropy_overlap",
+}
+
+
+def test_overlap_area_of_equal_disjoint_and_half_shifted_samples():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1, 400)
+    assert overlap_area(a, a) == pytest.approx(1.0, abs=1e-3)
+    assert overlap_area(a, a + 100) < 1e-3
+    half = overlap_area(a, a + 1.35)  # two unit normals 1.35 apart overlap by about half
+    assert 0.4 < half < 0.6
+    assert overlap_area([3.0] * 10, [3.0] * 10) == pytest.approx(1.0, abs=1e-3)  # constant and equal
+    assert overlap_area([0.0] * 10, [1.0] * 10) < 1e-3
+    assert math.isnan(overlap_area([math.nan], [1.0]))
+    assert overlap_area([1.0, math.nan, 2.0], [1.0, 2.0]) == pytest.approx(1.0, abs=1e-3)  # NaN left out
+
+
+def test_c2st_is_near_chance_for_one_distribution_and_near_one_for_two():
+    rng = np.random.default_rng(1)
+    same = c2st(rng.normal(size=(32, 5)), rng.normal(size=(32, 5)))
+    apart = c2st(rng.normal(size=(32, 5)), rng.normal(3, 1, size=(32, 5)))
+    assert 0.3 <= same <= 0.7
+    assert apart >= 0.95
+    x = rng.normal(size=(16, 3))
+    x[:, 1] = np.nan  # a metric undefined for every take does not break the test
+    assert 0.0 <= c2st(x, rng.normal(size=(16, 3))) <= 1.0
+
+
+def test_real_excerpts_are_the_last_bars_of_held_out_pieces():
+    excerpts = real_excerpts("folk", 8, 4, seed=3)
+    assert len(excerpts) == 8
+    assert all(p.n_bars == 4 and p.pickup == 0 and p.end == 4 * p.steps_per_bar for p in excerpts)
+    endings = real_excerpts("chorale", 32, 8)
+    assert np.mean([tonic_ending(p) for p in endings]) > 0.5  # real endings: mostly on the tonic
+    assert [p.title for p in excerpts] == [p.title for p in real_excerpts("folk", 8, 4, seed=3)]
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return scorecard(["lstm", "gan"], ["chorale"], takes=6, bars=2, progress=False)
+
+
+def test_rows_hold_every_column_and_a_real_row_per_style(rows):
+    assert [(r["model"], r["style"]) for r in rows] == [("lstm", "chorale"), ("gan", "chorale"), ("real", "chorale")]
+    for r in rows:
+        assert REQUIRED <= set(r) and set(COLUMNS) <= set(r)
+        assert r["takes"] == 6
+        assert 0 <= r["c2st"] <= 1 and 0 <= r["fidelity"] <= 1 and 0 <= r["pc_entropy_overlap"] <= 1
+    table = to_markdown(rows)
+    assert table.splitlines()[2].startswith("| **real** | chorale |")
+
+
+def test_the_same_settings_give_the_same_rows(rows):
+    again = scorecard(["lstm", "gan"], ["chorale"], takes=6, bars=2, progress=False)
+    assert json.dumps(again, default=str) == json.dumps(rows, default=str)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="`takes`"):
+        scorecard(["lstm"], ["folk"], takes=1)
+    with pytest.raises(ValueError, match="`bars`"):
+        scorecard(["lstm"], ["folk"], bars=0)
+    with pytest.raises(UnknownStyleError, match="jazz"):
+        scorecard(["lstm"], ["jazz"])
+
+
+def test_cli_prints_the_table_and_writes_json_and_the_page(tmp_path, capsys):
+    out, page = tmp_path / "sc.json", tmp_path / "scorecard.md"
+    args = ["scorecard", "--takes", "4", "--bars", "2", "--model", "rnn", "--style", "folk", "-q"]
+    assert main([*args, "--json", str(out), "--markdown", str(page)]) == 0
+    printed = capsys.readouterr().out
+    assert "| rnn | folk | 4 |" in printed and "| **real** | folk |" in printed
+    data = json.loads(out.read_text())
+    assert [r["model"] for r in data] == ["rnn", "real"] and REQUIRED <= set(data[0])
+    assert "Made by `musewidgets" in page.read_text() and "Overlapping area" in page.read_text()
+    assert main(["scorecard", "--takes", "100", "--model", "rnn", "--style", "folk", "-q"]) == 1
+    assert "`takes` must be a whole number from 2 to 64" in capsys.readouterr().err
+
+
+def test_shipped_scorecard_page_has_every_family_and_style():
+    from pathlib import Path
+
+    rows = json.loads((Path(__file__).parents[1] / "docs" / "scorecard.json").read_text())
+    cells = {(r["model"], r["style"]) for r in rows}
+    for style in ("chorale", "folk", "irish", "renaissance"):
+        assert {(m, style) for m in ("rnn", "lstm", "transformer", "gan", "real")} <= cells
+    assert all(r["takes"] == 32 for r in rows)
