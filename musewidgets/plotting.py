@@ -9,6 +9,7 @@ time to a pixel column (the playhead of :class:`musewidgets.widgets.player.TakeV
 from __future__ import annotations
 
 import io as _io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ def plot_pianoroll(
     highlight: tuple[int, int] | None = None,
     legend: bool = True,
     title: str | None = None,
+    marks: Sequence[tuple[int, int]] = (),
 ) -> PolyCollection:
     """Draw the notes of every part as coloured bars over bar and beat lines.
 
@@ -48,6 +50,8 @@ def plot_pianoroll(
         Name the parts in a legend (when there is more than one).
     title : str, optional
         Axes title; default the piece's title.
+    marks : sequence of (step, pitch)
+        Ring these notes in red (voice-leading faults: see :func:`~musewidgets.analysis.voice_leading.faults`).
 
     Returns
     -------
@@ -55,6 +59,7 @@ def plot_pianoroll(
         One rectangle per note, coloured by part.
     """
     from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     if ax is None:
@@ -96,8 +101,15 @@ def plot_pianoroll(
     if highlight is not None:
         start, stop = highlight
         ax.axvspan(piece.bar_start(start), piece.bar_start(stop), color="#FFE08A", alpha=0.45, zorder=1)
-    if legend and len(piece.parts) > 1:
-        handles = [Patch(color=PART_COLORS[i % len(PART_COLORS)], label=p.name) for i, p in enumerate(piece.parts)]
+    handles = []
+    if len(marks):
+        xs, ys = zip(*marks)
+        ax.scatter(np.asarray(xs) + 0.5, ys, s=60, facecolors="none", edgecolors="#E00000", linewidths=1.4, zorder=4)
+        handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="#E00000", label="fault"))
+    if legend and (len(piece.parts) > 1 or handles):
+        handles = [Patch(color=PART_COLORS[i % len(PART_COLORS)], label=p.name) for i, p in enumerate(piece.parts)] * (
+            len(piece.parts) > 1
+        ) + handles
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
     label = piece.title if title is None else title
     if label:

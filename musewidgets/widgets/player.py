@@ -102,18 +102,25 @@ class TakeView(anywidget.AnyWidget):
         self.score_width = score_width
         self.score = score
 
-    def show(self, piece: Piece | None, *, label: str = "", programs: Sequence[int] | None = None) -> None:
+    def show(
+        self,
+        piece: Piece | None,
+        *,
+        label: str = "",
+        programs: Sequence[int] | None = None,
+        marks: Sequence[tuple[int, int]] = (),
+    ) -> None:
         """Draw the roll, load the sound and engrave the score of ``piece`` (``None`` clears everything).
 
         ``programs`` (one General MIDI program per part) replaces the parts' own instruments in the sound. A view made
-        with ``score=False`` engraves nothing.
+        with ``score=False`` engraves nothing. ``marks`` ((step, pitch) pairs) ring notes in red on the roll.
         """
         if piece is None:
             self.clear()
             return
         from ..audio import to_wav
 
-        roll = self._roll_state(piece)
+        roll = self._roll_state(piece, marks)
         wav = to_wav(piece, programs=programs)
         svg = ""
         if self.score:
@@ -121,6 +128,12 @@ class TakeView(anywidget.AnyWidget):
 
             svg = "".join(to_svg(piece, width=self.score_width))
         self._set(roll, audio_wav=wav, score_svg=svg, label=label, pending=False)
+
+    def mark(self, piece: Piece, marks: Sequence[tuple[int, int]]) -> None:
+        """Redraw the roll of the piece on show with ``marks`` ringed (none: plain); the sound and score stay."""
+        with self.hold_sync():
+            for name, value in self._roll_state(piece, marks).items():
+                setattr(self, name, value)
 
     def show_roll(self, piece: Piece | None) -> None:
         """Redraw only the roll (while bars are being sampled); the sound and the score are cleared as pending."""
@@ -149,11 +162,13 @@ class TakeView(anywidget.AnyWidget):
             for name, value in {"position": 0.0, **values, **more}.items():
                 setattr(self, name, value)
 
-    def _roll_state(self, piece: Piece) -> dict:
+    def _roll_state(self, piece: Piece, marks: Sequence[tuple[int, int]] = ()) -> dict:
         """The traits that depend on the roll: its PNG, the timing map and the measure starts."""
         from ..plotting import pianoroll_png_with_geometry
 
-        png, geometry = pianoroll_png_with_geometry(piece, width=self.roll_width, height=self.roll_height, title="")
+        png, geometry = pianoroll_png_with_geometry(
+            piece, width=self.roll_width, height=self.roll_height, title="", marks=marks
+        )
         timing = {
             "seconds_per_step": piece.seconds_per_step,
             "steps": geometry.steps,

@@ -29,12 +29,13 @@ class Take:
     settings: dict
     seconds: float = 0.0  # time to generate
     starred: bool = False
+    rating: int = 0  # +1 liked, -1 disliked, 0 not rated (the Workbench's taste model learns from it)
     id: int = field(default_factory=lambda: next(_ids))
 
     @property
     def label(self) -> str:
         s = self.settings
-        star = "★ " if self.starred else ""
+        star = ("★ " if self.starred else "") + {1: "👍 ", -1: "👎 "}.get(self.rating, "")
         extra = f" +{s['continue_bars']} bars of #{s['continue_of']}" if s.get("continue_of") else ""
         candidate = f" [{s['candidate'] + 1}/{s['n']}]" if s["n"] > 1 else ""
         stopped = f" (stopped at bar {s['bars_made']})" if s.get("stopped") and "bars_made" in s else ""
@@ -57,13 +58,22 @@ class TakeList(w.VBox):
         self.select = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
         self.star_button = w.Button(description="Star", icon="star", tooltip="star or unstar the selected take")
         self.delete_button = w.Button(description="Delete", icon="trash", tooltip="delete the selected take")
+        self.like_button = w.Button(
+            description="Like", icon="thumbs-up", tooltip="I like this take (teaches the ranking)"
+        )
+        self.dislike_button = w.Button(
+            description="Dislike", icon="thumbs-down", tooltip="I do not like this take (teaches the ranking)"
+        )
         self.compare_with = w.Dropdown(
             options=[],
             description="compare with",
             style={"description_width": "initial"},
             layout=w.Layout(width="auto"),
         )
-        buttons = w.HBox([self.star_button, self.delete_button], layout=w.Layout(overflow="visible"))
+        buttons = w.HBox(
+            [self.star_button, self.delete_button, self.like_button, self.dislike_button],
+            layout=w.Layout(overflow="visible", flex_flow="row wrap"),
+        )
         super().__init__([w.HTML("<b>Takes</b>"), self.select, buttons, self.compare_with], **kwargs)
         self.add_class("mw-takes")
         self.select.observe(self._on_select, names="value")
@@ -88,6 +98,16 @@ class TakeList(w.VBox):
         if take is not None:
             take.starred = not take.starred
             self._refresh()
+
+    def rate(self, rating: int) -> Take | None:
+        """Set the selected take's rating (+1 like, -1 dislike, 0 none) and return it (None: nothing selected)."""
+        if rating not in (-1, 0, 1):
+            raise ValueError(f"`rating` must be -1, 0 or 1, got {rating!r}")
+        take = self.current
+        if take is not None:
+            take.rating = rating
+            self._refresh()
+        return take
 
     def delete(self) -> None:
         take = self.current

@@ -7,6 +7,12 @@ and the piano roll is redrawn as they arrive; then the score and the sound follo
 the status line under the buttons in plain words; a failed generation leaves the history and every control as they
 were. "compare with" shows the selected take beside another, each in a small TakeView (roll and sound, no score).
 
+Listening: "Analyse" opens :class:`AnalysisPanel` under the view for the take on show (style, mood, metrics beside
+real music, voice-leading faults ringed on the roll, similar corpus pieces); it is computed only while open, so
+Generate stays instant. Like / Dislike on a take teach :attr:`Workbench.taste` (a
+:class:`~musewidgets.analysis.taste.TasteModel`), which orders the candidates of the next generations best-liked
+first; with ``taste_file`` the taste is loaded from and saved to that JSON file after every rating.
+
 One take drives the view: the selected one (``TakeList.selected``). Every view update goes through
 :meth:`Workbench._show` (roll, sound, score and caption of a take) or :meth:`Workbench._draw_progress` (the roll of a
 piece being sampled). The caption is the take's label; starring the take changes the label, and only the caption is
@@ -17,13 +23,16 @@ following the sampling; a finished generation selects (and shows) its new take.
 from __future__ import annotations
 
 import html
+import json
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import ipywidgets as w
 
 from ..errors import MusewidgetsError
+from .analysis import AnalysisPanel, fault_marks
 from .controls import SamplerControls
 from .player import TakeView
 from .takes import Take, TakeList
@@ -49,6 +58,9 @@ class Workbench(w.VBox):
     ----------
     model : {'lstm', 'transformer', 'rnn', 'gan'}, default 'lstm'
     style : str, default 'chorale'
+    taste_file : str or Path, optional
+        JSON file that keeps the listener's taste (likes and dislikes) across sessions: read if it exists, written
+        after every rating and reset.
 
     Examples
     --------
@@ -57,10 +69,18 @@ class Workbench(w.VBox):
     >>> take = wb.generate()                # doctest: +SKIP  (what the Generate button does)
     """
 
-    def __init__(self, model: str = "lstm", style: str = "chorale"):
+    def __init__(self, model: str = "lstm", style: str = "chorale", *, taste_file=None):
+        from ..analysis.taste import FEATURE_NAMES, TasteModel
         from ..corpus import get_style
 
         get_style(style)  # an unknown style fails here, before anything is built
+        self.taste_file = None if taste_file is None else Path(taste_file)
+        self.taste = TasteModel(FEATURE_NAMES)
+        if self.taste_file is not None and self.taste_file.exists():
+            try:
+                self.taste = TasteModel.from_dict(json.loads(self.taste_file.read_text()))
+            except ValueError as err:  # a damaged file is reported, never silently replaced
+                raise MusewidgetsError(f"{self.taste_file}: not a saved taste ({err})") from err
         self.controls = SamplerControls(model=model, style=style)
         self.view = TakeView(layout=w.Layout(min_width="0", **_VISIBLE))  # the selected take: roll, sound, score
         self.take_list = TakeList(layout=w.Layout(width="100%", **_VISIBLE))
@@ -80,6 +100,13 @@ class Workbench(w.VBox):
         self.download_button = w.Button(description="Download…", icon="download")
         self.copy_button = w.Button(
             description="Copy settings", icon="copy", tooltip="set the controls to the selected take's settings"
+        )
+        self.analyse_button = w.ToggleButton(
+            description="Analyse", icon="stethoscope", tooltip="style, mood, metrics, faults and similar pieces"
+        )
+        self.analysis = AnalysisPanel(layout=w.Layout(display="none", **_VISIBLE))
+        self.reset_taste_button = w.Button(
+            description="Reset taste", icon="undo", tooltip="forget every like and dislike"
         )
         self._samplers: dict = {}
         self._thread: threading.Thread | None = None
@@ -102,6 +129,10 @@ class Workbench(w.VBox):
         self.continue_button.on_click(lambda _: self._start(continue_take=True))
         self.stop_button.on_click(lambda _: self._stop.set())
         self.copy_button.on_click(self._guard(lambda _: self.copy_settings()))
+        self.analyse_button.observe(self._guard(lambda _: self._on_analyse()), names="value")
+        self.take_list.like_button.on_click(self._guard(lambda _: self.rate(1)))
+        self.take_list.dislike_button.on_click(self._guard(lambda _: self.rate(-1)))
+        self.reset_taste_button.on_click(self._guard(lambda _: self.reset_taste()))
         self.download_button.on_click(self._guard(lambda _: self._show_downloads()))
         self.take_list.observe(self._guard(self._on_select), names="selected")
         self.take_list.observe(self._guard(lambda _: self._refresh_compare()), names="takes")
@@ -137,11 +168,13 @@ class Workbench(w.VBox):
             layout=w.Layout(**_VISIBLE),
         )
         left = w.VBox([self.controls, buttons], layout=w.Layout(width="380px", min_width="380px", **_VISIBLE))
-        right = w.VBox([self.view], layout=w.Layout(flex="1 1 0%", min_width="0", **_VISIBLE))
+        right = w.VBox(
+            [self.view, self.analyse_button, self.analysis], layout=w.Layout(flex="1 1 0%", min_width="0", **_VISIBLE)
+        )
         history = w.VBox(
             [
                 self.take_list,
-                w.HBox([self.copy_button, self.download_button], layout=w.Layout(**_VISIBLE)),
+                w.HBox([self.copy_button, self.download_button, self.reset_taste_button], layout=w.Layout(**_VISIBLE)),
                 self.downloads,
             ],
             layout=w.Layout(**_VISIBLE),
@@ -180,6 +213,40 @@ class Workbench(w.VBox):
             raise MusewidgetsError("no take selected")
         self.controls.apply(take.settings)
         self._say(f"Controls set to take #{take.id}; seed {take.settings['seed']} locked.")
+
+    def rate(self, rating: int) -> Take:
+        """Like (+1) or dislike (-1) the selected take: the taste model learns from it (and is saved, with a
+        ``taste_file``). Every press is one more rating."""
+        if rating not in (-1, 1):
+            raise ValueError(f"`rating` must be 1 (like) or -1 (dislike), got {rating!r}")
+        take = self.current
+        if take is None:
+            raise MusewidgetsError("select a take to rate first")
+        from ..analysis.taste import piece_features
+
+        self.taste.rate(piece_features(take.piece), liked=rating > 0)
+        self.take_list.rate(rating)
+        self._save_taste()
+        self._say(f"Take #{take.id} {'liked' if rating > 0 else 'disliked'}; {self._taste_words()}")
+        return take
+
+    def reset_taste(self) -> None:
+        """Forget every like and dislike (and save the empty taste, with a ``taste_file``)."""
+        self.taste.reset()
+        self._save_taste()
+        self._say("Taste reset: candidates come in the order they were sampled.")
+
+    def _save_taste(self) -> None:
+        if self.taste_file is not None:
+            tmp = self.taste_file.with_name(self.taste_file.name + ".tmp")
+            tmp.write_text(json.dumps(self.taste.to_dict()))
+            tmp.replace(self.taste_file)
+
+    def _taste_words(self) -> str:
+        t = self.taste
+        liked = ", ".join(f"{'more' if w > 0 else 'less'} {n.replace('_', ' ')}" for n, w in t.explain(2))
+        what = f": you seem to like {liked}" if liked else ""
+        return f"{t.n_ratings} rating{'s' * (t.n_ratings != 1)} so far{what}. Candidates are ranked by your taste."
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a generation started by a button to finish (for scripts and tests)."""
@@ -278,8 +345,10 @@ class Workbench(w.VBox):
         self._say(f"Generating {bars} bars of {settings['style']} with the {settings['model']}…")
         pieces, made, stopped = self._sample(sampler, settings, primer, bars)
         seconds = time.perf_counter() - t0
+        order = self._rank(pieces)
         takes = []
-        for i, piece in enumerate(pieces):
+        for i in order:
+            piece = pieces[i]
             parts = tuple(replace(p, program=prog) for p, prog in zip(piece.parts, settings["programs"]))
             piece = piece.replace(tempo=float(settings["tempo"]), parts=parts or piece.parts)
             extra = {"candidate": i, "stopped": stopped, "bars_made": made}
@@ -290,11 +359,21 @@ class Workbench(w.VBox):
             self.controls.use_seed(settings["seed"])
         total = time.perf_counter() - t0
         note = f" (stopped early, at bar {made} of {bars})" if stopped else ""
+        if len(order) > 1 and self.taste.n_ratings:
+            note += f"; {len(order)} candidates ranked by your taste, best first"
         self._say(
             f"Take #{takes[0].id}: {takes[0].piece.n_bars} bars, {takes[0].piece.n_notes} notes, "
             f"sampled in {seconds * 1000:.0f} ms, ready to hear in {total * 1000:.0f} ms{note}."
         )
         return takes[0]
+
+    def _rank(self, pieces) -> list[int]:
+        """Candidate indices, best-liked first by :attr:`taste` (sampling order without ratings or candidates)."""
+        if len(pieces) < 2 or not self.taste.n_ratings or any(p.n_notes == 0 for p in pieces):
+            return list(range(len(pieces)))
+        from ..analysis.taste import piece_features
+
+        return [int(i) for i in self.taste.rank([piece_features(p) for p in pieces])]
 
     def _continue_settings(self, settings: dict) -> tuple[dict, object, int]:
         """(settings, primer, bars) to extend the selected take by ``continue_bars`` bars."""
@@ -360,9 +439,29 @@ class Workbench(w.VBox):
             if take is None:
                 self.view.show(None)
             else:
-                self.view.show(take.piece, label=take.label, programs=None)
+                self.view.show(take.piece, label=take.label, programs=None, marks=self._analyse(take))
             self.downloads.show(None)
             self._shown_take_id = None if take is None else take.id
+
+    def _analyse(self, take: Take | None) -> list:
+        """Fill the analysis panel for ``take`` when it is open; the roll marks of its faults (none when closed)."""
+        if not self.analyse_button.value or take is None:
+            return []
+        self.analysis.show(take.piece, take.settings.get("style"))
+        return fault_marks(take.piece, self.analysis.faults)
+
+    def _on_analyse(self) -> None:
+        """Open: analyse the take on show and ring its faults; closed: hide the panel and redraw a plain roll."""
+        on = self.analyse_button.value
+        self.analysis.layout.display = "" if on else "none"
+        with self._views:
+            take = self.current
+            if take is None or self._shown_take_id != take.id:
+                return
+            marks = self._analyse(take)
+            if not on:
+                self.analysis.show(None)
+            self.view.mark(take.piece, marks)
 
     def _draw_progress(self, piece) -> None:
         """Draw the piece being sampled in the roll, unless a take was selected since the generation started."""
