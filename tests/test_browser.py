@@ -4,9 +4,10 @@ One Jupyter server (with the Notebook 7 and Voila server extensions) serves a co
 end the test opens the quickstart notebook, runs it, presses **Generate** and checks what a user sees: the take drawn
 (piano roll), engraved (verovio SVG) and playable (an ``<audio>`` element with a WAV behind it); the playhead
 (``.mw-playhead``) moving while the audio plays, standing still when paused, and a click on the roll seeking there;
-the progress line ("bar k of N") during a long take; and, after selecting an older take, every view showing that
-take. Screenshots go to ``out/screenshots/`` (``MUSEWIDGETS_SCREENSHOT_DIR`` to change it); ``make screenshot``
-writes them to ``docs/`` for the README. Nothing tracked is written by a plain test run.
+the progress line ("bar k of N") during a long take; after selecting an older take, every view showing that take;
+and in JupyterLab, **Analyse** opening the analysis panel and **Like** acknowledged. Screenshots go to
+``out/screenshots/`` (``MUSEWIDGETS_SCREENSHOT_DIR`` to change it); ``make screenshot`` writes them to ``docs/`` for
+the README. Nothing tracked is written by a plain test run.
 
 Without ``/usr/bin/chromium`` or the ``playwright`` package the tests are skipped, except on CI (``CI=true``),
 which installs Chromium, so there a missing browser is a failure. Timeouts are generous limits for a loaded machine,
@@ -439,6 +440,23 @@ def _check_selection_drives_the_views(page, workbench, older: int, newer: int) -
     _wait_until(lambda: _views_show(workbench, newer), TAKE_S, f"the views to show the selected take #{newer}")
 
 
+def _check_analysis(page, workbench) -> None:
+    """Analyse opens the panel (style, a mood that says it is an estimate, faults); Like marks the take."""
+    workbench.locator("button.widget-toggle-button", has_text="Analyse").first.click()
+    panel = workbench.locator(".mw-analysis").first
+
+    def shown():
+        text = panel.inner_text() if panel.is_visible() else ""
+        return "Style" in text and "rule-based estimate" in text and "Voice-leading faults" in text
+
+    _wait_until(shown, TAKE_S, "the analysis panel to show style, mood and faults")
+    workbench.locator("button.widget-button", has_text="Like").first.click()
+    status = workbench.locator(".mw-status").first
+    _wait_until(lambda: "liked" in status.inner_text(), TAKE_S, "Like to be acknowledged in the status line")
+    workbench.locator("button.widget-toggle-button", has_text="Analyse").first.click()
+    _wait_until(lambda: not panel.is_visible(), TAKE_S, "the analysis panel to close")
+
+
 @pytest.mark.parametrize("ui", ["lab", "notebook7", "voila"])
 def test_workbench_in_the_browser(jupyter, ui):
     browser, base, token, tmp = jupyter
@@ -457,6 +475,8 @@ def test_workbench_in_the_browser(jupyter, ui):
             seen = _check_progress(page, workbench)
             facts["progress_updates"] = len(seen)
             _generate(page, workbench)  # back to an 8-bar take for the picture
+        if ui == "lab":
+            _check_analysis(page, workbench)
         _screenshot(page, workbench, ui, tmp)
     except BaseException:
         try:
