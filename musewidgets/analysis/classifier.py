@@ -207,10 +207,17 @@ OUTSIDE_SETS = {
     "Nottingham dataset reels": ("nottingham-dataset/*.abc", "irish"),
     "American fife tunes": ("miscFolk/americanfifeopus.abc", "irish"),
     "Northumbrian minstrelsy (ballads and small-pipe tunes)": ("miscFolk/northumbrianminstrelsyopus.abc", "folk"),
-    "Josquin chansons and motets": ("josquin/*.abc", "renaissance"),
+    "Josquin chansons (Odhecaton; each voice written as its own tune, joined here)": ("josquin/*.abc", "renaissance"),
     "Lusitano, Allor che ignuda": ("lusitano/*.mxl", "renaissance"),
     "Monteverdi madrigals": ("monteverdi/*.mxl", "renaissance"),
 }
+
+
+def _joined(pieces: list[Piece]) -> Piece:
+    """The tunes of one file as the voices of one piece (files that write each voice as its own tune)."""
+    first = pieces[0]
+    parts = tuple(part for p in pieces if p.time_signature == first.time_signature for part in p.parts)
+    return first.replace(parts=parts, length=max(p.end for p in pieces), pickup=0)
 
 
 def _outside(pattern: str) -> list[Piece]:
@@ -227,7 +234,10 @@ def _outside(pattern: str) -> list[Piece]:
                 results = io.read_all(path)
             except Exception:  # noqa: BLE001 - a source we cannot read is left out and counted by its absence
                 continue
-        pieces.extend(p for p, _ in results if p is not None and p.n_notes >= 8)
+        kept = [p for p, _ in results if p is not None and p.n_notes >= 8]
+        if kept and pattern.startswith("josquin/"):
+            kept = [_joined(kept)]
+        pieces.extend(kept)
     return pieces
 
 
@@ -302,6 +312,10 @@ def write_card(path: str | os.PathLike = CLASSIFIER_PATH, *, limit: int | None =
         "evaluation_seconds": round(time.perf_counter() - t0, 1),
         **result,
     }
+    if outside:  # the whole corpus index: a minute to build (then cached)
+        from .similarity import precision_at
+
+        card["similarity"] = precision_at(5, classifier=clf)
     path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
     path.with_suffix(".md").write_text(_markdown(card))
     return card
@@ -342,6 +356,15 @@ def _markdown(card: dict) -> str:
         lines.append(
             f"| {name} | {pct(v['macro_accuracy'])} | " + " | ".join(pct(v["per_style"][s]) for s in styles) + " |"
         )
+    if card.get("similarity"):
+        sim = card["similarity"]
+        lines += [
+            "",
+            f"**More like this** (`musewidgets similar`): of the {sim['k']} nearest corpus pieces to each held-out "
+            f"piece (itself left out), {pct(sim['macro'])} share its style (macro over styles; "
+            + ", ".join(f"{s} {pct(v)}" for s, v in sim["per_style"].items())
+            + ").",
+        ]
     if card.get("outside"):
         lines += [
             "",

@@ -268,25 +268,23 @@ def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Pa
         to_markdown(rows),
         "Mean of every metric (takes, or the real excerpts in the real rows):",
         "",
-        "| model | style | " + " | ".join(metrics_order) + " |",
-        "|" + " --- |" * (2 + len(metrics_order)),
-        *[
-            f"| {r['model']} | {r['style']} | " + " | ".join(_fmt(r["means"][k]) for k in metrics_order) + " |"
-            for r in order
-        ],
+        *_metric_table(order, "means", metrics_order),
         "",
         "Overlapping area of each metric's distribution with the real test excerpts' (1 = the same):",
         "",
-        "| model | style | " + " | ".join(metrics_order) + " |",
-        "|" + " --- |" * (2 + len(metrics_order)),
-        *[
-            f"| {r['model']} | {r['style']} | " + " | ".join(_fmt(r["overlap"][k]) for k in metrics_order) + " |"
-            for r in order
-        ],
+        *_metric_table(order, "overlap", metrics_order),
         "",
     ]
     path.write_text("\n".join(lines))
     return path
+
+
+def _metric_table(rows: list[dict], field: str, names: list[str]) -> list[str]:
+    """Markdown lines: one row per scorecard row, one column per metric, the values of ``row[field]``."""
+    lines = ["| model | style | " + " | ".join(names) + " |", "|" + " --- |" * (2 + len(names))]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['style']} | " + " | ".join(_fmt(r[field][k]) for k in names) + " |")
+    return lines
 
 
 _CARD_MARK = "## Scorecard"

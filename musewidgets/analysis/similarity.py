@@ -21,7 +21,7 @@ import numpy as np
 
 from ..piece import Piece
 
-__all__ = ["Index", "Neighbour", "build_index", "load_index", "note_hash", "similar"]
+__all__ = ["Index", "Neighbour", "build_index", "load_index", "note_hash", "precision_at", "similar"]
 
 
 @dataclass(frozen=True)
@@ -154,3 +154,23 @@ def similar(
     index = index if index is not None else load_index(classifier, progress=progress)
     [vector] = classifier.embed([piece])
     return index.search(vector, k, exclude={note_hash(piece)})
+
+
+def precision_at(k: int = 5, *, index: Index | None = None, classifier=None, limit: int | None = None) -> dict:
+    """Share of the ``k`` nearest neighbours of held-out (test-split) pieces that share the query's style.
+
+    Every test piece of every style asks the index (default: the whole corpus) for ``k`` neighbours, itself left
+    out. Returns ``{'per_style': {style: share}, 'macro': mean over styles, 'queries': {style: count}}``.
+    """
+    from .. import corpus
+    from .classifier import load_classifier
+
+    classifier = classifier or load_classifier()
+    index = index if index is not None else load_index(classifier)
+    per_style, queries = {}, {}
+    for style in classifier.styles:
+        test = corpus.load_style(style, progress=False).split("test")[:limit]
+        vectors = classifier.embed(test)
+        hits = [n.style == style for p, v in zip(test, vectors) for n in index.search(v, k, exclude={note_hash(p)})]
+        per_style[style], queries[style] = float(np.mean(hits)), len(test)
+    return {"k": k, "per_style": per_style, "macro": float(np.mean(list(per_style.values()))), "queries": queries}
