@@ -982,7 +982,7 @@ def test_only_the_score_scrolls_and_links_look_like_links(wb):
     boxes = [b for b in descendants(wb) if isinstance(b, ipywidgets.Box)]
     assert boxes and all(b.layout.overflow == "visible" for b in boxes)  # a box scrolls (overflow: auto) by default
     views = [x for x in descendants(wb) if isinstance(x, TakeView)]
-    assert len(views) == 3  # the selected take's and the two compared
+    assert len(views) == 4  # the selected take's, the two compared, and the analysis panel's similar piece
     assert all(v.layout.overflow == "visible" for v in views)
     _, right = columns(wb)
     assert right.layout.min_width == "0"  # the column may shrink below the score's width: the score scrolls

@@ -73,7 +73,9 @@ class AnalysisPanel(w.VBox):
             description="Find similar pieces", icon="search", tooltip="the corpus pieces that sound most like this"
         )
         self.similar_box = w.HBox(layout=w.Layout(flex_flow="row wrap", overflow="visible"))
-        self.similar_view = TakeView(roll_width=7.0, roll_height=2.4, score=False, layout=w.Layout(display="none"))
+        self.similar_view = TakeView(
+            roll_width=7.0, roll_height=2.4, score=False, layout=w.Layout(display="none", overflow="visible")
+        )
         self.similar_button.on_click(lambda _: self._guarded(self.find_similar))
         super().__init__([self.summary, self.similar_button, self.similar_box, self.similar_view], **kwargs)
         self.add_class("mw-analysis")
