@@ -8,7 +8,7 @@ classifier hears the music rather than how it was written down:
 augmentation               probability  what changes
 =========================  ===========  =================================================================
 transposition              always       -6..+5 semitones (where the notes stay in MIDI 21..108)
-melody only                0.2          only the top part is kept (a chorale's soprano, a motet's cantus)
+melody only                0.3          only the top part is kept (a chorale's soprano, a motet's cantus)
 melody over chords         0.2          the top part plus block chords, one per bar: the lower parts' pitch
                                         classes at the bar line, or for a melody the diatonic triad that
                                         fits the bar's notes best, voiced in C2-B3
@@ -103,11 +103,11 @@ def augment(item: _Item, rng: np.random.Generator, window: tuple[int, int] | Non
             notes[:, 1:3] = np.clip(notes[:, 1:3] - s, 0, size)
             length, pickup = size, (pickup - s) % item.bar
     u = rng.random(5)
-    if u[0] < 0.4:  # melody only (0.2) or melody over chords (0.2)
+    if u[0] < 0.5:  # melody only (0.3, where there is more than a melody) or melody over chords (0.2)
         top = notes[notes[:, 3] == 0]
-        if u[0] < 0.2 and item.n_parts > 1:
+        if u[0] < 0.3 and item.n_parts > 1:
             notes = top
-        elif u[0] >= 0.2:
+        elif u[0] >= 0.3:
             notes = np.concatenate([top, chords_for(notes, length, item.bar, pickup, item.n_parts)])
     if len(notes):
         lo, hi = int(notes[:, 0].min()), int(notes[:, 0].max())

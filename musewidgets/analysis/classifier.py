@@ -332,7 +332,7 @@ def _markdown(card: dict) -> str:
         f"- **Data:** {card['data']}",
         f"- **Command:** `{card['command']}`",
         f"- **Training:** {card['steps']} steps in {card['train_seconds']} s on {card['machine']}",
-        f"- **Evaluated:** {card['evaluated']} by `musewidgets cards {Path(CLASSIFIER_PATH).parent.name}` "
+        f"- **Evaluated:** {card['evaluated']} by `musewidgets cards {'/'.join(CLASSIFIER_PATH.parts[-4:-1])}` "
         f"({card['evaluation_seconds']} s)",
         "",
         f"**Macro accuracy on the held-out test pieces: {pct(card['macro_accuracy'])}** "
