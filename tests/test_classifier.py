@@ -61,13 +61,15 @@ def test_held_out_macro_accuracy_is_at_least_95_percent(clf, held_out):
 
 
 def test_re_encoded_pieces_keep_their_style(clf, held_out):
-    """Transposed, quantized to quarters, one MIDI track, melody only, melody over chords: 12 pieces per style."""
-    pieces = [p for s in clf.styles for p in held_out[s][:12]]
-    truth = np.repeat(np.arange(len(clf.styles)), 12)
+    """Transposed, quantized to quarters, one MIDI track, melody only, melody over chords: 25 pieces drawn from each
+    style's test split (the first pieces of a split come from one source file each, so they are not a fair sample)."""
+    rng = np.random.default_rng(0)
+    pieces = [held_out[s][i] for s in clf.styles for i in sorted(rng.choice(len(held_out[s]), 25, replace=False))]
+    truth = np.repeat(np.arange(len(clf.styles)), 25)
     for name, group in variants(pieces).items():
         pred = clf.probabilities(group).argmax(1)
-        accuracy = float(np.mean(pred == truth))
-        assert accuracy >= 0.85, (name, accuracy)
+        macro = float(np.mean([np.mean(pred[truth == i] == i) for i in range(len(clf.styles))]))
+        assert macro >= 0.9, (name, macro)
 
 
 def test_embeddings_are_unit_vectors_and_deterministic(clf, held_out):

@@ -157,7 +157,15 @@ def test_gan_gradient_penalty_is_finite_and_trains_the_critic(gan):
 
 
 def test_registry_knows_the_families():
-    assert set(models.FAMILIES) == {"rnn", "lstm", "transformer", "gan", "frame_bernoulli", "frame_notewise", "classifier"}
+    assert set(models.FAMILIES) == {
+        "rnn",
+        "lstm",
+        "transformer",
+        "gan",
+        "frame_bernoulli",
+        "frame_notewise",
+        "classifier",
+    }
     lstm = models.build("lstm", TINY["lstm"])
     assert lstm.family == "lstm" and lstm.config.hidden == 32
     assert models.config_to_dict(lstm)["d_embed"] == 32
