@@ -143,6 +143,7 @@ def _cmd_scorecard(args: argparse.Namespace) -> None:
         takes=args.takes,
         bars=args.bars,
         seed=args.seed,
+        strict=args.strict,
         progress=not args.quiet,
     )
     table = sc.to_markdown(rows)
@@ -176,6 +177,7 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         top_p=args.top_p,
         seed=args.seed,
         primer=primer,
+        strict=args.strict,
     )
     for out in args.output:
         export.save(piece, out)
@@ -270,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--bars", type=_positive_int, default=8)
     p.add_argument("--primer", help="a MIDI, MusicXML or ABC file to continue")
+    p.add_argument(
+        "--strict", action="store_true", help="strict voice leading: no parallel fifths or octaves, no crossings"
+    )
     _add_outputs(p)
     p.set_defaults(func=_cmd_generate)
 
@@ -294,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help="shipped model or .pt file (repeat; default all four)")
     p.add_argument("--style", action="append", help="style (repeat; default all)")
     p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--strict", action="store_true", help="add a row in strict voice leading beside each model's")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--markdown", metavar="FILE", help="also write the page docs/scorecard.md is made of")
     p.add_argument("--cards", metavar="FOLDER", help="also put each model's rows into its model card in FOLDER")

@@ -22,6 +22,7 @@ from .checkpoints import Checkpoint, load_checkpoint, resolve
 from .codecs.tokens import BOS, HOLD, PITCH0, REST
 from .errors import CheckpointError, UnknownStyleError
 from .piece import Piece
+from .strict import StrictVoiceLeading
 from .threads import SAMPLING_THREADS, torch_threads
 
 __all__ = ["Sampler", "check_settings", "filter_logits", "load_sampler", "sample_next_token"]
@@ -119,6 +120,7 @@ class Sampler:
         seed: int = 0,
         primer: Piece | None = None,
         n: int = 1,
+        strict: bool = False,
     ) -> Iterator[list[Piece]]:
         """Yield the ``n`` candidate pieces after every new bar (GAN: every phrase); the last yield is complete.
 
@@ -139,18 +141,26 @@ class Sampler:
             voices.
         n : int, default 1
             Candidates, sampled together in one batch.
+        strict : bool, default False
+            Strict voice leading (:mod:`musewidgets.strict`): tokens that would make a parallel fifth or octave, a
+            crossing, an octave-wide gap between upper voices or a note outside the SATB ranges are refused. Not for
+            the GAN.
         """
         check_settings(temperature=temperature, top_k=top_k, top_p=top_p, bars=bars, n=n, seed=seed)
         if style not in self.checkpoint.styles:
             raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
         if self.family == "gan" and primer is not None:
             raise ValueError("the gan family draws whole phrases and cannot continue a `primer`")
+        if self.family == "gan" and strict:
+            raise ValueError(
+                "strict voice leading needs a model that samples note by note; the gan draws whole phrases"
+            )
         rng = torch.Generator().manual_seed(seed)
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
         if self.family == "gan":
             steps = self._gan(style, bars, rng, n, settings)
         else:
-            steps = self._sequence(style, bars, rng, n, primer, settings)
+            steps = self._sequence(style, bars, rng, n, primer, settings, strict)
         # The thread count is set around each step of work, not across the yields: the caller's code between two bars
         # (drawing, or abandoning the generator from another thread) runs with its own setting.
         while True:
@@ -220,7 +230,7 @@ class Sampler:
             masks[v, PITCH0 + low : PITCH0 + high + 1] = 0.0
         return masks
 
-    def _sequence(self, style, bars, rng, n, primer, settings):
+    def _sequence(self, style, bars, rng, n, primer, settings, strict=False):
         codec, model = self.codec, self.model
         header = self._header(style, primer)
         V = len(header["parts"])
@@ -239,6 +249,7 @@ class Sampler:
         state = model.init_state(n)
         prev = torch.full((n,), BOS, dtype=torch.long)
         decoders = [codec.decoder(header) for _ in range(n)]
+        guard = StrictVoiceLeading(n, V, codec.vocab_size) if strict else None
         for d in decoders:
             d.feed([primer_tokens[i : i + V] for i in range(0, len(primer_tokens), V)])
 
@@ -252,6 +263,10 @@ class Sampler:
             _, state = model.step(inputs(i // V, i % V), state)
             prev = torch.full((n,), tok, dtype=torch.long)
             hold_block[:, i % V] = -math.inf if tok == REST else 0.0
+            if guard is not None:
+                guard.update(i % V, prev)
+                if i % V == V - 1:
+                    guard.end_step()
         bar = []  # tokens of the current bar: one (n, V) list per step
         for step in range(start_step, total_steps):
             sampled = []
@@ -259,9 +274,15 @@ class Sampler:
                 logits, state = model.step(inputs(step, v), state)
                 logits = logits + masks[v]
                 logits[:, HOLD] += hold_block[:, v]
+                if guard is not None:
+                    logits = logits + guard.mask(v)
                 prev = sample_next_token(logits, rng, **settings)
                 hold_block[:, v] = torch.where(prev == REST, -math.inf, 0.0)
+                if guard is not None:
+                    guard.update(v, prev)
                 sampled.append(prev)
+            if guard is not None:
+                guard.end_step()
             bar.append(torch.stack(sampled, dim=1))
             if (step + 1 - pickup) % spb == 0 or step + 1 == total_steps:
                 steps = torch.stack(bar, dim=1).tolist()  # (n, steps, V)

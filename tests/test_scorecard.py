@@ -110,3 +110,18 @@ def test_shipped_scorecard_page_has_every_family_and_style():
     for style in ("chorale", "folk", "irish", "renaissance"):
         assert {(m, style) for m in ("rnn", "lstm", "transformer", "gan", "real")} <= cells
     assert all(r["takes"] == 32 for r in rows)
+
+
+def test_strict_rows_stand_beside_each_sequence_model_in_styles_with_voices():
+    rows = scorecard(["lstm", "gan"], ["chorale", "folk"], takes=4, bars=2, strict=True, progress=False)
+    assert [(r["model"], r["style"]) for r in rows] == [
+        ("lstm", "chorale"),
+        ("lstm strict", "chorale"),
+        ("lstm", "folk"),
+        ("gan", "chorale"),
+        ("gan", "folk"),
+        ("real", "chorale"),
+        ("real", "folk"),
+    ]
+    strict = rows[1]
+    assert strict["parallels_per_8_bars"] == strict["crossings_per_8_bars"] == strict["spacing_per_8_bars"] == 0

@@ -39,6 +39,7 @@ PNG = b"\x89PNG"
 RED = "#b00020"
 SETTINGS_KEYS = {
     "model",
+    "strict",
     "style",
     "temperature",
     "top_k",

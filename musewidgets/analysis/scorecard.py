@@ -181,12 +181,14 @@ def scorecard(
     bars: int = 8,
     seed: int = 0,
     temperature: float = 1.0,
+    strict: bool = False,
     progress: bool = True,
 ) -> list[dict]:
     """Rows for every model (shipped name or checkpoint path) x style it knows, then one ``real`` row per style.
 
     Takes are ``sampler.generate(style=, bars=, n=takes, seed=seed, temperature=)``: one seeded batch of candidates
-    per model and style.
+    per model and style. ``strict=True`` adds, beside each sequence model's row of a style with several voices, a
+    row ``'<model> strict'`` of takes sampled with strict voice leading (:mod:`musewidgets.strict`), same seed.
 
     Raises
     ------
@@ -210,13 +212,23 @@ def scorecard(
     samplers = {m: load_sampler(m) for m in models}
     classifier = load_classifier()
     real = {s: real_excerpts(s, takes, bars, seed=seed) for s in styles}
-    cells = [(m, s) for m in models for s in styles if s in samplers[m].styles]
+    cells = [(m, s, False) for m in models for s in styles if s in samplers[m].styles]
+    if strict:
+        voices = {s: get_style(s).voices for s in styles}
+        cells = [
+            cell
+            for m, s, _ in cells
+            for cell in [(m, s, False)] + [(m, s, True)] * (samplers[m].family != "gan" and voices[s] > 1)
+        ]
     rows = []
     with tqdm(total=len(cells) + len(styles), desc="scorecard", unit="row", disable=not progress) as bar:
-        for m, s in cells:
-            bar.set_postfix_str(f"{Path(str(m)).stem} {s}")
-            generated = samplers[m].generate(style=s, bars=bars, n=takes, seed=seed, temperature=temperature)
-            rows.append(score(generated, real[s], style=s, model=Path(str(m)).stem, classifier=classifier, seed=seed))
+        for m, s, is_strict in cells:
+            name = Path(str(m)).stem + " strict" * is_strict
+            bar.set_postfix_str(f"{name} {s}")
+            generated = samplers[m].generate(
+                style=s, bars=bars, n=takes, seed=seed, temperature=temperature, strict=is_strict
+            )
+            rows.append(score(generated, real[s], style=s, model=name, classifier=classifier, seed=seed))
             bar.update()
         for s in styles:
             other = real_excerpts(s, takes, bars, split="valid", seed=seed)
@@ -295,11 +307,11 @@ def cite_in_cards(rows: list[dict], folder: str | os.PathLike, *, source: str = 
     ``folder``), replacing an earlier scorecard section. Returns the cards changed."""
     folder = Path(folder)
     changed = []
-    for name in sorted({r["model"] for r in rows} - {"real"}):
+    for name in sorted({r["model"].removesuffix(" strict") for r in rows} - {"real"}):
         md, js = folder / f"{name}.md", folder / f"{name}.json"
         if not md.exists():
             continue
-        own = [r for r in rows if r["model"] in (name, "real")]
+        own = [r for r in rows if r["model"] in (name, f"{name} strict", "real")]
         text = md.read_text().split(f"\n{_CARD_MARK}\n")[0].rstrip("\n")
         section = [
             "",
@@ -313,7 +325,7 @@ def cite_in_cards(rows: list[dict], folder: str | os.PathLike, *, source: str = 
         md.write_text(text + "\n" + "\n".join(section) + "\n")
         if js.exists():
             card = json.loads(js.read_text())
-            card["scorecard"] = [{c: _clean(r[c]) for c in COLUMNS} for r in own if r["model"] == name]
+            card["scorecard"] = [{c: _clean(r[c]) for c in COLUMNS} for r in own if r["model"] != "real"]
             js.write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
         changed.append(md)
     return changed

@@ -51,7 +51,7 @@ CONTROL_WIDTH = 340  # px, label included
 
 
 class SamplerControls(w.VBox):
-    """Model, style, temperature, top-k/top-p, bars, tempo, instruments, seed, candidates and primer.
+    """Model, style, temperature, top-k/top-p, bars, tempo, instruments, seed, candidates, voice leading and primer.
 
     The widgets are attributes (``controls.temperature.value = 0.8``); :meth:`settings` reads them all and
     :meth:`apply` sets them from a take's settings.
@@ -85,6 +85,13 @@ class SamplerControls(w.VBox):
             tooltip="keep this seed: the same settings replay the same take",
         )
         self.candidates = w.IntSlider(value=1, min=1, max=8, description="candidates", **_slider())
+        self.voice_leading = w.Dropdown(
+            options=[("as the model plays", False), ("strict: no parallels", True)],
+            value=False,
+            description="voice leading",
+            tooltip="strict: no parallel fifths or octaves, no crossing voices, no octave gaps between upper voices",
+            **_small(),
+        )
         self.primer = w.Dropdown(options=PRIMERS, value="none", description="primer", **_small())
         self.primer_piece = w.Combobox(
             placeholder="corpus piece, e.g. bach/bwv66.6.mxl", description="piece", ensure_option=False, **_small()
@@ -110,6 +117,7 @@ class SamplerControls(w.VBox):
                 self.tempo,
                 w.HBox([self.seed, self.new_seed, self.lock_seed], layout=w.Layout(overflow="visible")),
                 self.candidates,
+                self.voice_leading,
                 w.HTML("<b>instruments</b>"),
                 self.instruments,
                 self.primer,
@@ -180,6 +188,7 @@ class SamplerControls(w.VBox):
             "programs": self.programs,
             "seed": int(self.seed.value),
             "n": int(self.candidates.value),
+            "strict": bool(self.voice_leading.value),
             "primer": self.primer.value,
             "primer_piece": self.primer_piece.value,
             "primer_bars": int(self.primer_bars.value),
@@ -203,6 +212,7 @@ class SamplerControls(w.VBox):
             if key in settings:
                 getattr(self, key).value = settings[key]
         self.candidates.value = settings.get("n", 1)
+        self.voice_leading.value = bool(settings.get("strict", False))
         for menu, program in zip(self.instruments.children, settings.get("programs", [])):
             menu.value = program
         self.lock_seed.value = True

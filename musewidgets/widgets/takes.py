@@ -39,8 +39,9 @@ class Take:
         extra = f" +{s['continue_bars']} bars of #{s['continue_of']}" if s.get("continue_of") else ""
         candidate = f" [{s['candidate'] + 1}/{s['n']}]" if s["n"] > 1 else ""
         stopped = f" (stopped at bar {s['bars_made']})" if s.get("stopped") and "bars_made" in s else ""
+        strict = " strict" if s.get("strict") else ""
         return (
-            f"{star}#{self.id} {s['model']} {s['style']} T={s['temperature']:g} seed={s['seed']}"
+            f"{star}#{self.id} {s['model']}{strict} {s['style']} T={s['temperature']:g} seed={s['seed']}"
             f"{candidate}{extra}{stopped}"
         )
 

@@ -405,6 +405,7 @@ class Workbench(w.VBox):
             seed=settings["seed"],
             primer=primer,
             n=settings["n"],
+            strict=settings.get("strict", False),
         ):
             yields += 1
             made = min(bars, max(yields, pieces[0].n_bars - primer_bars))
@@ -531,6 +532,9 @@ class Workbench(w.VBox):
         self.controls.allow_primer(not gan, why=GAN_CANNOT_CONTINUE)
         self.controls.continue_bars.disabled = gan
         self.controls.continue_bars.tooltip = GAN_CANNOT_CONTINUE if gan else None
+        if gan:
+            self.controls.voice_leading.value = False
+        self.controls.voice_leading.disabled = gan  # the GAN draws whole phrases: nothing to refuse note by note
         self.continue_button.tooltip = GAN_CANNOT_CONTINUE if gan else CONTINUE_TIP
         self._set_buttons()
 
