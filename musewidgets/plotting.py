@@ -102,14 +102,13 @@ def plot_pianoroll(
         start, stop = highlight
         ax.axvspan(piece.bar_start(start), piece.bar_start(stop), color="#FFE08A", alpha=0.45, zorder=1)
     handles = []
+    if len(piece.parts) > 1:
+        handles = [Patch(color=PART_COLORS[i % len(PART_COLORS)], label=p.name) for i, p in enumerate(piece.parts)]
     if len(marks):
         xs, ys = zip(*marks)
         ax.scatter(np.asarray(xs) + 0.5, ys, s=60, facecolors="none", edgecolors="#E00000", linewidths=1.4, zorder=4)
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="#E00000", label="fault"))
-    if legend and (len(piece.parts) > 1 or handles):
-        handles = [Patch(color=PART_COLORS[i % len(PART_COLORS)], label=p.name) for i, p in enumerate(piece.parts)] * (
-            len(piece.parts) > 1
-        ) + handles
+    if legend and handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
     label = piece.title if title is None else title
     if label:

@@ -138,3 +138,16 @@ def test_candidates_come_ranked_by_taste(bench):
     names = bench.taste.feature_names
     scores = bench.taste.score(np.array([[piece_features(t.piece)[k] for k in names] for t in batch]))
     assert scores[0] == scores.max()
+
+
+def test_a_failing_analysis_is_shown_and_the_take_is_kept(bench, monkeypatch):
+    from musewidgets.analysis import classifier
+
+    def broken(*args, **kwargs):
+        raise musewidgets.errors.CheckpointError("classifier.pt: refused: the file is damaged")
+
+    monkeypatch.setattr(classifier, "load_classifier", broken)
+    bench.analyse_button.value = True
+    take = bench.generate()
+    assert bench.takes == [take] and bench.view.audio_wav  # shown, heard and kept
+    assert "The analysis failed" in bench.analysis.summary.value and "damaged" in bench.analysis.summary.value

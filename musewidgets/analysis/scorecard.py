@@ -149,7 +149,7 @@ def score(takes: list[Piece], real: list[Piece], *, style: str, model: str, clas
     xt, xr = _matrix(takes), _matrix(real)
     col = {k: i for i, k in enumerate(METRIC_NAMES)}
     probs = classifier.probabilities([t for t in takes if t.n_notes])
-    fidelity = float(np.mean(probs.argmax(1) == classifier.styles.index(style))) * len(probs) / len(takes)
+    fidelity = float(np.sum(probs.argmax(1) == classifier.styles.index(style))) / len(takes)  # silent takes: 0
     mean = {k: float(np.nanmean(xt[:, i])) if np.isfinite(xt[:, i]).any() else math.nan for k, i in col.items()}
     overlap = {k: overlap_area(xt[:, i], xr[:, i]) for k, i in col.items()}
     return {

@@ -129,6 +129,13 @@ class AnalysisPanel(w.VBox):
             f"<th>real {html.escape(style or '')}</th></tr>{''.join(rows)}</table>"
         )
 
+    def show_error(self, text: str) -> None:
+        """Show ``text`` (HTML-escaped already) instead of an analysis."""
+        self.piece, self.faults, self.neighbours = None, [], []
+        self.similar_box.children = ()
+        self.similar_view.layout.display = "none"
+        self.summary.value = f"<span style='color:#b00020'>{text}</span>"
+
     def find_similar(self, k: int = 5) -> list:
         """Look up the ``k`` corpus pieces nearest the piece on show and list them as buttons that play them."""
         from ..analysis.similarity import similar

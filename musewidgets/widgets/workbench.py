@@ -445,10 +445,18 @@ class Workbench(w.VBox):
             self._shown_take_id = None if take is None else take.id
 
     def _analyse(self, take: Take | None) -> list:
-        """Fill the analysis panel for ``take`` when it is open; the roll marks of its faults (none when closed)."""
+        """Fill the analysis panel for ``take`` when it is open; the roll marks of its faults (none when closed).
+
+        A failure of the analysis (a damaged classifier file, say) is shown in the panel: the take is still shown,
+        heard and kept.
+        """
         if not self.analyse_button.value or take is None:
             return []
-        self.analysis.show(take.piece, take.settings.get("style"))
+        try:
+            self.analysis.show(take.piece, take.settings.get("style"))
+        except Exception as err:
+            self.analysis.show_error(f"The analysis failed: {_plain(err)}")
+            return []
         return fault_marks(take.piece, self.analysis.faults)
 
     def _on_analyse(self) -> None:
