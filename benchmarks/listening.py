@@ -1,4 +1,5 @@
-"""Listening costs: strict voice leading against free sampling, and what the analysis panel computes per take.
+"""Listening costs: strict voice leading and key/cadence guidance against free sampling, and what the analysis panel
+computes per take.
 
 ``python -m benchmarks.listening`` rewrites the "listening" section of docs/benchmarks.md (about two minutes).
 """
@@ -10,6 +11,10 @@ from benchmarks.common import machine, measure, summary, table, write_section
 
 def _sampling(sampler, n: int, strict: bool):
     return lambda: sampler.generate(style="chorale", bars=8, n=n, strict=strict)
+
+
+def _guided(sampler, n: int, settings: dict):
+    return lambda: sampler.generate(style="chorale", bars=8, n=n, **settings)
 
 
 def main() -> dict:
@@ -38,6 +43,23 @@ def main() -> dict:
             )
     sampling = table(["8 bars of chorale", "free", "strict", "strict / free"], rows)
 
+    rows = []
+    sampler = load_sampler("lstm")
+    for n in (1, 32):
+        alone, guided = (
+            summary(measure(_guided(sampler, n, kw), repeat=10, warmup=1))
+            for kw in ({"ending": False, "guide": False}, {"key": "D minor", "ending": True})
+        )
+        rows.append(
+            [
+                f"lstm, {n} take{'s' * (n > 1)}",
+                f"{alone['median']:.0f} ms",
+                f"{guided['median']:.0f} ms",
+                f"{guided['median'] / alone['median']:.2f}x",
+            ]
+        )
+    guidance = table(["8 bars of chorale", "model alone", "D minor, end here, guided", "ratio"], rows)
+
     [take] = load_sampler("lstm").generate(style="chorale", bars=8, seed=1)
     classifier = load_classifier()
     index = load_index(classifier, progress=False)
@@ -60,6 +82,10 @@ def main() -> dict:
             "Sampling with `strict=True` (no parallel fifths or octaves, crossings, wide spacing or notes out of "
             "the SATB ranges) against free sampling, same model and length; the issue's limit is 2x.",
             sampling,
+            "### Key and cadence guidance",
+            "A take asked for a key and an ending, with the priors of `musewidgets.guidance` (a bias on the logits, "
+            "and in the last bar a key estimate per candidate), against the model alone.",
+            guidance,
             "### What the analysis panel computes",
             analysis,
         ]

@@ -83,6 +83,7 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
             "steps": meta.get("steps"),
             "machine": meta.get("machine", ""),
             "train_config": meta.get("train_config", {}),
+            "init_from": meta.get("init_from"),
             "nll_per_token": rows.get(name),
             "comparison": {k: v for k, v in rows.items()},
             "evaluated": time.strftime("%Y-%m-%d"),
@@ -116,6 +117,7 @@ def _markdown(card: dict, styles: list[str]) -> str:
         f"- **Data:** {card['data']}",
         f"- **Command:** `{card['command']}`",
         f"- **Training:** {card['steps']} steps in {card['train_seconds']} s on {card['machine']}",
+        *_lineage(card.get("init_from")),
         f"- **Evaluated:** {card['evaluated']}",
         "",
     ]
@@ -145,6 +147,18 @@ def _markdown(card: dict, styles: list[str]) -> str:
         mark = " **(this)**" if name == card["name"] else ""
         lines.append(f"| {name}{mark} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _lineage(init: dict | None) -> list[str]:
+    """Card lines for the checkpoints a run started from, nearest first."""
+    lines = []
+    while init:
+        lines.append(
+            f"- **Started from:** `{init['checkpoint']}`, made by `{init.get('command', '?')}` "
+            f"({init.get('steps', '?')} steps in {init.get('train_seconds', '?')} s on {init.get('machine', '?')})"
+        )
+        init = init.get("init_from")
+    return lines
 
 
 def read_test_nll(card_path: Path) -> dict | None:

@@ -17,11 +17,13 @@ from collections.abc import Iterator
 
 import torch
 
+from . import guidance
 from .analysis.keys import estimate_key
 from .checkpoints import Checkpoint, load_checkpoint, resolve
 from .codecs.tokens import BOS, HOLD, PITCH0, REST
 from .errors import CheckpointError, UnknownStyleError
-from .piece import Piece
+from .guidance import cadence_bias, hold_bias, key_bias, outer_voices
+from .piece import Piece, _parse_key
 from .strict import StrictVoiceLeading
 from .threads import SAMPLING_THREADS, torch_threads
 
@@ -121,6 +123,10 @@ class Sampler:
         primer: Piece | None = None,
         n: int = 1,
         strict: bool = False,
+        key: str | None = None,
+        metre: str | tuple[int, int] | None = None,
+        ending: bool = True,
+        guide: bool = True,
     ) -> Iterator[list[Piece]]:
         """Yield the ``n`` candidate pieces after every new bar (GAN: every phrase); the last yield is complete.
 
@@ -145,10 +151,30 @@ class Sampler:
             Strict voice leading (:mod:`musewidgets.strict`): tokens that would make a parallel fifth or octave, a
             crossing, an octave-wide gap between upper voices or a note outside the SATB ranges are refused. Not for
             the GAN.
+        key : str, optional
+            ``'D minor'``, ``'Bb major'`` ...: the key to compose in (models with :attr:`controls`). ``None`` lets the
+            model choose. Ignored with a ``primer``, which brings its own key.
+        metre : str or (int, int), optional
+            ``'6/8'`` or ``(6, 8)``: one of :meth:`metres` for the style; ``None`` takes the style's most common.
+            Ignored with a ``primer``, which brings its own.
+        ending : bool, default True
+            End the take like a piece, on a cadence (models with :attr:`controls`); ``False``: "keep going", as
+            if the music went on after the last bar. Models without controls and the GAN never plan an ending.
+        guide : bool, default True
+            Add the key and cadence priors of :mod:`musewidgets.guidance` to the model's logits (models with
+            controls, when a key is asked for or the take is to end); ``False``: the model alone.
         """
         check_settings(temperature=temperature, top_k=top_k, top_p=top_p, bars=bars, n=n, seed=seed)
         if style not in self.checkpoint.styles:
             raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+        if key is not None and not self.controls:
+            raise ValueError(
+                f"this {self.family} model was trained without key control; leave `key` unset or use a model "
+                "trained with it (musewidgets train)"
+            )
+        if key is not None:
+            key = _check_key(key)
+        time_signature = self._metre(style, metre)
         if self.family == "gan" and primer is not None:
             raise ValueError("the gan family draws whole phrases and cannot continue a `primer`")
         if self.family == "gan" and strict:
@@ -158,9 +184,15 @@ class Sampler:
         rng = torch.Generator().manual_seed(seed)
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
         if self.family == "gan":
-            steps = self._gan(style, bars, rng, n, settings)
+            steps = self._gan(style, bars, rng, n, settings, time_signature)
         else:
-            steps = self._sequence(style, bars, rng, n, primer, settings, strict)
+            plan = {
+                "key": key if primer is None else None,
+                "time_signature": time_signature,
+                "ending": ending,
+                "guide": guide,
+            }
+            steps = self._sequence(style, bars, rng, n, primer, settings, strict, plan)
         # The thread count is set around each step of work, not across the yields: the caller's code between two bars
         # (drawing, or abandoning the generator from another thread) runs with its own setting.
         while True:
@@ -169,6 +201,33 @@ class Sampler:
             if pieces is None:
                 return
             yield [p if p.key is not None else p.replace(key=estimate_key(p)) for p in pieces]
+
+    @property
+    def controls(self) -> bool:
+        """Whether the model was trained with key and ending control (``key=`` and ``ending=`` take effect)."""
+        return bool(getattr(self.model.config, "controls", False))
+
+    def metres(self, style: str) -> list[str]:
+        """Metres the user may choose for ``style`` (``'4/4'``, ``'6/8'`` ...), the default first.
+
+        Those of at least 5% of the style's training pieces (checkpoints trained before metre choice: the one).
+        """
+        if style not in self.checkpoint.styles:
+            raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+        info = self.checkpoint.styles[style]
+        metres = info.get("metres") if self.family != "gan" else None
+        return [f"{a}/{b}" for a, b in (metres or [info["time_signature"]])]
+
+    def _metre(self, style: str, metre) -> tuple[int, int]:
+        allowed = self.metres(style)
+        if metre is None:
+            return tuple(int(x) for x in allowed[0].split("/"))
+        text = f"{metre[0]}/{metre[1]}" if isinstance(metre, (tuple, list)) and len(metre) == 2 else str(metre)
+        text = text.replace(" ", "")
+        if text not in allowed:
+            choices = ", ".join(allowed)
+            raise ValueError(f"`metre` {metre!r} is not one the model writes {style} in; choose from {choices}")
+        return tuple(int(x) for x in text.split("/"))
 
     def next_logits(self, primer: Piece, *, style: str) -> torch.Tensor:
         """Masked logits ``(vocab,)`` of the token that would follow ``primer``: voice 0 of the next step.
@@ -201,8 +260,9 @@ class Sampler:
         return logits
 
     # ------------------------------------------------------------------ token models
-    def _header(self, style: str, primer: Piece | None, seed: int | None = None) -> dict:
+    def _header(self, style: str, primer: Piece | None, plan: dict | None = None) -> dict:
         info = self.checkpoint.styles[style]
+        plan = plan or {}
         if primer is not None:
             if len(primer.parts) != len(info["parts"]):
                 raise ValueError(
@@ -214,8 +274,8 @@ class Sampler:
         return {
             "parts": [list(p) for p in info["parts"]],
             "tempo": info["tempo"],
-            "time_signature": list(info["time_signature"]),
-            "key": None,
+            "time_signature": list(plan.get("time_signature") or info["time_signature"]),
+            "key": plan.get("key"),
             "pickup": 0,
             "style": style,
             "title": f"{self.family} {style}",
@@ -230,9 +290,10 @@ class Sampler:
             masks[v, PITCH0 + low : PITCH0 + high + 1] = 0.0
         return masks
 
-    def _sequence(self, style, bars, rng, n, primer, settings, strict=False):
+    def _sequence(self, style, bars, rng, n, primer, settings, strict=False, plan=None):
         codec, model = self.codec, self.model
-        header = self._header(style, primer)
+        plan = plan or {}
+        header = self._header(style, primer, plan)
         V = len(header["parts"])
         ts = tuple(header["time_signature"])
         spb = codec.steps_per_quarter * 4 * ts[0] // ts[1]
@@ -242,9 +303,25 @@ class Sampler:
         total_steps = start_step + bars * spb
         metre = torch.full((n,), codec.metre_index(ts), dtype=torch.long)
         style_t = torch.full((n,), codec.style_index(style), dtype=torch.long)
+        controls = {}
+        if self.controls:
+            # the primer's own key where there is one (the model hears it), else the requested key (0: free)
+            key_t = torch.full((n,), codec.key_index(header["key"]), dtype=torch.long)
+            end = total_steps if plan.get("ending", True) else None
+            to_end = codec.to_end(total_steps, 1, spb, end)  # bars left, per step
+            to_end_t = {int(b): torch.full((n,), int(b), dtype=torch.long) for b in set(to_end.tolist())}
+            controls = {"key": key_t, "to_end": [to_end_t[int(b)] for b in to_end]}
+        masks = self._masks(header)
+        guided = self.controls and plan.get("guide", True)
+        if guided and header["key"] is not None and primer is None:
+            tonic, mode = _parse_key(header["key"])
+            masks = masks + key_bias(tonic, mode, codec.vocab_size, guidance.KEY_STRENGTH)
+        cadence_from = total_steps - spb if guided and plan.get("ending", True) else None  # the last bar
+        cadence = None  # (pitch bias (n, V, vocab), tonics (n,)) once the last bar begins
+        outer = outer_voices(V)
+        sounding = torch.full((n, V), -1, dtype=torch.long)  # the pitch each voice plays (-1: silent)
         voices = [torch.full((n,), v, dtype=torch.long) for v in range(V)]
         positions = {}
-        masks = self._masks(header)
         hold_block = torch.full((n, V), -math.inf)  # HOLD only while a note sounds
         state = model.init_state(n)
         prev = torch.full((n,), BOS, dtype=torch.long)
@@ -257,27 +334,40 @@ class Sampler:
             pos = ((step - pickup) % spb) % codec.max_bar_steps
             if pos not in positions:
                 positions[pos] = torch.full((n,), pos, dtype=torch.long)
-            return {"inputs": prev, "voice": voices[v], "bar_pos": positions[pos], "metre": metre, "style": style_t}
+            out = {"inputs": prev, "voice": voices[v], "bar_pos": positions[pos], "metre": metre, "style": style_t}
+            if controls:
+                out["key"], out["to_end"] = controls["key"], controls["to_end"][step]
+            return out
 
         for i, tok in enumerate(primer_tokens):  # feed the primer: its tokens are given, not sampled
             _, state = model.step(inputs(i // V, i % V), state)
             prev = torch.full((n,), tok, dtype=torch.long)
             hold_block[:, i % V] = -math.inf if tok == REST else 0.0
+            if tok != HOLD:
+                sounding[:, i % V] = tok - PITCH0 if tok >= PITCH0 else -1
             if guard is not None:
                 guard.update(i % V, prev)
                 if i % V == V - 1:
                     guard.end_step()
         bar = []  # tokens of the current bar: one (n, V) list per step
         for step in range(start_step, total_steps):
+            if step == cadence_from:
+                cadence = self._cadence(header, decoders, V)
             sampled = []
             for v in range(V):
                 logits, state = model.step(inputs(step, v), state)
                 logits = logits + masks[v]
                 logits[:, HOLD] += hold_block[:, v]
+                if cadence is not None and v in outer:
+                    logits = logits + cadence[0][:, v]
+                    logits[:, HOLD] += hold_bias(sounding[:, v], cadence[1], guidance.CADENCE_STRENGTH)
                 if guard is not None:
                     logits = logits + guard.mask(v)
                 prev = sample_next_token(logits, rng, **settings)
                 hold_block[:, v] = torch.where(prev == REST, -math.inf, 0.0)
+                sounding[:, v] = torch.where(
+                    prev >= PITCH0, prev - PITCH0, torch.where(prev == REST, -1, sounding[:, v])
+                )
                 if guard is not None:
                     guard.update(v, prev)
                 sampled.append(prev)
@@ -291,12 +381,25 @@ class Sampler:
                 bar = []
                 yield [d.piece() for d in decoders]
 
+    def _cadence(self, header: dict, decoders, V: int):
+        """The last bar's cadence prior: (pitch bias (n, V, vocab), tonic per candidate (n,), -1 where unknown).
+
+        The tonic of the requested key, else of the key estimated from each candidate so far.
+        """
+        if header["key"] is not None:
+            keys = [header["key"]] * len(decoders)
+        else:
+            keys = [estimate_key(d.piece()) for d in decoders]
+        tonics = [_parse_key(k)[0] if k is not None else None for k in keys]
+        bias = cadence_bias(tonics, V, self.codec.vocab_size, guidance.CADENCE_STRENGTH)
+        return bias, torch.tensor([-1 if t is None else t for t in tonics])
+
     # ------------------------------------------------------------------ GAN
-    def _gan(self, style, bars, rng, n, settings):
+    def _gan(self, style, bars, rng, n, settings, time_signature=None):
         from .codecs.roll import CHANNELS
 
         model, cfg = self.model, self.model.config
-        header = self._header(style, None)
+        header = self._header(style, None, {"time_signature": time_signature})
         V = len(header["parts"])
         ts = tuple(header["time_signature"])
         spb = self.codec.steps_per_quarter * 4 * ts[0] // ts[1]
@@ -318,6 +421,20 @@ class Sampler:
             grids.append(torch.where(channel >= 2, channel - 2 + PITCH0, torch.where(channel == 1, HOLD, REST)))
             done = torch.cat(grids, dim=2)[:, :V, :total]  # (n, V, steps so far)
             yield [self.codec.decode(done[i].T.reshape(-1).tolist(), header) for i in range(n)]
+
+
+def _check_key(key) -> str:
+    """``key`` as a key name the piece accepts (``'D minor'``), or ``ValueError`` naming what is wrong."""
+    from .piece import key_name
+
+    try:
+        tonic, mode = key.split()
+        pc, mode = _parse_key(f"{tonic[:1].upper()}{tonic[1:].lower()} {mode.lower()}")  # 'bb MINOR' too
+    except (ValueError, AttributeError):
+        raise ValueError(f"`key` must look like 'D minor' or 'Bb major', got {key!r}") from None
+    if mode not in ("major", "minor"):
+        raise ValueError(f"`key` must be a major or minor key, got {key!r}")
+    return key_name(pc, mode)
 
 
 def load_sampler(name_or_path: str | os.PathLike) -> Sampler:

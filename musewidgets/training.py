@@ -11,7 +11,11 @@ nll per style, mean, best, improved), ``epoch_end`` (epoch, step), ``checkpoint`
 best, steps, seconds). The CLI subscribes a tqdm bar and a log; a notebook a progress bar and a live plot.
 
 Sequence models train on windows of ``seq_len`` tokens drawn with equal weight per style, transposed at random
-within the style's voice ranges (``corpus.transpositions``); validation is the NLL per token on the valid split.
+within the style's voice ranges (``corpus.transpositions``), with the key conditioning transposed along; a share of
+windows (``end_share``) ends where its piece ends, so that endings are learnt from as many examples as beginnings,
+and a share (``key_dropout``) hides the key, so that the model also composes without one. Validation is the NLL per
+token on the valid split. ``init`` starts from another checkpoint's weights (tables it lacks start at random and
+learn ten times faster), for example to teach a shipped model key and ending control.
 The GAN trains with WGAN-GP on 64-step phrases; the style classifier on re-encoded stretches of pieces
 (:mod:`musewidgets.classifier_training`). Checkpoints are written atomically; ``best`` is kept whenever
 validation improves and ``last`` at every validation, so Ctrl-C or a power cut loses at most one interval, and
@@ -33,15 +37,26 @@ import numpy as np
 import torch
 
 from . import corpus as corpus_mod
-from .checkpoints import load_checkpoint, save_checkpoint
+from .analysis.keys import estimate_key
+from .checkpoints import load_checkpoint, resolve, save_checkpoint
 from .codecs import TokenCodec
 from .codecs.tokens import BOS, PAD, PITCH0, Encoded
 from .models import build
 from .threads import torch_threads, training_threads
 
-__all__ = ["DEFAULTS", "TrainConfig", "Trainer", "SequenceData", "evaluate_nll", "subscribe_progress"]
+__all__ = [
+    "DEFAULTS",
+    "TrainConfig",
+    "Trainer",
+    "SequenceData",
+    "evaluate_nll",
+    "initialize",
+    "subscribe_progress",
+    "transpose_key_index",
+]
 
 EVENTS = ("batch_end", "validation", "epoch_end", "checkpoint", "end")
+NEW_LR_SCALE = 10.0  # with ``init``: learning-rate factor for the tables the old checkpoint lacks
 DEFAULTS = {  # per family: learning rate, batch size
     "rnn": {"lr": 2e-3, "batch_size": 32},
     "lstm": {"lr": 2e-3, "batch_size": 32},
@@ -74,6 +89,9 @@ class TrainConfig:
     device: str = "auto"
     limit_pieces: int | None = None
     model: dict = field(default_factory=dict)  # overrides of the family's config
+    init: str | None = None  # checkpoint to start from (same family); see Trainer
+    end_share: float = 0.25  # share of training windows that end where their piece ends
+    key_dropout: float = 0.2  # share of training windows whose key is hidden (index 0)
 
 
 # --------------------------------------------------------------------------- data
@@ -87,10 +105,12 @@ def _style_info(corpora: dict[str, corpus_mod.Corpus]) -> dict:
     for name, c in corpora.items():
         ranges = c.voice_ranges()
         first = c.pieces[0]
-        metre = Counter(p.time_signature for p in c.pieces).most_common(1)[0][0]
+        metres = Counter(p.time_signature for p in c.pieces)
+        common = [list(ts) for ts, count in metres.most_common() if count >= 0.05 * len(c.pieces)]
         info[name] = {
             "parts": [[p.name, p.program, list(r)] for p, r in zip(first.parts, ranges)],
-            "time_signature": list(metre),
+            "time_signature": common[0],
+            "metres": common,  # every metre of at least 5% of the pieces, most common first: the user's choice
             "tempo": float(np.median([p.tempo for p in c.pieces])),
         }
     return info
@@ -107,7 +127,8 @@ class SequenceData:
         for name, c in corpora.items():
             pieces = c.split(split)[:limit]
             ranges = c.voice_ranges()
-            self.by_style[name] = [codec.encode(p) for p in pieces]
+            # the key a listener hears (the project's estimate), not the key signature the file was written with
+            self.by_style[name] = [codec.encode(p.replace(key=estimate_key(p))) for p in pieces]
             self.shifts[name] = [corpus_mod.transpositions(p, ranges) for p in pieces]
             lengths = np.array([len(e.tokens) for e in self.by_style[name]], dtype=float)
             self.weights[name] = lengths / max(lengths.sum(), 1.0)
@@ -116,36 +137,58 @@ class SequenceData:
     def n_tokens(self) -> int:
         return sum(len(e.tokens) for es in self.by_style.values() for e in es)
 
-    def batch(self, rng: np.random.Generator, batch_size: int, seq_len: int, augment: bool) -> dict:
-        """Random windows, an equal share per style: inputs/targets/voice/bar_pos (B, T), metre/style (B,)."""
+    def batch(
+        self,
+        rng: np.random.Generator,
+        batch_size: int,
+        seq_len: int,
+        augment: bool,
+        *,
+        end_share: float = 0.0,
+        key_dropout: float = 0.0,
+    ) -> dict:
+        """Random windows, an equal share per style: inputs/targets/voice/bar_pos/to_end (B, T), metre/style/key (B,).
+
+        A share ``end_share`` of the windows ends at its piece's end; a share ``key_dropout`` has key 0 (unknown).
+        """
         styles = list(self.by_style)
         rows = {
-            k: np.full((batch_size, seq_len), PAD if k != "voice" and k != "bar_pos" else 0, dtype=np.int64)
-            for k in ("inputs", "targets", "voice", "bar_pos")
+            k: np.full((batch_size, seq_len), PAD if k in ("inputs", "targets") else 0, dtype=np.int64)
+            for k in ("inputs", "targets", "voice", "bar_pos", "to_end")
         }
-        metre = np.zeros(batch_size, dtype=np.int64)
-        style = np.zeros(batch_size, dtype=np.int64)
+        metre, style, key = (np.zeros(batch_size, dtype=np.int64) for _ in range(3))
         for b in range(batch_size):
             name = styles[b % len(styles)]
             pieces = self.by_style[name]
             i = rng.choice(len(pieces), p=self.weights[name])
             e = pieces[i]
             V = e.n_voices
-            start = int(rng.integers(0, max(1, (len(e.tokens) - seq_len) // V + 1))) * V
+            last = max(0, (len(e.tokens) - seq_len) // V)  # the last window start, in steps
+            at_end = rng.random() < end_share
+            start = (last if at_end else int(rng.integers(0, last + 1))) * V
             tokens = e.tokens[start : start + seq_len].copy()
             prev = np.concatenate([[BOS] if start == 0 else e.tokens[start - 1 : start], tokens[:-1]])
-            if augment:
-                shift = int(rng.choice(self.shifts[name][i]))
-                tokens[tokens >= PITCH0] += shift
-                prev[prev >= PITCH0] += shift
+            shift = int(rng.choice(self.shifts[name][i])) if augment else 0
+            tokens[tokens >= PITCH0] += shift
+            prev[prev >= PITCH0] += shift
             n = len(tokens)
             rows["inputs"][b, :n], rows["targets"][b, :n] = prev, tokens
             rows["voice"][b, :n] = e.voice[start : start + n]
             rows["bar_pos"][b, :n] = e.bar_pos[start : start + n]
+            rows["to_end"][b, :n] = e.to_end[start : start + n]
             metre[b], style[b] = e.metre, e.style
+            key[b] = 0 if rng.random() < key_dropout else transpose_key_index(e.key, shift)
         out = {k: torch.from_numpy(v) for k, v in rows.items()}
-        out["metre"], out["style"] = torch.from_numpy(metre), torch.from_numpy(style)
+        out["metre"], out["style"], out["key"] = (torch.from_numpy(a) for a in (metre, style, key))
         return out
+
+
+def transpose_key_index(index: int, semitones: int) -> int:
+    """A key index (:meth:`TokenCodec.key_index`) moved by ``semitones``; 0 (unknown) stays 0."""
+    if index == 0:
+        return 0
+    base = 1 if index <= 12 else 13
+    return base + (index - base + semitones) % 12
 
 
 def _chunks(e: Encoded, seq_len: int):
@@ -160,6 +203,8 @@ def _chunks(e: Encoded, seq_len: int):
             "bar_pos": torch.from_numpy(e.bar_pos[start : start + seq_len])[None],
             "metre": torch.tensor([e.metre]),
             "style": torch.tensor([e.style]),
+            "key": torch.tensor([e.key]),
+            "to_end": torch.from_numpy(e.to_end[start : start + seq_len])[None],
         }
 
 
@@ -386,6 +431,44 @@ class Trainer:
         }
 
 
+def initialize(model, path: str | os.PathLike) -> list[str]:
+    """Load the weights of checkpoint ``path`` into ``model`` where the names and shapes match; return the names of
+    the parameters the checkpoint lacks.
+
+    Those (the key and ending embeddings of a model trained before them) keep their fresh random values. Raises
+    ``CheckpointError`` for another family or a weight of another shape.
+    """
+    from .errors import CheckpointError
+
+    ck = load_checkpoint(resolve(path))
+    if ck.family != model.family:
+        raise CheckpointError(f"{path}: holds a {ck.family} model; cannot start a {model.family} from it")
+    own = model.state_dict()
+    theirs = ck.model.state_dict()
+    for name, value in theirs.items():
+        if name not in own or own[name].shape != value.shape:
+            raise CheckpointError(
+                f"{path}: weight {name!r} does not fit this {model.family} (shape {tuple(value.shape)}); "
+                "start from a checkpoint of the same sizes"
+            )
+    model.load_state_dict(theirs, strict=False)
+    return [name for name, _ in model.named_parameters() if name not in theirs]
+
+
+def init_record(path: str | os.PathLike) -> dict:
+    """How the checkpoint a run starts from was made (command, steps, seconds, machine, and its own start), for
+    the model card."""
+    meta = load_checkpoint(resolve(path)).meta
+    keys = ("command", "steps", "train_seconds", "machine", "init_from")
+    return {"checkpoint": str(path), **{k: meta[k] for k in keys if k in meta}}
+
+
+def fresh_names(model, path: str | os.PathLike) -> list[str]:
+    """The names of ``model``'s parameters that checkpoint ``path`` lacks (what :func:`initialize` leaves fresh)."""
+    theirs = load_checkpoint(resolve(path)).model.state_dict()
+    return [name for name, _ in model.named_parameters() if name not in theirs]
+
+
 class SequenceTask:
     """Next-token training of the rnn / lstm / transformer families."""
 
@@ -401,16 +484,30 @@ class SequenceTask:
         device = t._device()
         lr = cfg.lr or DEFAULTS[cfg.family]["lr"]
         batch_size = cfg.batch_size or DEFAULTS[cfg.family]["batch_size"]
-        model = build(cfg.family, {**cfg.model, "n_styles": len(self.codec.styles)}).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+        controls = {"n_keys": self.codec.n_keys, "ending_bars": self.codec.ending_bars}
+        model = build(cfg.family, {**controls, **cfg.model, "n_styles": len(self.codec.styles)})
+        fresh = set()  # parameters the init checkpoint lacks: they learn NEW_LR_SCALE times faster
+        lineage = {}
+        if cfg.init:
+            lineage = {"init_from": init_record(cfg.init)}
+            fresh = set(initialize(model, cfg.init)) if not t.resume else set(fresh_names(model, cfg.init))
+        model = model.to(device)
+        params = dict(model.named_parameters())
+        groups = [{"params": [p for n, p in params.items() if n not in fresh], "lr_scale": 1.0}]
+        if fresh:
+            groups.append({"params": [params[n] for n in sorted(fresh)], "lr_scale": NEW_LR_SCALE})
+        opt = torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
         step, best, elapsed_before = t.restore(model, opt)
         rng = np.random.default_rng(cfg.seed + step)
         model.train()
 
         def train_step(step):
-            batch = {k: v.to(device) for k, v in self.train.batch(rng, batch_size, cfg.seq_len, cfg.augment).items()}
+            batch = self.train.batch(
+                rng, batch_size, cfg.seq_len, cfg.augment, end_share=cfg.end_share, key_dropout=cfg.key_dropout
+            )
+            batch = {k: v.to(device) for k, v in batch.items()}
             for group in opt.param_groups:
-                group["lr"] = lr * min(1.0, (step + 1) / 100)  # linear warm-up over 100 steps
+                group["lr"] = lr * group["lr_scale"] * min(1.0, (step + 1) / 100)  # linear warm-up over 100 steps
             _, loss = model(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -420,7 +517,12 @@ class SequenceTask:
 
         def save(path, *, step, seconds, valid, best, is_best):
             meta = t._meta(
-                steps=step, train_seconds=seconds, valid_nll=valid, best_valid_nll=best, params=model.n_params()
+                steps=step,
+                train_seconds=seconds,
+                valid_nll=valid,
+                best_valid_nll=best,
+                params=model.n_params(),
+                **lineage,
             )
             optimizer = None if is_best else opt.state_dict()  # only the resume file carries the optimizer
             save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer)

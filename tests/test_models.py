@@ -19,6 +19,9 @@ TINY = {
 GAN_TINY = {"width": 32, "z_dim": 8}
 
 
+CONTROLS = {"n_keys": 25, "ending_bars": 4}
+
+
 def _random_batch(B: int, T: int, seed: int = 0, with_targets: bool = False) -> dict:
     g = torch.Generator().manual_seed(seed)
     batch = {
@@ -27,6 +30,8 @@ def _random_batch(B: int, T: int, seed: int = 0, with_targets: bool = False) -> 
         "bar_pos": torch.randint(0, 48, (B, T), generator=g),
         "metre": torch.randint(0, 14, (B,), generator=g),
         "style": torch.randint(0, 4, (B,), generator=g),
+        "key": torch.randint(0, 25, (B,), generator=g),
+        "to_end": torch.randint(0, 5, (B, T), generator=g),
     }
     if with_targets:
         batch["targets"] = torch.randint(1, 132, (B, T), generator=g)
@@ -47,6 +52,9 @@ def _build(family: str, **extra):
         ("rnn", {"layers": 2}),
         ("lstm", {"layers": 2}),
         ("transformer", {"layers": 2}),
+        ("rnn", CONTROLS),
+        ("lstm", {"layers": 2, **CONTROLS}),
+        ("transformer", CONTROLS),
     ],
 )
 def test_step_by_step_logits_equal_forward_logits(family, extra):
@@ -65,6 +73,34 @@ def test_step_by_step_logits_equal_forward_logits(family, extra):
             assert logits.shape == (3, 132)
             steps.append(logits)
     torch.testing.assert_close(torch.stack(steps, dim=1), full, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["rnn", "lstm", "transformer"])
+def test_key_and_ending_change_the_prediction_only_in_models_with_controls(family):
+    batch = _random_batch(B=2, T=16)
+    other = {**batch, "key": (batch["key"] + 5) % 25, "to_end": (batch["to_end"] + 1) % 5}
+    with torch.no_grad():
+        plain = _build(family)
+        assert torch.equal(plain(batch)[0], plain(other)[0])  # an older model ignores them
+        controlled = _build(family, **CONTROLS)
+        assert not torch.allclose(controlled(batch)[0], controlled(other)[0])
+
+
+@pytest.mark.parametrize("family", ["rnn", "transformer"])
+def test_key_and_ending_left_out_mean_any_key_and_keep_going(family):
+    model = _build(family, **CONTROLS)
+    batch = _random_batch(B=2, T=8)
+    zeros = {**batch, "key": torch.zeros_like(batch["key"]), "to_end": torch.zeros_like(batch["to_end"])}
+    bare = {k: v for k, v in batch.items() if k not in ("key", "to_end")}
+    with torch.no_grad():
+        torch.testing.assert_close(model(bare)[0], model(zeros)[0])
+    with torch.inference_mode():
+        a, b = model.init_state(2), model.init_state(2)
+        for t in range(3):
+            step = {k: (v[:, t] if v.dim() == 2 else v) for k, v in bare.items()}
+            la, a = model.step(step, a)
+            lb, b = model.step({**step, "key": zeros["key"], "to_end": zeros["to_end"][:, t]}, b)
+            torch.testing.assert_close(la, lb)
 
 
 def test_transformer_sliding_cache_attends_to_the_last_context_positions():

@@ -125,3 +125,44 @@ def test_strict_rows_stand_beside_each_sequence_model_in_styles_with_voices():
     ]
     strict = rows[1]
     assert strict["parallels_per_8_bars"] == strict["crossings_per_8_bars"] == strict["spacing_per_8_bars"] == 0
+
+
+class _Obedient:
+    """A stand-in sampler that returns a real tune moved to the key asked for (or left where it is)."""
+
+    controls = True
+    family = "stub"
+
+    def __init__(self, obey: bool):
+        from musewidgets.analysis.keys import estimate_key
+        from musewidgets.piece import _parse_key
+
+        from musewidgets.piece import Note, Part, Piece
+
+        self.obey = obey
+        line = [60, 64, 67, 72, 71, 67, 65, 62, 60, 64, 62, 59, 60, 67, 64, 60]  # plainly C major
+        notes = tuple(Note(p, 4 * i, 4) for i, p in enumerate(line))
+        self.tune = Piece((Part("Melody", notes, program=73),), key="C major", style="folk")
+        self.pc = _parse_key(estimate_key(self.tune))[0]
+
+    def metres(self, style):
+        return [f"{a}/{b}" for a, b in [self.tune.time_signature]]
+
+    def generate(self, *, style, bars, n, seed, temperature, key, metre):
+        from musewidgets.analysis.keys import estimate_key
+        from musewidgets.piece import _parse_key
+
+        shift = (_parse_key(key)[0] - self.pc + 6) % 12 - 6 if self.obey else 0
+        moved = self.tune.transpose(shift)
+        return [moved.replace(key=key if estimate_key(moved) == key else estimate_key(moved))] * n
+
+
+def test_control_counts_takes_in_the_key_and_metre_asked_for():
+    from musewidgets.analysis.scorecard import control
+
+    obedient = control(_Obedient(True), "folk", takes=8, bars=4)
+    assert obedient["metre_asked"] == 1.0
+    # the tune stays in major, so it is in the key asked for whenever a major key is asked for
+    assert 0 < obedient["key_asked"] < 1 and obedient["key_asked"] == obedient["key_asked_music21"]
+    deaf = control(_Obedient(False), "folk", takes=8, bars=4)
+    assert deaf["key_asked"] < obedient["key_asked"]

@@ -39,6 +39,9 @@ PNG = b"\x89PNG"
 RED = "#b00020"
 SETTINGS_KEYS = {
     "model",
+    "key",
+    "metre",
+    "ending",
     "strict",
     "style",
     "temperature",
@@ -124,6 +127,9 @@ def reset(wb) -> None:
     c.seed.value = 0
     c.lock_seed.value = False
     c.candidates.value = 1
+    c.key.value = None
+    c.metre.value = c.metre.options[0]
+    c.ending.value = True
     c.primer.value = "none"
     c.primer_piece.value = ""
     c.primer_bars.value = 2

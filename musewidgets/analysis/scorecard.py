@@ -21,6 +21,11 @@ compared with real endings (a take is asked to be a piece of ``bars`` bars). Eac
     single reference set the values are what a reader can check).
 ``tonic_ending``, ``repeated_bars``, ``*_per_8_bars``
     Means over the takes; ``loops`` is the share of takes that play one bar more than 4 times in a row.
+``key_asked``, ``key_asked_music21``, ``metre_asked``
+    For models with key control (:attr:`~musewidgets.sampling.Sampler.controls`), a second set of ``takes`` takes
+    asked for keys and metres (:func:`control`): the share in the requested key by the project's
+    :func:`~musewidgets.analysis.keys.estimate_key` and by music21's ``analyze('key')`` of the take written as
+    MusicXML and read back, and the share whose MusicXML, read back by music21, has the requested time signature.
 
 Everything is seeded: the same models, settings and seed give the same table on the same machine.
 """
@@ -41,6 +46,7 @@ __all__ = [
     "COLUMNS",
     "c2st",
     "cite_in_cards",
+    "control",
     "overlap_area",
     "real_excerpts",
     "save_json",
@@ -67,7 +73,11 @@ COLUMNS = (
     "out_of_range_per_8_bars",
     "pc_entropy_overlap",
     "scale_consistency",
+    "key_asked",
+    "key_asked_music21",
+    "metre_asked",
 )
+CONTROL_GROUPS = 8  # keys (and metres, in turn) asked for per model and style
 
 
 def overlap_area(a, b) -> float:
@@ -173,6 +183,41 @@ def score(takes: list[Piece], real: list[Piece], *, style: str, model: str, clas
     }
 
 
+def control(sampler, style: str, *, takes: int, bars: int, seed: int = 0, temperature: float = 1.0, **options) -> dict:
+    """How well ``sampler`` honours a requested key and metre in ``style``: ``key_asked``, ``key_asked_music21``,
+    ``metre_asked`` (shares of ``takes`` takes; NaN for a model without key control).
+
+    The takes come in :data:`CONTROL_GROUPS` seeded batches, each asked for a key drawn at random from the 24 major
+    and minor keys and for the style's metres in turn (:meth:`~musewidgets.sampling.Sampler.metres`).
+    """
+    import music21
+
+    from .. import io
+    from ..piece import _parse_key, key_name
+    from .keys import estimate_key
+
+    if not sampler.controls:
+        return {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}
+    rng = np.random.default_rng(seed)
+    metres = sampler.metres(style)
+    ours = theirs = metre_ok = 0
+    sizes = [takes // CONTROL_GROUPS + (g < takes % CONTROL_GROUPS) for g in range(CONTROL_GROUPS)]
+    for g, size in enumerate(s for s in sizes if s):
+        key = key_name(int(rng.integers(12)), "major" if rng.random() < 0.5 else "minor")
+        metre = metres[g % len(metres)]
+        pieces = sampler.generate(
+            style=style, bars=bars, n=size, seed=seed + g, temperature=temperature, key=key, metre=metre, **options
+        )
+        for piece in pieces:
+            ours += estimate_key(piece.replace(key=None)) == key
+            score = music21.converter.parse(io.to_musicxml(piece), format="musicxml")
+            found = score.analyze("key")
+            theirs += (found.tonic.pitchClass, found.mode) == _parse_key(key)
+            signatures = score.recurse().getElementsByClass("TimeSignature")
+            metre_ok += bool(signatures) and all(ts.ratioString == metre for ts in signatures)
+    return {"key_asked": ours / takes, "key_asked_music21": theirs / takes, "metre_asked": metre_ok / takes}
+
+
 def scorecard(
     models=DEFAULT_MODELS,
     styles=None,
@@ -182,6 +227,7 @@ def scorecard(
     seed: int = 0,
     temperature: float = 1.0,
     strict: bool = False,
+    unguided: bool = False,
     progress: bool = True,
 ) -> list[dict]:
     """Rows for every model (shipped name or checkpoint path) x style it knows, then one ``real`` row per style.
@@ -189,6 +235,8 @@ def scorecard(
     Takes are ``sampler.generate(style=, bars=, n=takes, seed=seed, temperature=)``: one seeded batch of candidates
     per model and style. ``strict=True`` adds, beside each sequence model's row of a style with several voices, a
     row ``'<model> strict'`` of takes sampled with strict voice leading (:mod:`musewidgets.strict`), same seed.
+    ``unguided=True`` adds, beside each model with key and ending control, a row ``'<model> unguided'``: the same
+    takes without the key and cadence priors of :mod:`musewidgets.guidance` (the model alone).
 
     Raises
     ------
@@ -212,28 +260,34 @@ def scorecard(
     samplers = {m: load_sampler(m) for m in models}
     classifier = load_classifier()
     real = {s: real_excerpts(s, takes, bars, seed=seed) for s in styles}
-    cells = [(m, s, False) for m in models for s in styles if s in samplers[m].styles]
-    if strict:
-        voices = {s: get_style(s).voices for s in styles}
-        cells = [
-            cell
-            for m, s, _ in cells
-            for cell in [(m, s, False)] + [(m, s, True)] * (samplers[m].family != "gan" and voices[s] > 1)
-        ]
+    voices = {s: get_style(s).voices for s in styles}
+    cells = []  # (model, style, variant): "" (as shipped), "strict" or "unguided"
+    for m in models:
+        for s in (s for s in styles if s in samplers[m].styles):
+            cells.append((m, s, ""))
+            if strict and samplers[m].family != "gan" and voices[s] > 1:
+                cells.append((m, s, "strict"))
+            if unguided and samplers[m].controls:
+                cells.append((m, s, "unguided"))
     rows = []
     with tqdm(total=len(cells) + len(styles), desc="scorecard", unit="row", disable=not progress) as bar:
-        for m, s, is_strict in cells:
-            name = Path(str(m)).stem + " strict" * is_strict
+        for m, s, variant in cells:
+            name = " ".join(filter(None, (Path(str(m)).stem, variant)))
             bar.set_postfix_str(f"{name} {s}")
-            generated = samplers[m].generate(
-                style=s, bars=bars, n=takes, seed=seed, temperature=temperature, strict=is_strict
-            )
-            rows.append(score(generated, real[s], style=s, model=name, classifier=classifier, seed=seed))
+            options = {"strict": variant == "strict", "guide": variant != "unguided"}
+            generated = samplers[m].generate(style=s, bars=bars, n=takes, seed=seed, temperature=temperature, **options)
+            row = score(generated, real[s], style=s, model=name, classifier=classifier, seed=seed)
+            if variant == "strict":
+                row |= {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}
+            else:
+                row |= control(samplers[m], s, takes=takes, bars=bars, seed=seed, temperature=temperature, **options)
+            rows.append(row)
             bar.update()
         for s in styles:
             other = real_excerpts(s, takes, bars, split="valid", seed=seed)
             row = score(other, real[s], style=s, model="real", classifier=classifier, seed=seed)
-            rows.append(row | {"takes": len(other)})
+            nothing_asked = {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}
+            rows.append(row | {"takes": len(other)} | nothing_asked)
             bar.update()
     return rows
 
@@ -272,7 +326,12 @@ def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Pa
         "`musewidgets.analysis.voice_leading`). **c2st**: 0.5 = takes and real excerpts cannot be told apart by",
         "their metrics, 1.0 = always; the **real** rows compare two disjoint sets of real excerpts and show the",
         "noise floor. **fidelity**: share of takes the style classifier assigns to the requested style. Rates are",
-        "per 8 bars; **loops**: share of takes that play one bar more than 4 times in a row.",
+        "per 8 bars; **loops**: share of takes that play one bar more than 4 times in a row. **key_asked**,",
+        "**key_asked_music21**, **metre_asked**: of as many takes again, asked for random keys and the style's",
+        "metres, the share in the key asked for by our key estimate and by music21's, and in the metre asked for.",
+        "Takes end like a piece (\"end here\") where the model has that control; **unguided** rows: the same takes",
+        "without the key and cadence priors of `musewidgets.guidance` (the model alone); **strict** rows: strict voice",
+        "leading.",
         "",
         f"Made by `{command}` on {time.strftime('%Y-%m-%d')} ({platform.machine()} {platform.system()}, "
         f"{os.cpu_count()} cores); {rows[0]['takes']} takes per row.",
@@ -307,11 +366,11 @@ def cite_in_cards(rows: list[dict], folder: str | os.PathLike, *, source: str = 
     ``folder``), replacing an earlier scorecard section. Returns the cards changed."""
     folder = Path(folder)
     changed = []
-    for name in sorted({r["model"].removesuffix(" strict") for r in rows} - {"real"}):
+    for name in sorted({r["model"].removesuffix(" strict").removesuffix(" unguided") for r in rows} - {"real"}):
         md, js = folder / f"{name}.md", folder / f"{name}.json"
         if not md.exists():
             continue
-        own = [r for r in rows if r["model"] in (name, f"{name} strict", "real")]
+        own = [r for r in rows if r["model"] in (name, f"{name} strict", f"{name} unguided", "real")]
         text = md.read_text().split(f"\n{_CARD_MARK}\n")[0].rstrip("\n")
         section = [
             "",

@@ -12,7 +12,9 @@ pitch      a new note starts: token ``PITCH0 + midi`` (0..127)
 =========  ======================================================
 
 Each position also has *conditioning* that a model sees but never has to predict: the voice, the step's position
-in its bar, the metre and the style. Velocities are not encoded (decoded notes get velocity 80, as in the corpus).
+in its bar, the metre, the style, the key (tonic and mode, or unknown) and how many bars are left before the piece
+ends (counted down over the last :attr:`TokenCodec.ending_bars` bars; 0 = further, or "keep going"). Velocities are
+not encoded (decoded notes get velocity 80, as in the corpus).
 Voices must be monophonic, which every corpus piece is.
 """
 
@@ -24,13 +26,15 @@ import numpy as np
 
 from ..piece import Note, Part, Piece
 
-__all__ = ["BOS", "HOLD", "PAD", "PITCH0", "REST", "VOCAB_SIZE", "Encoded", "TokenCodec", "token_name"]
+__all__ = ["BOS", "HOLD", "N_KEYS", "PAD", "PITCH0", "REST", "VOCAB_SIZE", "Encoded", "TokenCodec", "token_name"]
 
 PAD, BOS, REST, HOLD = 0, 1, 2, 3
 PITCH0 = 4
 VOCAB_SIZE = PITCH0 + 128
 # Metres the corpus uses; anything else shares index 0.
 METRES = ((4, 4), (3, 4), (2, 4), (6, 8), (3, 8), (2, 2), (4, 2), (3, 2), (6, 4), (9, 8), (12, 8), (5, 4), (3, 1))
+# Key conditioning: 0 = unknown, 1 + tonic pitch class = major, 13 + tonic pitch class = minor.
+N_KEYS = 25
 
 
 def token_name(token: int) -> str:
@@ -47,10 +51,11 @@ class Encoded:
     Attributes
     ----------
     tokens : np.ndarray, int64, shape (T * V,)
-    voice, bar_pos : np.ndarray, int64, shape (T * V,)
-        Voice index and step-within-bar of each position.
-    metre, style : int
-        Indices into :data:`METRES` (plus one; 0 = other) and the codec's styles.
+    voice, bar_pos, to_end : np.ndarray, int64, shape (T * V,)
+        Voice index, step-within-bar and bars left to the end (:meth:`TokenCodec.to_end`) of each position.
+    metre, style, key : int
+        Indices into :data:`METRES` (plus one; 0 = other), the codec's styles and the keys
+        (:meth:`TokenCodec.key_index`).
     header : dict
         The piece's other fields (names, programs, ranges, tempo, key, ...), JSON-friendly.
     """
@@ -61,6 +66,8 @@ class Encoded:
     metre: int
     style: int
     header: dict = field(default_factory=dict)
+    to_end: np.ndarray | None = None
+    key: int = 0
 
     @property
     def n_voices(self) -> int:
@@ -79,14 +86,18 @@ class TokenCodec:
     steps_per_quarter : int, default 4
     max_bar_steps : int, default 48
         Longest bar (in steps) the bar-position embedding covers; longer bars wrap.
+    ending_bars : int, default 4
+        Bars before the end over which :meth:`to_end` counts down.
     """
 
     styles: tuple[str, ...] = ("chorale", "folk", "irish", "renaissance")
     max_voices: int = 4
     steps_per_quarter: int = 4
     max_bar_steps: int = 48
+    ending_bars: int = 4
 
     vocab_size = VOCAB_SIZE
+    n_keys = N_KEYS
     n_metres = len(METRES) + 1
 
     # ------------------------------------------------------------------ conditioning
@@ -103,6 +114,32 @@ class TokenCodec:
     def metre_index(time_signature: tuple[int, int]) -> int:
         ts = tuple(time_signature)
         return METRES.index(ts) + 1 if ts in METRES else 0
+
+    @staticmethod
+    def key_index(key: str | None) -> int:
+        """0 for no key (or a mode other than major and minor), 1-12 for C major .. B major, 13-24 for minor."""
+        if key is None:
+            return 0
+        from ..piece import _parse_key
+
+        pc, mode = _parse_key(key)
+        if mode not in ("major", "minor"):
+            return 0
+        return (1 if mode == "major" else 13) + pc
+
+    def to_end(self, n_steps: int, n_voices: int, steps_per_bar: int, total: int | None, start: int = 0):
+        """Bars left to the end of each position of steps ``start .. start + n_steps``, shape ``(n_steps * V,)``.
+
+        A step in the last bar gets 1, in the bar before 2, ... up to :attr:`ending_bars`; earlier steps, and every
+        step when ``total`` (the piece's length in steps, ending on a bar line) is ``None``, get 0: "keep going".
+        """
+        steps = np.arange(start, start + n_steps)
+        if total is None:
+            left = np.zeros(n_steps, dtype=np.int64)
+        else:
+            left = -((steps - total) // steps_per_bar)  # ceil((total - step) / steps_per_bar)
+            left = np.where((left >= 1) & (left <= self.ending_bars), left, 0)
+        return np.repeat(left.astype(np.int64), n_voices)
 
     def positions(self, n_steps: int, n_voices: int, steps_per_bar: int, pickup: int, start: int = 0):
         """Voice and bar-position arrays for steps ``start .. start + n_steps`` of a piece, shape ``(n_steps * V,)``."""
@@ -146,6 +183,8 @@ class TokenCodec:
             self.metre_index(piece.time_signature),
             self.style_index(piece.style),
             header,
+            to_end=self.to_end(n_steps, n_voices, piece.steps_per_bar, n_steps),
+            key=self.key_index(piece.key),
         )
 
     def decode(self, tokens: np.ndarray, header: dict) -> Piece:
@@ -177,6 +216,7 @@ class TokenCodec:
     @classmethod
     def from_dict(cls, data: dict) -> TokenCodec:
         data = {k: v for k, v in data.items() if k != "kind"}
+        data.setdefault("ending_bars", 0)  # codecs saved before endings were conditioned
         data["styles"] = tuple(data["styles"])
         return cls(**data)
 

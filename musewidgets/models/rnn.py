@@ -67,6 +67,8 @@ class _Recurrent(SequenceModel):
             "bar_pos": c.bar_pos.weight @ w.T,
             "metre": c.metre.weight @ w.T + rnn.bias_ih_l0 + rnn.bias_hh_l0,
             "style": c.style.weight @ w.T,
+            "key": None if c.key is None else c.key.weight @ w.T,
+            "to_end": None if c.to_end is None else c.to_end.weight @ w.T,
             "w_hh": [rnn.weight_hh_l0.T],
             # deeper layers: one product of [input, h] with the stacked weights [W_ih; W_hh]
             "w_cat": [None]
@@ -87,6 +89,9 @@ class _Recurrent(SequenceModel):
             + state["metre"][inputs["metre"]]
             + state["style"][inputs["style"]]
         )  # (B, G*H): layer 0's input projection, bias included
+        if state["key"] is not None:  # not given: index 0, "any key" and "keep going"
+            x = x + (state["key"][inputs["key"]] if "key" in inputs else state["key"][0])
+            x = x + (state["to_end"][inputs["to_end"]] if "to_end" in inputs else state["to_end"][0])
         hs, cs = [], []
         for layer in range(self.config.layers):
             h = state["h"][layer]

@@ -101,12 +101,15 @@ class Transformer(SequenceModel):
         return {"pos": 0, "cache": [(None, None)] * len(self.blocks)}
 
     def step(self, inputs: Batch, state: dict) -> tuple[torch.Tensor, dict]:
+        to_end = inputs.get("to_end")
         x = self.cond(
             inputs["inputs"][:, None],
             inputs["voice"][:, None],
             inputs["bar_pos"][:, None],
             inputs["metre"],
             inputs["style"],
+            inputs.get("key"),
+            None if to_end is None else to_end[:, None],
         )
         cos, sin = _rotary(torch.tensor([state["pos"]]), self.config.d_model // self.config.heads)
         h = self.inp(x)

@@ -13,6 +13,8 @@ import random
 
 import ipywidgets as w
 
+from ..piece import key_name
+
 __all__ = ["INSTRUMENTS", "LABEL_WIDTH", "SamplerControls"]
 
 # General MIDI programs offered per part (name, program).
@@ -43,6 +45,11 @@ INSTRUMENTS = (
     ("Fiddle", 110),
 )
 MODELS = ("lstm", "transformer", "rnn", "gan")
+# ("any", None) then every major and minor key, C major, C minor, Db major, C# minor ...
+KEYS = (("any (the model's choice)", None),) + tuple(
+    (name, name) for pc in range(12) for name in (key_name(pc, "major"), key_name(pc, "minor"))
+)
+ENDING_TIP = "end here: the last bar closes like the end of a piece; keep going: as if the music went on"
 PRIMERS = (("none", "none"), ("a corpus piece", "corpus"), ("an uploaded file", "upload"))
 # Room for every description in full: the longest, "tempo (qpm)", measures 85 px in DejaVu Sans at 13 px (92 px at
 # 14 px), the widest of the fonts JupyterLab, Notebook 7 and Voila fall back to; 90 px cut it.
@@ -51,7 +58,8 @@ CONTROL_WIDTH = 340  # px, label included
 
 
 class SamplerControls(w.VBox):
-    """Model, style, temperature, top-k/top-p, bars, tempo, instruments, seed, candidates, voice leading and primer.
+    """Model, style, temperature, top-k/top-p, bars, key, metre, ending, tempo, instruments, seed, candidates, voice
+    leading and primer.
 
     The widgets are attributes (``controls.temperature.value = 0.8``); :meth:`settings` reads them all and
     :meth:`apply` sets them from a take's settings.
@@ -92,6 +100,15 @@ class SamplerControls(w.VBox):
             tooltip="strict: no parallel fifths or octaves, no crossing voices, no octave gaps between upper voices",
             **_small(),
         )
+        self.key = w.Dropdown(options=KEYS, value=None, description="key", tooltip="the key to compose in", **_small())
+        self.metre = w.Dropdown(options=["4/4"], value="4/4", description="metre", **_small())
+        self.ending = w.Dropdown(
+            options=[("end here", True), ("keep going", False)],
+            value=True,
+            description="ending",
+            tooltip=ENDING_TIP,
+            **_small(),
+        )
         self.primer = w.Dropdown(options=PRIMERS, value="none", description="primer", **_small())
         self.primer_piece = w.Combobox(
             placeholder="corpus piece, e.g. bach/bwv66.6.mxl", description="piece", ensure_option=False, **_small()
@@ -114,6 +131,9 @@ class SamplerControls(w.VBox):
                 self.top_k,
                 self.top_p,
                 self.bars,
+                self.key,
+                self.metre,
+                self.ending,
                 self.tempo,
                 w.HBox([self.seed, self.new_seed, self.lock_seed], layout=w.Layout(overflow="visible")),
                 self.candidates,
@@ -138,6 +158,20 @@ class SamplerControls(w.VBox):
                 options.append((f"GM program {program}", program))
             menus.append(w.Dropdown(options=options, value=program, description=name, **_small()))
         self.instruments.children = menus
+
+    def set_metres(self, metres: list[str]) -> None:
+        """The metres to choose from (the style's, the default first); the chosen one stays if it is offered."""
+        keep = self.metre.value if self.metre.value in metres else metres[0]
+        self.metre.options = list(metres)
+        self.metre.value = keep
+
+    def allow_controls(self, allowed: bool, why: str = "") -> None:
+        """Enable the key and ending menus, or set them to "any" and "end here" and disable them, ``why`` as tooltip."""
+        if not allowed:
+            self.key.value, self.ending.value = None, True
+        self.key.disabled = self.ending.disabled = not allowed
+        self.key.tooltip = "the key to compose in" if allowed else why
+        self.ending.tooltip = ENDING_TIP if allowed else why
 
     @property
     def programs(self) -> list[int]:
@@ -189,6 +223,9 @@ class SamplerControls(w.VBox):
             "seed": int(self.seed.value),
             "n": int(self.candidates.value),
             "strict": bool(self.voice_leading.value),
+            "key": self.key.value,
+            "metre": self.metre.value,
+            "ending": bool(self.ending.value),
             "primer": self.primer.value,
             "primer_piece": self.primer_piece.value,
             "primer_bars": int(self.primer_bars.value),
@@ -207,9 +244,12 @@ class SamplerControls(w.VBox):
             "primer",
             "primer_piece",
             "primer_bars",
+            "key",
+            "metre",
+            "ending",
             "tempo",
         ):
-            if key in settings:
+            if key in settings and not getattr(self, key).disabled:
                 getattr(self, key).value = settings[key]
         self.candidates.value = settings.get("n", 1)
         self.voice_leading.value = bool(settings.get("strict", False))

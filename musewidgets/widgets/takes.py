@@ -40,8 +40,9 @@ class Take:
         candidate = f" [{s['candidate'] + 1}/{s['n']}]" if s["n"] > 1 else ""
         stopped = f" (stopped at bar {s['bars_made']})" if s.get("stopped") and "bars_made" in s else ""
         strict = " strict" if s.get("strict") else ""
+        plan = "".join(f" {s[k]}" for k in ("key", "metre") if s.get(k)) + (" →" if s.get("ending") is False else "")
         return (
-            f"{star}#{self.id} {s['model']}{strict} {s['style']} T={s['temperature']:g} seed={s['seed']}"
+            f"{star}#{self.id} {s['model']}{strict} {s['style']}{plan} T={s['temperature']:g} seed={s['seed']}"
             f"{candidate}{extra}{stopped}"
         )
 

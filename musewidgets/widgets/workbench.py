@@ -42,6 +42,7 @@ __all__ = ["Workbench"]
 
 GAN_CANNOT_CONTINUE = "the GAN draws whole phrases and cannot continue music"
 CONTINUE_TIP = "extend the selected take by the bars below"
+NO_CONTROLS = "this model was trained without key and ending control"
 _PARTIAL = -1  # _shown_take_id while the roll shows a piece being sampled
 _VISIBLE = {"overflow": "visible"}  # boxes scroll by default (overflow: auto): only the score may scroll
 _COMPARE_ROLL = {"roll_width": 5.5, "roll_height": 2.6}  # inches: two rolls side by side
@@ -383,7 +384,14 @@ class Workbench(w.VBox):
         if base is None:
             raise MusewidgetsError("select a take to continue first")
         bars = int(self.controls.continue_bars.value)
-        settings = {**base.settings, "seed": settings["seed"], "continue_of": base.id, "continue_bars": bars, "n": 1}
+        settings = {
+            **base.settings,
+            "seed": settings["seed"],
+            "ending": settings["ending"],  # the continuation ends (or not) as the control says now
+            "continue_of": base.id,
+            "continue_bars": bars,
+            "n": 1,
+        }
         return settings, base.piece, bars
 
     def _sample(self, sampler, settings: dict, primer, bars: int) -> tuple[list, int, bool]:
@@ -406,6 +414,9 @@ class Workbench(w.VBox):
             primer=primer,
             n=settings["n"],
             strict=settings.get("strict", False),
+            key=settings.get("key") if sampler.controls else None,
+            metre=settings.get("metre"),
+            ending=settings.get("ending", True),
         ):
             yields += 1
             made = min(bars, max(yields, pieces[0].n_bars - primer_bars))
@@ -543,6 +554,7 @@ class Workbench(w.VBox):
         if gan:
             self.controls.voice_leading.value = False
         self.controls.voice_leading.disabled = gan  # the GAN draws whole phrases: nothing to refuse note by note
+        self.controls.allow_controls(self._sampler(self.controls.model.value).controls, why=NO_CONTROLS)
         self.continue_button.tooltip = GAN_CANNOT_CONTINUE if gan else CONTINUE_TIP
         self._set_buttons()
 
@@ -553,6 +565,7 @@ class Workbench(w.VBox):
             raise MusewidgetsError(f"the {sampler.family} model does not know the style {style!r}")
         info = sampler.checkpoint.styles[style]
         self.controls.set_parts([(name, program) for name, program, _ in info["parts"]])
+        self.controls.set_metres(sampler.metres(style))
         primed = self.controls.primer.value == "upload" and self._uploaded_tempo
         self._set_tempo(self._uploaded_tempo if primed else info["tempo"])
         from ..corpus import load_style

@@ -1,0 +1,355 @@
+"""Key, metre and ending control: the conditioning a take is sampled with, from the codec to the CLI.
+
+The mechanisms are checked here on tiny models; whether the shipped models honour them is measured in
+``tests/test_shipped_models.py`` and by ``python -m benchmarks.listening``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from musewidgets import corpus
+from musewidgets.checkpoints import save_checkpoint
+from musewidgets.cli import main
+from musewidgets.codecs import PAD, TokenCodec
+from musewidgets.models import build
+from musewidgets.piece import Note, Part, Piece
+from musewidgets.sampling import Sampler, load_sampler
+from musewidgets.training import SequenceData, Trainer, initialize, transpose_key_index
+
+from .conftest import tiny_config
+
+TINY = {"hidden": 32, "layers": 1, "d_embed": 32}
+
+
+# ------------------------------------------------------------------ codec
+def test_key_index_covers_unknown_major_and_minor():
+    codec = TokenCodec()
+    assert codec.key_index(None) == 0
+    assert codec.key_index("C major") == 1 and codec.key_index("B major") == 12
+    assert codec.key_index("C minor") == 13 and codec.key_index("Bb minor") == 23
+    assert codec.key_index("D mixolydian") == 0
+    assert len({codec.key_index(f"{t} {m}") for t in ("C", "Db", "D") for m in ("major", "minor")}) == 6
+
+
+def test_transposing_a_key_index_keeps_its_mode():
+    assert transpose_key_index(0, 5) == 0
+    assert transpose_key_index(TokenCodec.key_index("G major"), 2) == TokenCodec.key_index("A major")
+    assert transpose_key_index(TokenCodec.key_index("A minor"), 3) == TokenCodec.key_index("C minor")
+    assert transpose_key_index(TokenCodec.key_index("C minor"), -1) == TokenCodec.key_index("B minor")
+
+
+def test_to_end_counts_down_the_last_bars_and_is_zero_when_keeping_going():
+    codec = TokenCodec(ending_bars=2)
+    left = codec.to_end(16, 1, 4, total=16)  # four bars of four steps
+    assert left.tolist() == [0] * 8 + [2] * 4 + [1] * 4
+    assert codec.to_end(16, 1, 4, total=None).tolist() == [0] * 16
+    # with a pickup of one step the bars start at 1, 5, 9, 13: the piece ends at 17
+    assert codec.to_end(17, 2, 4, total=17)[::2].tolist() == [0] * 9 + [2] * 4 + [1] * 4
+
+
+def test_encoded_piece_carries_its_key_and_ending(piece):
+    enc = TokenCodec().encode(piece.replace(parts=piece.parts[:1]))  # two bars of 3/4 after a pickup, G major
+    assert enc.key == TokenCodec.key_index("G major")
+    V = enc.n_voices
+    assert enc.to_end.shape == enc.tokens.shape
+    per_step = enc.to_end[::V].tolist()
+    assert per_step[-12:] == [1] * 12 and per_step[4:16] == [2] * 12 and per_step[:4] == [3] * 4
+
+
+def test_codec_saved_before_endings_reads_back_with_none():
+    data = TokenCodec().to_dict()
+    del data["ending_bars"]
+    assert TokenCodec.from_dict(data).ending_bars == 0
+
+
+# ------------------------------------------------------------------ training data
+@pytest.fixture(scope="module")
+def data():
+    corpora = {s: corpus.load_style(s, progress=False) for s in ("chorale", "folk")}
+    return SequenceData(TokenCodec(), corpora, "train", limit=6)
+
+
+def test_windows_at_the_end_of_a_piece_see_the_countdown(data):
+    rng = np.random.default_rng(0)
+    batch = data.batch(rng, 8, 256, augment=False, end_share=1.0)
+    for b in range(8):
+        real = batch["targets"][b] != PAD
+        last = int(real.nonzero().max())
+        assert batch["to_end"][b, last] == 1  # the window's last token is in its piece's last bar
+    middle = data.batch(np.random.default_rng(1), 8, 64, augment=False, end_share=0.0)
+    assert (middle["to_end"] == 0).float().mean() > 0.5  # most 64-token windows are far from the end
+
+
+def test_key_follows_the_transposition_and_can_be_hidden(data, monkeypatch):
+    def batch(shift, **kw):
+        monkeypatch.setattr(data, "shifts", {n: [[shift]] * len(p) for n, p in data.shifts.items()})
+        return data.batch(np.random.default_rng(3), 8, 64, augment=True, **kw)
+
+    plain, moved = batch(0), batch(3)
+    assert (plain["key"] > 0).all()  # every corpus piece has an estimated key
+    notes = plain["targets"] >= 4
+    assert torch.equal(moved["targets"][notes], plain["targets"][notes] + 3)
+    assert moved["key"].tolist() == [transpose_key_index(int(k), 3) for k in plain["key"]]
+    assert (batch(3, key_dropout=1.0)["key"] == 0).all()
+
+
+# ------------------------------------------------------------------ starting from an older checkpoint
+def test_a_model_extended_with_controls_keeps_every_old_weight(tmp_path):
+    torch.manual_seed(0)
+    old = build("lstm", TINY)
+    path = tmp_path / "old.pt"
+    save_checkpoint(path, old, TokenCodec(), {}, {})
+    new = build("lstm", {**TINY, "n_keys": 25, "ending_bars": 4})
+    fresh = initialize(new, path)
+    assert sorted(fresh) == ["cond.key.weight", "cond.to_end.weight"]
+    for name, value in old.state_dict().items():
+        assert torch.equal(new.state_dict()[name], value), name
+    # the new tables start at the scale of the old ones, so the network hears them from the first step
+    assert 0.5 < new.cond.key.weight.std() / new.cond.style.weight.std() < 2
+
+
+def test_init_refuses_another_family_or_size(tmp_path):
+    from musewidgets.errors import CheckpointError
+
+    path = tmp_path / "rnn.pt"
+    save_checkpoint(path, build("rnn", TINY), TokenCodec(), {}, {})
+    with pytest.raises(CheckpointError, match="rnn"):
+        initialize(build("lstm", TINY), path)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        initialize(build("rnn", {**TINY, "hidden": 48}), path)
+
+
+def test_training_from_an_older_checkpoint_teaches_the_new_tables(tmp_path):
+    from musewidgets.checkpoints import load_checkpoint
+
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old = Trainer(tiny_config(max_steps=2, eval_every=2, model={**TINY, "n_keys": 0, "ending_bars": 0}), old_dir)
+    old_path = old.fit()["path"]
+    assert not load_checkpoint(old_path).model.config.controls
+    new = load_checkpoint(Trainer(tiny_config(max_steps=3, eval_every=3, init=old_path), new_dir).fit()["path"])
+    assert new.model.config.controls and new.meta["train_config"]["init"] == old_path
+    assert new.model.cond.key.weight.abs().sum() > 0 and new.model.cond.to_end.weight.abs().sum() > 0
+    assert new.meta["init_from"]["checkpoint"] == old_path and new.meta["init_from"]["steps"] == 2
+    from musewidgets.cards import _lineage
+
+    [line] = _lineage(new.meta["init_from"])
+    assert line.startswith(f"- **Started from:** `{old_path}`") and "2 steps" in line
+
+
+# ------------------------------------------------------------------ sampling
+@pytest.fixture(scope="module")
+def sampler(tmp_path_factory) -> Sampler:
+    out = tmp_path_factory.mktemp("controls")
+    s = load_sampler(Trainer(tiny_config(max_steps=4, eval_every=4), out).fit()["path"])
+    return s
+
+
+class _Spy:
+    """Wraps a model and records what every step is conditioned on."""
+
+    def __init__(self, model):
+        self.model, self.seen = model, []
+        self.config = model.config
+
+    def init_state(self, n):
+        return self.model.init_state(n)
+
+    def step(self, inputs, state):
+        self.seen.append((int(inputs["key"][0]), int(inputs["to_end"][0]), int(inputs["voice"][0])))
+        return self.model.step(inputs, state)
+
+
+def _spy(sampler) -> tuple[Sampler, _Spy]:
+    spied = Sampler(sampler.checkpoint)
+    spied.model = _Spy(sampler.model)
+    return spied, spied.model
+
+
+def test_a_new_model_has_controls_and_offers_the_styles_metres(sampler):
+    assert sampler.controls
+    folk = sampler.metres("folk")
+    assert folk[0] == "2/4" and {"3/4", "4/4", "6/8"} <= set(folk)
+    assert sampler.metres("chorale")[0] == "4/4"
+
+
+def test_the_take_is_conditioned_on_the_key_and_counts_down_to_its_end(sampler):
+    spied, spy = _spy(sampler)
+    [piece] = spied.generate(style="folk", bars=6, seed=0, key="D minor", metre="3/4")
+    assert piece.key == "D minor" and piece.time_signature == (3, 4) and piece.n_bars == 6
+    steps = [to_end for _, to_end, voice in spy.seen if voice == 0]
+    assert len(steps) == 6 * 12
+    assert steps == [0] * 24 + [4] * 12 + [3] * 12 + [2] * 12 + [1] * 12
+    assert {key for key, _, _ in spy.seen} == {TokenCodec.key_index("D minor")}
+
+
+def test_keep_going_never_counts_down_and_no_key_is_unknown(sampler):
+    spied, spy = _spy(sampler)
+    [piece] = spied.generate(style="chorale", bars=2, seed=0, ending=False)
+    assert {(key, to_end) for key, to_end, _ in spy.seen} == {(0, 0)}
+    assert piece.key is not None  # estimated from the notes, as before
+
+
+def test_metre_choice_gives_whole_bars_of_that_metre(sampler):
+    [piece] = sampler.generate(style="folk", bars=3, seed=2, metre=(6, 8))
+    assert piece.time_signature == (6, 8) and piece.n_bars == 3 and piece.length == 3 * 12
+
+
+def test_same_seed_and_plan_give_the_same_notes(sampler):
+    a = sampler.generate(style="folk", bars=3, seed=5, key="A major")
+    b = sampler.generate(style="folk", bars=3, seed=5, key="A major")
+    c = sampler.generate(style="folk", bars=3, seed=5, key="A minor")
+    assert a[0].parts == b[0].parts and a[0].parts != c[0].parts
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        ({"key": "H major"}, "look like"),
+        ({"key": "D dorian"}, "major or minor"),
+        ({"key": 7}, "look like"),
+        ({"metre": "5/4"}, "choose from 2/4"),
+        ({"metre": "six-eight"}, "choose from"),
+    ],
+)
+def test_bad_key_or_metre_is_a_value_error_naming_it(sampler, settings, match):
+    with pytest.raises(ValueError, match=match):
+        sampler.generate(style="folk", bars=1, **settings)
+
+
+def test_key_names_are_read_forgivingly(sampler):
+    [piece] = sampler.generate(style="folk", bars=1, key="bb MINOR")
+    assert piece.key == "Bb minor"
+
+
+def test_a_model_without_controls_refuses_a_key_but_plays_as_before(tmp_path):
+    old = build("lstm", TINY)
+    path = tmp_path / "old.pt"
+    info = {"folk": {"parts": [["Melody", 73, [60, 80]]], "time_signature": [2, 4], "tempo": 100.0}}
+    save_checkpoint(path, old, TokenCodec(ending_bars=0), info, {})
+    s = load_sampler(path)
+    assert not s.controls and s.metres("folk") == ["2/4"]
+    with pytest.raises(ValueError, match="without key control"):
+        s.generate(style="folk", bars=1, key="G major")
+    [piece] = s.generate(style="folk", bars=2, seed=1)
+    assert piece.n_bars == 2
+
+
+def test_a_primer_brings_its_own_key(sampler):
+    primer = Piece(
+        (Part("Melody", (Note(62, 0, 4), Note(65, 4, 4), Note(69, 8, 8)), program=73),),
+        time_signature=(2, 4),
+        key="D minor",
+        style="folk",
+    )
+    spied, spy = _spy(sampler)
+    [piece] = spied.generate(style="folk", bars=2, seed=0, primer=primer, key="E major")
+    assert piece.key == "D minor"
+    assert {key for key, _, _ in spy.seen} == {TokenCodec.key_index("D minor")}
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_generate_writes_the_key_and_metre_asked_for(sampler, tmp_path, capsys):
+    import music21
+
+    out = tmp_path / "take.musicxml"
+    code = main(
+        [
+            "generate",
+            "--checkpoint",
+            str(sampler.checkpoint.path),
+            "--style",
+            "folk",
+            "--bars",
+            "4",
+            "--key",
+            "E minor",
+            "--metre",
+            "6/8",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    score = music21.converter.parse(out)
+    assert score.recurse().getElementsByClass("TimeSignature")[0].ratioString == "6/8"
+    assert score.recurse().getElementsByClass("KeySignature")[0].sharps == 1
+    code = main(
+        ["generate", "--checkpoint", str(sampler.checkpoint.path), "--style", "folk", "--metre", "7/8", "-o", str(out)]
+    )
+    assert code == 1
+    assert "choose from" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ Workbench
+def test_workbench_key_metre_and_ending_make_the_take_and_replay_it():
+    import musewidgets
+
+    wb = musewidgets.Workbench(style="folk")
+    c = wb.controls
+    assert list(c.metre.options) == wb._sampler("lstm").metres("folk") and c.metre.value == "2/4"
+    assert len(c.key.options) == 25 and c.key.value is None and c.ending.value is True
+    c.bars.value, c.key.value, c.metre.value, c.ending.value = 2, "D minor", "6/8", False
+    take = wb.generate()
+    assert take.piece.key == "D minor" and take.piece.time_signature == (6, 8) and take.piece.n_bars == 2
+    assert take.settings["ending"] is False and " D minor 6/8 → " in take.label
+    c.key.value, c.metre.value, c.ending.value = None, "2/4", True
+    wb.copy_settings(take)
+    assert (c.key.value, c.metre.value, c.ending.value) == ("D minor", "6/8", False)
+    assert wb.generate().piece.parts == take.piece.parts
+    c.style.value = "chorale"
+    assert list(c.metre.options) == ["4/4", "3/4"] and c.metre.value == "4/4"
+    c.model.value = "gan"
+    assert c.key.disabled and c.ending.disabled and c.key.value is None
+    assert list(c.metre.options) == wb._sampler("gan").metres("chorale")
+    c.model.value = "lstm"
+    assert not c.key.disabled
+
+
+# ------------------------------------------------------------------ guidance
+def test_key_bias_favours_the_tonic_and_leaves_rests_and_holds_alone():
+    from musewidgets.codecs.tokens import HOLD, PITCH0, REST
+    from musewidgets.guidance import key_bias
+
+    bias = key_bias(2, "minor", 132, strength=1.0)  # D minor
+    assert bias[REST] == bias[HOLD] == 0
+    assert bias[PITCH0 + 62] == 0 and bias[PITCH0 + 50] == 0  # every D
+    assert bias[PITCH0 + 65] > bias[PITCH0 + 66]  # F (the minor third) above F#
+    assert bias[PITCH0 + 63] == pytest.approx(np.log(2.68 / 6.33))  # Eb: the probe-tone rating of the minor second
+
+
+def test_cadence_and_hold_bias_only_touch_the_outer_voices_of_known_tonics():
+    from musewidgets.codecs.tokens import PITCH0
+    from musewidgets.guidance import cadence_bias, hold_bias
+
+    bias = cadence_bias([7, None], 4, 132, strength=3.0)
+    assert bias[0, 0, PITCH0 + 67] == bias[0, 3, PITCH0 + 43] == 3.0
+    assert bias[0, 1].abs().sum() == bias[0, 2].abs().sum() == bias[1].abs().sum() == 0
+    assert bias[0, 0, PITCH0 + 69] == 0
+    holds = hold_bias(torch.tensor([67, 69, -1, 60]), torch.tensor([7, 7, 7, -1]), strength=3.0)
+    assert holds.tolist() == [1.5, -1.5, -1.5, 0.0]
+
+
+def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sampler, monkeypatch):
+    from musewidgets import guidance
+    from musewidgets.analysis.keys import estimate_key
+    from musewidgets.analysis.metrics import tonic_ending
+
+    monkeypatch.setattr(guidance, "KEY_STRENGTH", 4.0)  # the rated notes of the key: tonic, fifth, third, ...
+    monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
+    # strict: an untrained model crosses its voices, and then the top note of the last chord is not the soprano's
+    takes = sampler.generate(style="chorale", bars=2, n=4, seed=3, key="E minor", strict=True)
+    assert [estimate_key(t.replace(key=None)) for t in takes] == ["E minor"] * 4
+    assert [tonic_ending(t) for t in takes] == [1.0] * 4
+    free = sampler.generate(style="chorale", bars=2, n=4, seed=3, strict=True)  # the tonic of the take so far
+    assert [tonic_ending(t, estimate_key(t.slice_bars(0, 1))) for t in free] == [1.0] * 4
+    alone = sampler.generate(style="chorale", bars=2, n=4, seed=3, key="E minor", strict=True, guide=False)
+    assert [t.parts for t in alone] != [t.parts for t in takes]
+
+
+def test_guidance_changes_nothing_without_a_key_or_an_ending(sampler):
+    a = sampler.generate(style="folk", bars=2, n=2, seed=1, ending=False)
+    b = sampler.generate(style="folk", bars=2, n=2, seed=1, ending=False, guide=False)
+    assert [t.parts for t in a] == [t.parts for t in b]
