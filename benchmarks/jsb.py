@@ -1,7 +1,9 @@
 """JSB Chorales: frame NLL of the shipped benchmark models beside the published results, and their training cost.
 
-Run: ``python -m benchmarks.jsb [PATH]`` (under a minute; PATH defaults to ``bench.find_jsb()``). It evaluates the
-checkpoints in ``musewidgets/data/bench/jsb``; their training time and machine come from the model cards.
+Run: ``python -m benchmarks.jsb [PATH]`` (about a minute; PATH defaults to ``bench.find_jsb()``). It evaluates the
+checkpoints in ``musewidgets/data/bench/jsb``; their training budget, time and machine come from the model cards. It
+also times training steps of each benchmark model from scratch on one torch thread (frames/s, the frames the model
+learns from per second of wall time, padding excluded), the throughput that a step budget turns into minutes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,30 @@ from benchmarks.common import machine, table, write_section
 from musewidgets import bench
 from musewidgets.frames import load_frame_dataset
 
+# lstm_notewise's training speed before steps became batches of frames (issue 14): a step was 16 whole pieces drawn at
+# random, padded to the longest, and the within-frame stage ran on the padding too. One thread on the 2-core reference
+# machine with another process busy, measured 2026-11-30 back to back with the code after the change (3,250 frames/s).
+PREVIOUS_FRAMES_PER_S = {"lstm_notewise": 1900}
+TIMED_STEPS = 40
+
+
+def step_throughput(data, model: bench.BenchModel, steps: int = TIMED_STEPS, warmup: int = 5) -> float:
+    """Training frames per second of ``model`` from scratch on ``data``, one torch thread, validation excluded."""
+    import tempfile
+
+    from musewidgets.frame_training import FrameTrainer
+
+    config = bench._train_config(model, steps=warmup + steps)
+    config.eval_every = 10**9
+    ticks = []
+    with tempfile.TemporaryDirectory() as out:
+        trainer = FrameTrainer(config, data, out, name=model.name, batch_frames=model.batch_frames)
+        trainer.n_threads = 1
+        trainer.add_callback("batch_end", lambda e: ticks.append((time.perf_counter(), e["frames"])))
+        trainer.fit()
+    frames = sum(f for _, f in ticks[warmup + 1 :])
+    return frames / (ticks[-1][0] - ticks[warmup][0])
+
 
 def main(path=None) -> dict:
     path = path or bench.find_jsb()
@@ -23,19 +49,25 @@ def main(path=None) -> dict:
     t0 = time.perf_counter()
     rows = bench.evaluate(data)
     seconds = time.perf_counter() - t0
+    speed = {r["name"]: step_throughput(data, bench.MODELS[r["name"]]) for r in rows}
     ours = []
     for r in rows:
         card = json.loads((bench.BENCH_DIR / f"{r['name']}.json").read_text())
+        frames = (
+            f", {card['frames'] / 1e6:.1f}M frames, {card['frames_per_s']:,} frames/s" if card.get("frames") else ""
+        )
+        threads = f" on {card['threads']} thread(s)" if card.get("threads") else ""
         ours.append(
             [
                 f"**musewidgets {r['name']}**",
                 f"**{r['test_nll']:.2f}**",
                 f"{r['valid_nll']:.2f}",
                 f"{r['params']:,}",
-                f"{card['train_seconds'] / 60:.1f} min, {card['steps']} steps on {card['machine']}",
+                f"{card['steps']} steps{frames}, {card['train_seconds'] / 60:.1f} min{threads}; {card['machine']}",
+                f"{speed[r['name']]:,.0f}",
             ]
         )
-    published = [[f"{name} ({source})", f"{nll:.2f}", "", "", ""] for name, nll, source in bench.PUBLISHED]
+    published = [[f"{name} ({source})", f"{nll:.2f}", "", "", "", ""] for name, nll, source in bench.PUBLISHED]
     md = "\n\n".join(
         [
             "## Quality: JSB Chorales frame NLL",
@@ -43,8 +75,23 @@ def main(path=None) -> dict:
             f"{seconds:.1f} s.",
             f"{data.summary()}. NLL per frame in nats (summed over the 88 keys, averaged over every frame of the "
             "split, the first frame of each piece included; lower is better). Models selected on valid; the test "
-            "split is read only for this report. Train again with `musewidgets bench jsb --train`.",
-            table(["model", "test NLL", "valid NLL", "parameters", "training"], ours + published),
+            "split is read only for this report. Train again with `musewidgets bench jsb --train`: each model trains "
+            "for a fixed number of optimizer steps (a step is a batch of about a thousand frames, padding included, "
+            "windows of similar length together), so the result does not depend on the machine's speed or load; "
+            "`--minutes` trains for wall-clock time instead. The training column is the shipped run's (frames/s "
+            "there counts validation time too).",
+            f"Training speed measured now (last column): frames the model learns from per second, one torch thread, "
+            f"{TIMED_STEPS} steps from scratch after a warm-up, validation excluded; it turns a step budget into "
+            "minutes on this machine. "
+            + " ".join(
+                f"{name} trained at {before:,} frames/s on the reference machine when a step was 16 whole pieces "
+                "padded to the longest and the within-frame stage ran on the padding too."
+                for name, before in PREVIOUS_FRAMES_PER_S.items()
+            ),
+            table(
+                ["model", "test NLL", "valid NLL", "parameters", "training (shipped run)", "frames/s now (1 thread)"],
+                ours + published,
+            ),
         ]
     )
     write_section("jsb", md)

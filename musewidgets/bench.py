@@ -1,8 +1,15 @@
 """The polyphonic-music likelihood benchmark (JSB Chorales and the datasets in its format), beside the literature.
 
 ``musewidgets bench jsb --data JSB_Chorales.mat`` evaluates the shipped benchmark checkpoints; ``--train`` trains
-them again from scratch. The metric is the field's: the NLL of each frame given the frames before it, summed over
-the keys, averaged over every frame of the split, in nats (see :func:`~musewidgets.frame_training.evaluate_frames`).
+them again from scratch, each for its own number of optimizer steps (:attr:`BenchModel.steps`; a step is a batch of
+about a thousand frames on any dataset), so the result does not depend on how fast or how busy the machine is: the
+same seed and steps give the same checkpoint on the same machine and thread count. ``--minutes`` trains for
+wall-clock time instead. Training runs on :func:`~musewidgets.threads.training_threads` torch threads (half the
+cores, 1 on a 2-core machine), shared out between ``jobs``: a thread team waits for its slowest member, so when
+another process keeps a core busy every step of a 2-thread run stalls, while a 1-thread run just shares the core.
+
+The metric is the field's: the NLL of each frame given the frames before it, summed over the keys, averaged over
+every frame of the split, in nats (see :func:`~musewidgets.frame_training.evaluate_frames`).
 
 ::
 
@@ -14,12 +21,14 @@ the keys, averaged over every frame of the split, in nats (see :func:`~musewidge
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CheckpointError, MusicFileError
+from .threads import torch_threads, training_threads
 
 __all__ = [
     "BENCH_DIR",
@@ -49,13 +58,19 @@ PUBLISHED = [
 
 @dataclass(frozen=True)
 class BenchModel:
-    """One benchmark model: its family, config and training budget (minutes on the machine at hand)."""
+    """One benchmark model: its family, config and training budget in optimizer steps.
+
+    A step is a batch of at most ``batch_frames`` frames, padding included; ``train`` holds any other
+    :class:`~musewidgets.training.TrainConfig` fields (lr, weight_decay ...) for its runs.
+    """
 
     name: str
     family: str
-    minutes: float
+    steps: int
     config: dict = field(default_factory=dict)
     summary: str = ""
+    train: dict = field(default_factory=dict)
+    batch_frames: int = 1024
 
 
 MODELS = {
@@ -64,14 +79,14 @@ MODELS = {
         BenchModel(
             "lstm_bernoulli",
             "frame_bernoulli",
-            12.0,
+            9800,
             {"hidden": 256, "layers": 2, "dropout": 0.3},
             "2-layer LSTM over frames, an independent sigmoid per key (the classic setup)",
         ),
         BenchModel(
             "lstm_notewise",
             "frame_notewise",
-            28.0,
+            4400,
             {"hidden": 256, "layers": 2, "dropout": 0.3, "local": 18, "local_frames": 8, "local_channels": 32},
             "2-layer LSTM over frames; within a frame, notes from the lowest up, each a softmax over higher keys "
             "and END (exact, normalized), with key-relative filters over the last frames",
@@ -121,7 +136,8 @@ def evaluate(dataset, folder: str | Path = BENCH_DIR, *, splits=("test", "valid"
     from .frame_training import evaluate_frames
 
     rows = []
-    with torch.inference_mode():
+    # half the cores, as for training: with another process busy, 2 threads took 34 s here and 1 thread 1.3 s
+    with torch.inference_mode(), torch_threads(training_threads()):
         for name, ck in _checkpoints(folder).items():
             if ck.model.config.n_keys != dataset.n_keys:
                 raise MusicFileError(
@@ -158,6 +174,7 @@ def train(
     out: str | Path,
     *,
     names=None,
+    steps: int | None = None,
     minutes: float | None = None,
     jobs: int = 1,
     command: str = "",
@@ -165,16 +182,23 @@ def train(
 ) -> list[dict]:
     """Train the benchmark models (all of :data:`MODELS` or ``names``) from scratch into ``out``; write cards.
 
-    ``minutes`` replaces each model's own budget. With ``jobs > 1`` the models train side by side in separate
-    processes, sharing the CPU cores between them. Returns each run's summary.
+    Each model trains for its own :attr:`BenchModel.steps` unless ``steps`` replaces them; ``minutes`` trains for
+    wall-clock time instead (not reproducible: the steps it reaches depend on the machine and its load). With
+    ``jobs > 1`` the models train side by side in separate processes, sharing the training threads between them.
+    Returns each run's summary (``steps``, ``frames``, ``seconds``, ``frames_per_s``, ``threads``, ...).
     """
     names = list(names or MODELS)
     for name in names:
         if name not in MODELS:
             raise ValueError(f"unknown benchmark model {name!r}; known: {', '.join(MODELS)}")
+    if steps is not None and minutes is not None:
+        raise ValueError("give `steps` or `minutes`, not both")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    args = [(dataset.source, name, str(out), minutes, command, progress and jobs == 1, jobs) for name in names]
+    threads = max(1, training_threads() // jobs)  # one thread per job on the 2-core machine (module docstring)
+    args = [
+        (dataset.source, name, str(out), steps, minutes, command, progress and jobs == 1, threads) for name in names
+    ]
     if jobs > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
@@ -187,25 +211,63 @@ def train(
     return summaries
 
 
-def _train_one(source, name, out, minutes, command, progress, jobs) -> dict:
-
+def _train_one(source, name, out, steps, minutes, command, progress, threads) -> dict:
     from .frame_training import FrameTrainer
     from .frames import load_frame_dataset
-    from .training import TrainConfig, subscribe_progress
 
     model = MODELS[name]
-    budget = minutes or model.minutes
-    config = TrainConfig(
-        family=model.family, styles=(), minutes=budget, eval_every=200, patience=None, model=model.config
+    config = _train_config(model, steps=steps, minutes=minutes)
+    trainer = FrameTrainer(
+        config, load_frame_dataset(source), out, name=name, command=command, batch_frames=model.batch_frames
     )
-    trainer = FrameTrainer(config, load_frame_dataset(source), out, name=name, command=command)
-    if jobs > 1:  # side by side: each job takes its share of the cores
-        trainer.n_threads = max(1, (os.cpu_count() or 1) // jobs)
+    trainer.n_threads = threads
     if progress:
-        subscribe_progress(trainer, desc=name)
+        _subscribe_progress(trainer, name)
     summary = trainer.fit()
     trainer.last_path.unlink(missing_ok=True)  # the resume file is not needed once the run is done
-    return {"name": name, **summary}
+    seconds = max(summary["seconds"], 1e-9)
+    return {
+        "name": name,
+        **summary,
+        "frames": trainer.frames_seen,
+        "frames_per_s": round(trainer.frames_seen / seconds),
+        "threads": threads,
+    }
+
+
+def _train_config(model: BenchModel, *, steps: int | None = None, minutes: float | None = None):
+    # model.steps (or steps) optimizer steps and no time limit; or minutes of wall-clock time and no step cap
+    from .training import TrainConfig
+
+    budget = (
+        {"minutes": minutes, "max_steps": None} if minutes else {"minutes": math.inf, "max_steps": steps or model.steps}
+    )
+    return TrainConfig(
+        family=model.family, styles=(), eval_every=200, patience=None, model=model.config, **budget, **model.train
+    )
+
+
+def _subscribe_progress(trainer, desc: str) -> None:
+    # a bar over the steps (or the seconds of a --minutes run) and a line per validation, on stderr
+    from tqdm.auto import tqdm
+
+    cfg = trainer.config
+    by_steps = cfg.max_steps is not None
+    bar = tqdm(
+        total=cfg.max_steps if by_steps else round(cfg.minutes * 60), unit="step" if by_steps else "s", desc=desc
+    )
+
+    def on_batch(e):
+        bar.n = e["step"] if by_steps else min(bar.total, round(e["seconds"]))
+        bar.set_postfix(loss=f"{e['loss']:.3f}", frames=trainer.frames_seen, refresh=False)
+        bar.refresh()
+
+    def on_validation(e):
+        bar.write(f"{desc} step {e['step']}: valid {e['mean']:.3f}{' (best)' if e['improved'] else ''}")
+
+    trainer.add_callback("batch_end", on_batch)
+    trainer.add_callback("validation", on_validation)
+    trainer.add_callback("end", lambda e: bar.close())
 
 
 def write_cards(folder: str | Path, dataset) -> dict:
@@ -226,6 +288,10 @@ def write_cards(folder: str | Path, dataset) -> dict:
             "command": meta.get("command", ""),
             "train_seconds": meta.get("train_seconds"),
             "steps": meta.get("steps"),
+            "frames": meta.get("frames"),  # training frames learned from (padding excluded)
+            "batch_frames": meta.get("batch_frames"),
+            "threads": meta.get("threads"),
+            "frames_per_s": _per_second(meta.get("frames"), meta.get("train_seconds")),
             "machine": meta.get("machine", ""),
             "valid_nll": round(rows[name]["valid_nll"], 4),
             "test_nll": round(rows[name]["test_nll"], 4),
@@ -235,6 +301,23 @@ def write_cards(folder: str | Path, dataset) -> dict:
         (folder / f"{name}.json").write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
         (folder / f"{name}.md").write_text(_markdown(card, rows))
     return cards
+
+
+def _per_second(frames, seconds) -> int | None:
+    return round(frames / seconds) if frames and seconds else None
+
+
+def _training(card: dict) -> str:
+    # '5500 steps of up to 1024 frames (4.3M frames seen) in 1500 s, 2900 frames/s ... on 1 thread of <machine>';
+    # cards from before the frame count: steps and time
+    if not card.get("frames"):
+        return f"{card['steps']} steps in {card['train_seconds']} s on {card['machine']}"
+    threads = card.get("threads") or "?"
+    return (
+        f"{card['steps']} steps of up to {card['batch_frames']} frames ({card['frames'] / 1e6:.2f}M frames seen) in "
+        f"{card['train_seconds']} s, {card['frames_per_s']} frames/s (validation included) on {threads} "
+        f"thread{'s' if threads != 1 else ''} of {card['machine']}"
+    )
 
 
 def _markdown(card: dict, rows: dict) -> str:
@@ -250,7 +333,7 @@ def _markdown(card: dict, rows: dict) -> str:
         f"- **Data:** {data.get('file', '?')} ({splits}); trained on train, selected on valid, test read once for "
         "this card; random transposition of up to 6 keys either way while training (the shift is an input)",
         f"- **Command:** `{card['command']}`",
-        f"- **Training:** {card['steps']} steps in {card['train_seconds']} s on {card['machine']}",
+        f"- **Training:** {_training(card)}",
         f"- **Evaluated:** {card['evaluated']}",
         "",
         "NLL per frame (nats, summed over the keys, every frame of the split, the first included; lower is",

@@ -69,11 +69,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
         minutes=args.minutes,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
+        lr=args.lr,
         seq_len=args.seq_len,
         eval_every=args.eval_every,
         device=args.device,
         limit_pieces=args.limit_pieces,
         model=overrides,
+        init=args.init,
     )
     command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
     trainer = Trainer(config, args.out, command=command, resume=args.resume)
@@ -144,6 +146,7 @@ def _cmd_scorecard(args: argparse.Namespace) -> None:
         bars=args.bars,
         seed=args.seed,
         strict=args.strict,
+        unguided=args.unguided,
         progress=not args.quiet,
     )
     table = sc.to_markdown(rows)
@@ -178,6 +181,9 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         seed=args.seed,
         primer=primer,
         strict=args.strict,
+        key=args.key,
+        metre=args.metre,
+        ending=not args.keep_going,
     )
     for out in args.output:
         export.save(piece, out)
@@ -208,18 +214,26 @@ def _cmd_bench_jsb(args: argparse.Namespace) -> None:
     if args.train:
         folder = Path(args.out or f"bench-{dataset.name}")
         command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
-        budgets = ", ".join(f"{n} {args.minutes or bench.MODELS[n].minutes:g} min" for n in args.only or bench.MODELS)
+        if args.minutes:
+            budgets = ", ".join(f"{n} {args.minutes:g} min" for n in args.only or bench.MODELS)
+        else:
+            budgets = ", ".join(f"{n} {args.steps or bench.MODELS[n].steps} steps" for n in args.only or bench.MODELS)
         print(f"training on {dataset.summary()}; budget: {budgets}; into {folder}", file=sys.stderr)
         for s in bench.train(
             dataset,
             folder,
             names=args.only,
+            steps=args.steps,
             minutes=args.minutes,
             jobs=args.jobs,
             command=command,
             progress=not args.quiet,
         ):
-            print(f"{s['name']}: {s['reason']} after {s['steps']} steps, {s['seconds']:.0f} s", file=sys.stderr)
+            print(
+                f"{s['name']}: {s['reason']} after {s['steps']} steps ({s['frames']} frames), {s['seconds']:.0f} s, "
+                f"{s['frames_per_s']} frames/s on {s['threads']} thread(s)",
+                file=sys.stderr,
+            )
     for row in bench.evaluate(dataset, folder or bench.BENCH_DIR):
         print(f"{row['name']} test_nll {row['test_nll']:.3f} valid_nll {row['valid_nll']:.3f}")
 
@@ -247,12 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the checkpoint and model card")
     p.add_argument("--max-steps", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--lr", type=_positive_float, help="peak learning rate (default per family)")
     p.add_argument("--seq-len", type=_positive_int, default=512, help="tokens per training window (default 512)")
     p.add_argument("--eval-every", type=_positive_int, default=200, help="steps between validations (default 200)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--limit-pieces", type=_positive_int, help="use only the first N pieces of each split")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override, e.g. hidden=256")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument(
+        "--init",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint's weights (a shipped name or .pt of the same family)",
+    )
     p.add_argument("--no-cards", action="store_true", help="do not evaluate and write model cards at the end")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -275,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict", action="store_true", help="strict voice leading: no parallel fifths or octaves, no crossings"
     )
+    p.add_argument("--key", help="key to compose in, e.g. 'D minor' or 'Bb major' (default: the model chooses)")
+    p.add_argument("--metre", help="time signature, e.g. 6/8 (default: the style's most common)")
+    p.add_argument("--keep-going", action="store_true", help="do not end like a piece: stop as if the music went on")
     _add_outputs(p)
     p.set_defaults(func=_cmd_generate)
 
@@ -300,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", action="append", help="style (repeat; default all)")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--strict", action="store_true", help="add a row in strict voice leading beside each model's")
+    p.add_argument(
+        "--unguided", action="store_true", help="add a row without key and cadence guidance beside each model's"
+    )
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--markdown", metavar="FILE", help="also write the page docs/scorecard.md is made of")
     p.add_argument("--cards", metavar="FOLDER", help="also put each model's rows into its model card in FOLDER")
@@ -323,7 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--train", action="store_true", help="train the models from scratch, then evaluate them")
     b.add_argument("--out", help="with --train: folder for checkpoints and cards (default ./bench-<dataset>)")
     b.add_argument("--only", action="append", metavar="NAME", help="with --train: train only this model (repeat)")
-    b.add_argument("--minutes", type=_positive_float, help="with --train: budget per model (default: each model's)")
+    budget = b.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--steps", type=_positive_int, help="with --train: optimizer steps per model (default: each model's own)"
+    )
+    budget.add_argument(
+        "--minutes", type=_positive_float, help="with --train: wall-clock minutes per model instead of steps"
+    )
     b.add_argument("--jobs", type=_positive_int, default=1, help="with --train: models trained side by side")
     b.add_argument("--command-line", help=argparse.SUPPRESS)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

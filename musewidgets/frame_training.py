@@ -8,12 +8,19 @@
     trainer.fit()
     evaluate_frames(load_checkpoint("runs/lstm_notewise.pt").model, data.splits["test"])
 
-The loop is :meth:`Trainer.loop` (events, time budget, validation, best/last checkpoints, Ctrl-C). Each step draws
-``batch_size`` pieces at random (a random window of ``seq_len`` frames from longer ones), transposes each by a random
-number of keys that keeps its notes on the keyboard (``max_shift`` each way, told to the model), and minimises the
-mean NLL per frame. The learning rate warms up over 100 steps, then follows a cosine from the full rate down to a
-tenth over the time budget (or the step cap). Model selection uses the valid split only; the test split is read
-by nobody but :func:`evaluate_frames` in the final report.
+The loop is :meth:`Trainer.loop` (events, time budget, step cap, validation, best/last checkpoints, Ctrl-C). The
+data go round in epochs (:func:`~musewidgets.frames.window_batches`): every frame of every training piece once per
+epoch, in windows of at most ``seq_len`` frames (and at most a quarter of a batch), packed by length into batches of
+at most ``batch_frames`` frames, padding included. So a step costs about the same on any dataset, whatever its size
+and the lengths of its pieces, and a budget in steps is a budget in frames. Each window is transposed by a random
+number of keys that keeps its notes on the keyboard (``max_shift`` each way, told to the model); the step minimises
+the mean NLL per frame. The learning rate warms up over 100 steps, then follows a cosine from the full rate down to a
+tenth over the step cap (or the time budget, whichever comes first). Model selection uses the valid split only; the
+test split is read by nobody but :func:`evaluate_frames` in the final report.
+
+``config.seed`` fixes everything random (weights, dropout, batches, transpositions), so a run stopped by its step
+cap gives the same checkpoint every time on the same machine and thread count (tested). A run stopped by its time
+budget is not reproducible: it stops at a step that depends on the machine's speed and load.
 """
 
 from __future__ import annotations
@@ -27,16 +34,16 @@ import torch
 
 from .checkpoints import save_checkpoint
 from .codecs import FrameCodec
-from .frames import FrameDataset, pad_frames, shift_range
+from .frames import FrameDataset, pad_frames, shift_range, window_batches
 from .models import build
 from .threads import torch_threads
 from .training import TrainConfig, Trainer
 
 __all__ = ["FRAME_DEFAULTS", "FrameTrainer", "evaluate_frames"]
 
-FRAME_DEFAULTS = {  # per family: learning rate, batch size (pieces)
-    "frame_bernoulli": {"lr": 2e-3, "batch_size": 16},
-    "frame_notewise": {"lr": 2e-3, "batch_size": 16},
+FRAME_DEFAULTS = {  # per family: learning rate, frames per batch (padding included)
+    "frame_bernoulli": {"lr": 2e-3, "batch_frames": 1024},
+    "frame_notewise": {"lr": 2e-3, "batch_frames": 1024},
 }
 
 
@@ -62,7 +69,12 @@ def evaluate_frames(model, pieces: list[np.ndarray], *, device="cpu", batch_size
 
 
 class FrameTrainer(Trainer):
-    """Trains one frame family on a :class:`~musewidgets.frames.FrameDataset`; checkpoints are ``<name>.pt``."""
+    """Trains one frame family on a :class:`~musewidgets.frames.FrameDataset`; checkpoints are ``<name>.pt``.
+
+    ``batch_frames`` (default per family, :data:`FRAME_DEFAULTS`) is the size of a batch in frames, padding included;
+    ``config.batch_size``, when set, also caps the windows in a batch. :attr:`frames_seen` counts the training frames
+    the run has learned from (padding excluded).
+    """
 
     def __init__(
         self,
@@ -73,12 +85,17 @@ class FrameTrainer(Trainer):
         name: str | None = None,
         command: str = "",
         resume: bool = False,
+        batch_frames: int | None = None,
     ):
         if config.family not in FRAME_DEFAULTS:
             raise ValueError(f"`config.family` must be one of {', '.join(FRAME_DEFAULTS)}, got {config.family!r}")
         super().__init__(config, out_dir, command=command, resume=resume)
         self.dataset = dataset
         self.name = name or config.family
+        self.batch_frames = batch_frames or FRAME_DEFAULTS[config.family]["batch_frames"]
+        if self.batch_frames < 1:
+            raise ValueError(f"`batch_frames` must be >= 1, got {self.batch_frames}")
+        self.frames_seen = 0
 
     @property
     def best_path(self) -> Path:
@@ -92,25 +109,37 @@ class FrameTrainer(Trainer):
         """Train until the budget, the step cap, early stopping, :meth:`stop` or Ctrl-C; return a summary.
 
         ``config.seed`` fixes the data order and transpositions (a numpy Generator). Weight initialisation and dropout
-        draw from torch's default generator inside a forked random state, so the caller's state is left as it was;
-        a run under a wall-clock budget is not bit-reproducible anyway (it stops at a different step).
+        draw from torch's default generator, seeded with ``config.seed`` inside a forked random state, so the caller's
+        state is left as it was. Stopped by its step cap, a run is reproducible on the same machine and thread count;
+        under a wall-clock budget it is not (it stops at a different step).
         """
         device = self._device()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch_threads(self.threads()):
+            torch.manual_seed(self.config.seed)
             return self._fit(device)
 
     def _fit(self, device: torch.device) -> dict:
         cfg, data = self.config, self.dataset
         lr = cfg.lr or FRAME_DEFAULTS[cfg.family]["lr"]
-        batch_size = cfg.batch_size or FRAME_DEFAULTS[cfg.family]["batch_size"]
         model = build(cfg.family, {**cfg.model, "n_keys": data.n_keys}).to(device)
         codec = FrameCodec(n_keys=data.n_keys, low_pitch=data.low_pitch)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
         step, best, elapsed_before = self.restore(model, opt)
+        self.frames_seen = self._frames_before() if step else 0
         rng = np.random.default_rng(cfg.seed + step)
         train = data.splits["train"]
         limit = model.config.max_shift if cfg.augment else 0
         shifts = [shift_range(p, limit) for p in train]
+        lengths = [len(p) for p in train]
+        window = max(1, min(cfg.seq_len, self.batch_frames // 4))  # at least 4 windows fit a batch
+
+        def epoch() -> list:
+            return window_batches(
+                lengths, rng, batch_frames=self.batch_frames, window=window, max_windows=cfg.batch_size
+            )
+
+        batches = epoch()
+        epoch_steps = len(batches)
         t0 = time.perf_counter() - elapsed_before
         model.train()
 
@@ -119,15 +148,12 @@ class FrameTrainer(Trainer):
             return min(1.0, max(by_time, step / cfg.max_steps if cfg.max_steps else 0.0))
 
         def train_step(step: int) -> dict:
-            idx = rng.integers(0, len(train), batch_size)
-            pieces, shift = [], []
-            for i in idx:
-                p = train[i]
-                if len(p) > cfg.seq_len:
-                    s = int(rng.integers(0, len(p) - cfg.seq_len + 1))
-                    p = p[s : s + cfg.seq_len]
-                pieces.append(p)
-                shift.append(int(rng.integers(shifts[i][0], shifts[i][1] + 1)))
+            nonlocal batches
+            if not batches:
+                batches = epoch()
+            spans = batches.pop()
+            pieces = [train[i][a:b] for i, a, b in spans]
+            shift = [int(rng.integers(shifts[i][0], shifts[i][1] + 1)) for i, _, _ in spans]
             x, mask = pad_frames(pieces, shift)
             x, mask = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
             warm = min(1.0, (step + 1) / 100)
@@ -138,7 +164,9 @@ class FrameTrainer(Trainer):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
-            return {"loss": loss.item(), "tokens": int(mask.sum())}
+            frames = int(mask.sum())
+            self.frames_seen += frames
+            return {"loss": loss.item(), "tokens": frames, "frames": frames, "padded": mask.numel()}
 
         def save(path, *, step, seconds, valid, best, is_best):
             meta = {
@@ -152,6 +180,9 @@ class FrameTrainer(Trainer):
                     **{s: [len(p), data.n_frames(s)] for s, p in data.splits.items()},
                 },
                 "steps": step,
+                "frames": self.frames_seen,
+                "batch_frames": self.batch_frames,
+                "threads": torch.get_num_threads(),
                 "train_seconds": seconds,
                 "valid_nll": valid,
                 "best_valid_nll": best,
@@ -168,5 +199,10 @@ class FrameTrainer(Trainer):
             best=best,
             elapsed=elapsed_before,
             patience=cfg.patience,
-            epoch_steps=max(1, len(train) // batch_size),
+            epoch_steps=epoch_steps,
         )
+
+    def _frames_before(self) -> int:
+        from .checkpoints import load_checkpoint
+
+        return int(load_checkpoint(self.last_path).meta.get("frames", 0))

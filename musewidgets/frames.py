@@ -9,7 +9,8 @@ distributed as MATLAB files holding ``traindata``, ``validdata`` and ``testdata`
     print(data.summary())
 
 The loader checks what it reads and raises :class:`~musewidgets.errors.MusicFileError` naming the file and the
-problem; it never guesses.
+problem; it never guesses. :func:`window_batches` deals an epoch of training batches: windows of similar length
+together, a bounded number of frames in each, so a step costs the same on any dataset.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from .errors import MusicFileError
 
-__all__ = ["SPLITS", "FrameDataset", "load_frame_dataset", "pad_frames", "shift_range"]
+__all__ = ["SPLITS", "FrameDataset", "load_frame_dataset", "pad_frames", "shift_range", "window_batches"]
 
 SPLITS = {"train": "traindata", "valid": "validdata", "test": "testdata"}
 
@@ -113,3 +114,51 @@ def pad_frames(pieces: list[np.ndarray], shifts: list[int] | None = None) -> tup
         x[b, : len(p)] = np.roll(p, s, axis=1) if s else p  # shift_range keeps notes from wrapping around
         mask[b, : len(p)] = True
     return x, mask
+
+
+def window_batches(
+    lengths: list[int],
+    rng: np.random.Generator,
+    *,
+    batch_frames: int,
+    window: int,
+    max_windows: int | None = None,
+    pool: int = 512,
+) -> list[list[tuple[int, int, int]]]:
+    """One epoch of training batches: every frame of every piece once, each batch at most ``batch_frames`` frames.
+
+    Pieces longer than ``window`` frames are cut into windows of at most ``window`` (``window // 2`` to ``window``
+    for the first, so the cuts move from epoch to epoch). The windows are shuffled, then sorted by length (jittered
+    by up to 25 %) within pools of ``pool`` windows and packed greedily, so a batch holds windows of similar length
+    and its padded size ``windows x longest`` stays within ``batch_frames``: a step costs about the same on any
+    dataset, whatever the lengths of its pieces. ``max_windows`` also caps the windows in a batch.
+
+    Returns
+    -------
+    list of batches in random order, each a list of ``(piece, start, stop)``.
+    """
+    if batch_frames < 1 or window < 1:
+        raise ValueError(f"`batch_frames` and `window` must be >= 1, got {batch_frames} and {window}")
+    window = min(window, batch_frames)
+    spans = []
+    for i, n in enumerate(lengths):
+        if n <= window:
+            spans.append((i, 0, int(n)))
+            continue
+        cuts = [0, *range(int(rng.integers(window // 2, window + 1)), int(n), window), int(n)]
+        spans += [(i, a, b) for a, b in zip(cuts, cuts[1:])]
+    order = rng.permutation(len(spans))
+    jitter = rng.uniform(0.8, 1.25, len(spans))
+    batches = []
+    for first in range(0, len(order), pool):
+        chosen = sorted(order[first : first + pool], key=lambda j: (spans[j][2] - spans[j][1]) * jitter[j])
+        batch, longest = [], 0
+        for j in chosen:
+            n = spans[j][2] - spans[j][1]
+            if batch and ((len(batch) + 1) * max(longest, n) > batch_frames or len(batch) == max_windows):
+                batches.append(batch)
+                batch, longest = [], 0
+            batch.append(spans[j])
+            longest = max(longest, n)
+        batches.append(batch)
+    return [batches[i] for i in rng.permutation(len(batches))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from musewidgets import bench, cli, models
 from musewidgets.codecs import FrameCodec, codec_from_dict
 from musewidgets.errors import MusicFileError
 from musewidgets.frame_training import FrameTrainer, evaluate_frames
-from musewidgets.frames import load_frame_dataset, pad_frames, shift_range
+from musewidgets.frames import load_frame_dataset, pad_frames, shift_range, window_batches
 from musewidgets.training import TrainConfig
 
 SMALL = {"n_keys": 4, "d_input": 8, "hidden": 8, "layers": 1, "max_shift": 1}
@@ -56,6 +57,29 @@ def mat_file(tmp_path):
         },
     )
     return path
+
+
+TINY = {
+    "hidden": 16,
+    "d_input": 16,
+    "d_note": 8,
+    "note_hidden": 16,
+    "layers": 1,
+    "local": 4,
+    "local_frames": 2,
+    "local_channels": 4,
+}
+
+
+def _long_piece(rng, T, keys=88):
+    """A 'chorale' of T frames: a new 4-note chord every 1-3 frames between keys 30 and 70."""
+    frames = np.zeros((T, keys), dtype=np.uint8)
+    chord = rng.choice(np.arange(30, 70), 4, replace=False)
+    for t in range(T):
+        if rng.random() < 0.5:
+            chord = rng.choice(np.arange(30, 70), 4, replace=False)
+        frames[t, chord] = 1
+    return frames
 
 
 def _small(family):
@@ -117,6 +141,24 @@ def test_shift_range_keeps_notes_on_the_keyboard_and_pad_frames_transposes():
     assert x.shape == (2, 2, 8) and mask.tolist() == [[True, True], [True, False]]
     assert np.flatnonzero(x[0, 0]).tolist() == [2] and np.flatnonzero(x[0, 1]).tolist() == [7]
     assert np.flatnonzero(x[1, 0]).tolist() == [0] and not x[1, 1].any()
+
+
+def test_window_batches_cover_every_frame_once_in_batches_of_bounded_size():
+    lengths = [int(n) for n in np.random.default_rng(0).integers(5, 700, 300)]
+    rng = np.random.default_rng(1)
+    batches = window_batches(lengths, rng, batch_frames=1024, window=256, max_windows=20)
+    seen = [np.zeros(n, dtype=int) for n in lengths]
+    for batch in batches:
+        longest = max(b - a for _, a, b in batch)
+        assert len(batch) * longest <= 1024 and len(batch) <= 20 and longest <= 256
+        for i, a, b in batch:
+            seen[i][a:b] += 1
+    assert all((s == 1).all() for s in seen)
+    padded = [len(b) * max(e - a for _, a, e in b) for b in batches]
+    assert sum(lengths) / sum(padded) > 0.85  # similar lengths share a batch: little padding
+    again = window_batches(lengths, np.random.default_rng(1), batch_frames=1024, window=256, max_windows=20)
+    assert again == batches  # seeded
+    assert window_batches(lengths, rng, batch_frames=1024, window=256, max_windows=20) != batches  # a new epoch
 
 
 def test_frame_codec_round_trips_frames_and_reads_pieces(piece):
@@ -251,6 +293,56 @@ def test_frame_models_train_on_long_dense_pieces_in_windows(tmp_path):
         config = TrainConfig(family=family, styles=(), max_steps=3, eval_every=3, seq_len=32, batch_size=2)
         result = FrameTrainer(config, data, tmp_path, name=family).fit()
         assert result["steps"] == 3 and 0 < result["best"] < 60 * np.log(2) * 2
+
+
+def test_training_runs_fixed_steps_whose_cost_does_not_grow_with_the_dataset(tmp_path):
+    """A dataset in the JSB format five times its size, with long pieces: the same steps, the same frames per step."""
+    rng = np.random.default_rng(3)
+    small = [_long_piece(rng, int(n)) for n in rng.integers(25, 130, 60)]  # JSB-like lengths
+    big = [_long_piece(rng, int(n)) for n in rng.integers(100, 500, 230)]  # 230 pieces, about 5 x JSB's frames
+    held_out = {k: _cells(small[:3]) for k in ("validdata", "testdata")}
+    sio.savemat(tmp_path / "Small.mat", {"traindata": _cells(small), **held_out})
+    sio.savemat(tmp_path / "Big.mat", {"traindata": _cells(big), **held_out})
+    per_step = {}
+    for name in ("Small", "Big"):
+        data = load_frame_dataset(tmp_path / f"{name}.mat")
+        config = TrainConfig(
+            family="frame_notewise", styles=(), minutes=math.inf, max_steps=8, eval_every=100, model=TINY
+        )
+        trainer = FrameTrainer(config, data, tmp_path, name=name, batch_frames=512)
+        steps = []
+        trainer.add_callback("batch_end", lambda e, steps=steps: steps.append((e["step"], e["frames"], e["padded"])))
+        result = trainer.fit()
+        assert result["steps"] == 8 and [s for s, _, _ in steps] == list(range(1, 9))
+        assert trainer.frames_seen == sum(f for _, f, _ in steps) > 0
+        assert all(p <= 512 for _, _, p in steps)  # padding included: a batch never exceeds its frames
+        per_step[name] = np.mean([f for _, f, _ in steps])
+    assert data.n_frames("train") > 4 * 13807  # JSB Chorales' training frames
+    assert 0.75 < per_step["Big"] / per_step["Small"] < 1.35  # a step sees (and costs) about the same on both
+
+
+def test_the_same_seed_and_steps_give_the_same_checkpoint(mat_file, tmp_path):
+    data = load_frame_dataset(mat_file)
+    weights = []
+    for run in ("a", "b"):
+        config = TrainConfig(
+            family="frame_notewise", styles=(), minutes=math.inf, max_steps=5, eval_every=5, model={**TINY, "chord": 6}
+        )
+        FrameTrainer(config, data, tmp_path / run, name="tiny").fit()
+        weights.append(torch.load(tmp_path / run / "tiny.pt", weights_only=False)["state_dict"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_bench_train_counts_steps_and_frames(mat_file, tmp_path):
+    data = load_frame_dataset(mat_file)
+    [summary] = bench.train(data, tmp_path, names=["lstm_bernoulli"], steps=3, progress=False)
+    assert summary["steps"] == 3 and summary["reason"] == "step cap" and summary["frames"] > 0
+    assert summary["threads"] >= 1 and summary["frames_per_s"] > 0
+    card = json.loads((tmp_path / "lstm_bernoulli.json").read_text())
+    assert card["steps"] == 3 and card["frames"] == summary["frames"] and card["threads"] == summary["threads"]
+    assert "frames/s" in (tmp_path / "lstm_bernoulli.md").read_text()
+    with pytest.raises(ValueError, match="not both"):
+        bench.train(data, tmp_path, steps=3, minutes=1.0)
 
 
 def test_bench_command_errors_are_one_line(tmp_path, capsys):

@@ -13,6 +13,10 @@ possible next frames:
     softmax over the keys *above* the previous note plus ``END``; every frame is exactly one such ascending
     sequence, so the probabilities of all frames sum to one (tested with a small keyboard). Each note sees the
     notes already chosen below it, so the model learns chords and voicing, as RNN-NADE does with a NADE.
+    Key-relative filters (the same weights at every key) read each key's neighbours in the last frames
+    (``local``) and, with ``chord``, the intervals from every note already chosen in the frame; the frame's notes
+    are scored together, one batched LSTM over the positions of all frames (no Python loop over frames or notes),
+    and only the frames a mask keeps are scored, so a training step costs what its real frames hold.
 
 Training may transpose pieces; the transposition (``-max_shift..max_shift`` keys) is given to the model as an
 embedding, and evaluation uses 0, the data as written.
@@ -34,6 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..threads import SAMPLING_THREADS, torch_threads
 from .base import register
 
 __all__ = ["BernoulliConfig", "FrameBernoulli", "FrameConfig", "FrameModel", "FrameNotewise", "NotewiseConfig"]
@@ -61,6 +66,8 @@ class NotewiseConfig(FrameConfig):
     local: int = 18  # each key's logit also reads keys within this many semitones in recent frames (0: off)
     local_frames: int = 8  # how many recent frames it reads
     local_channels: int = 32  # 0: one linear filter; more: a hidden layer of this many filters (ReLU)
+    chord: int = 0  # > 0: each key also reads the notes already chosen in this frame up to this many semitones
+    # below it (a weight per interval), and the key filters read the time model's state (needs `local`); 0: off
 
 
 class FrameModel(nn.Module):
@@ -90,16 +97,22 @@ class FrameModel(nn.Module):
         h, _ = self.rnn(self._inputs(frames, shift))
         return self.drop(h)
 
-    def log_prob(self, frames: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """``log p(frame_t | frames < t)`` in nats, ``(B, T)``, for binary frames ``(B, T, K)``."""
-        return self.frame_log_prob(self.context(frames, shift), frames)
+    def log_prob(
+        self, frames: torch.Tensor, shift: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``log p(frame_t | frames < t)`` in nats, ``(B, T)``, for binary frames ``(B, T, K)``.
+
+        With a ``mask`` ``(B, T)`` only the frames where it is True are scored (the others read 0), so padding
+        costs the time model alone.
+        """
+        return self.frame_log_prob(self.context(frames, shift), frames, mask)
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor, shift: torch.Tensor | None = None):
-        """NLL per frame ``(B, T)`` and the mean NLL over the frames where ``mask`` is True."""
-        nll = -self.log_prob(frames, shift)
+        """NLL per frame ``(B, T)`` (0 where ``mask`` is False) and the mean NLL over the frames where it is True."""
+        nll = -self.log_prob(frames, shift, mask)
         return nll, nll[mask].mean()
 
-    def frame_log_prob(self, context: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    def frame_log_prob(self, context: torch.Tensor, frames: torch.Tensor, mask: torch.Tensor | None = None):
         raise NotImplementedError
 
     def sample_frame(self, context, history, generator: torch.Generator, temperature: float) -> torch.Tensor:
@@ -117,20 +130,21 @@ class FrameModel(nn.Module):
             raise ValueError(f"`temperature` must be > 0, got {temperature}")
         was_training = self.training
         self.eval()
-        K = self.config.n_keys
-        history = torch.zeros(1, 0, K)
-        if primer is not None and len(primer):
-            primer = np.asarray(primer)
-            if primer.ndim != 2 or primer.shape[1] != K:
-                raise ValueError(f"`primer` must have shape (frames, {K}), got {primer.shape}")
-            history = torch.as_tensor(primer, dtype=torch.float32)[None]
-        h, state = self.rnn(self._inputs(torch.cat([history, torch.zeros(1, 1, K)], dim=1), None))  # (1, t+1, H)
-        for _ in range(n_frames):
-            frame = self.sample_frame(h[:, -1], history, generator, temperature)  # (1, K)
-            history = torch.cat([history, frame[:, None]], dim=1)
-            x = torch.tanh(self.embed(frame) + self.shift.weight[self.config.max_shift])[:, None]
-            h, state = self.rnn(self.drop(x), state)
-        self.train(was_training)
+        with torch_threads(SAMPLING_THREADS):  # tiny products: one thread (musewidgets.threads)
+            K = self.config.n_keys
+            history = torch.zeros(1, 0, K)
+            if primer is not None and len(primer):
+                primer = np.asarray(primer)
+                if primer.ndim != 2 or primer.shape[1] != K:
+                    raise ValueError(f"`primer` must have shape (frames, {K}), got {primer.shape}")
+                history = torch.as_tensor(primer, dtype=torch.float32)[None]
+            h, state = self.rnn(self._inputs(torch.cat([history, torch.zeros(1, 1, K)], dim=1), None))  # (1, t+1, H)
+            for _ in range(n_frames):
+                frame = self.sample_frame(h[:, -1], history, generator, temperature)  # (1, K)
+                history = torch.cat([history, frame[:, None]], dim=1)
+                x = torch.tanh(self.embed(frame) + self.shift.weight[self.config.max_shift])[:, None]
+                h, state = self.rnn(self.drop(x), state)
+            self.train(was_training)
         return history[0, -n_frames:].to(torch.uint8).numpy()
 
     def n_params(self) -> int:
@@ -145,9 +159,10 @@ class FrameBernoulli(FrameModel):
         super().__init__(config)
         self.head = nn.Linear(config.hidden, config.n_keys)
 
-    def frame_log_prob(self, context, frames):
+    def frame_log_prob(self, context, frames, mask=None):
         logits = self.head(context)  # (B, T, K)
-        return -F.binary_cross_entropy_with_logits(logits, frames, reduction="none").sum(-1)
+        logp = -F.binary_cross_entropy_with_logits(logits, frames, reduction="none").sum(-1)
+        return logp if mask is None else logp * mask
 
     def sample_frame(self, context, history, generator, temperature):
         p = torch.sigmoid(self.head(context) / temperature)
@@ -182,21 +197,59 @@ class FrameNotewise(FrameModel):
                 )
             else:
                 self.local = nn.Conv1d(F_, 1, width, padding=c.local)
+        if c.chord and not c.local:
+            raise ValueError("`chord` needs `local` > 0: the chosen notes feed the same key filters")
+        if c.chord >= K:
+            raise ValueError(f"`chord` must be below n_keys ({K}), got {c.chord}")
+        self.chord = self.chord_context = None
+        if c.chord:
+            # a weight per interval above each note already chosen in this frame (all of them, not just the last),
+            # and the time model's state as a bias per key filter
+            self.chord = nn.Parameter(torch.zeros(1, c.chord))  # [1, interval - 1]
+            self.chord_context = nn.Linear(c.hidden, c.local_channels or 1)
 
-    def _key_bias(self, frames: torch.Tensor) -> torch.Tensor:
-        # frames (B, T, K) -> (B, T, K): per key, a function of the neighbouring keys in frames t-1 ... t-F
+    def _by_key(self, weights: torch.Tensor) -> torch.Tensor:
+        # weights (C, D): weight per interval 1..D above a note -> (K + 1, C, K), built by sliding one padded row:
+        # row a holds what a note at key a adds at every key; row K ("no note yet") adds nothing
+        C, D = weights.shape
+        K = self.config.n_keys
+        padded = torch.cat([weights.new_zeros(C, K + 1), weights, weights.new_zeros(C, K - 1 - D)], dim=1)  # (C, 2K)
+        windows = padded.unfold(1, K, 1)  # (C, K + 1, K): window s holds padded[:, s : s + K]
+        table = windows[:, K - torch.arange(K, device=weights.device)].transpose(0, 1)  # row a = window K - a
+        return torch.cat([table, table.new_zeros(1, C, K)])
+
+    def _recent(self, frames: torch.Tensor) -> torch.Tensor:
+        # frames (B, T, K) -> (B, T, F, K): frames t-1 ... t-F before each frame (zeros before the first)
         B, T, K = frames.shape
-        if self.local is None:
-            return frames.new_zeros(B, T, K)
         F_ = self.config.local_frames
         before = torch.cat([frames.new_zeros(B, F_, K), frames], dim=1)  # frame t is before[:, t + F_]
-        recent = torch.stack([before[:, F_ - i : F_ - i + T] for i in range(1, F_ + 1)], dim=2)  # (B, T, F, K)
-        return self.local(recent.reshape(B * T, F_, K)).reshape(B, T, K)
+        return torch.stack([before[:, F_ - i : F_ - i + T] for i in range(1, F_ + 1)], dim=2)
+
+    def _local_bias(self, context, recent):
+        # context (N, H); recent (N, F, K) or None -> (N, 1, K): per key, a function of its neighbours in the recent
+        # frames (and, with `chord`, of the time model's state); 0 without `local`
+        c = self.config
+        if self.local is None:
+            return 0.0
+        if self.chord is None:
+            return self.local(recent)
+        hidden = self.local[0] if c.local_channels else self.local
+        h = hidden(recent) + self.chord_context(context)[..., None]  # (N, C, K): the filters, told the time state
+        return self.local[2](F.relu(h)) if c.local_channels else h
+
+    def _key_bias(self, context, recent, prev):
+        # prev (N, J) the note below each position (K = none yet) -> (N, J, K): the interval above the note below,
+        # the recent frames, and with `chord` the intervals above every note chosen so far
+        K = self.config.n_keys
+        bias = F.embedding(prev, self._by_key(self.interval.weight[1:].T).reshape(K + 1, K))  # (N, J, K)
+        bias = bias + self._local_bias(context, recent)
+        if self.chord is not None:
+            bias = bias + F.embedding(prev, self._by_key(self.chord).reshape(K + 1, K)).cumsum(1)
+        return bias
 
     def _note_logits(self, context, key_bias, prev, state=None):
-        # context (N, H); key_bias (N, K); prev (N, J) previous note per position (K = start) -> (N, J, K+1), masked
-        c = self.config
-        K = c.n_keys
+        # context (N, H); key_bias (N, J, K); prev (N, J) previous note per position (K = start) -> (N, J, K+1)
+        K = self.config.n_keys
         x = torch.tanh(self.note_embed(prev) + self.context_in(context)[:, None])
         if state is None:
             h0, c0 = torch.tanh(self.context_state(context)).chunk(2, dim=-1)
@@ -205,34 +258,47 @@ class FrameNotewise(FrameModel):
         logits = self.out(self.drop(h)) + self.context_out(context)[:, None]
         keys = torch.arange(K, device=prev.device)
         below = torch.where(prev == K, -1, prev)  # the start allows every key
-        interval = (keys - below[..., None]).clamp(0, K - 1)  # (N, J, K)
-        bias = torch.where(below[..., None] >= 0, self.interval(interval).squeeze(-1), 0.0)
-        key_logits = (logits[..., :K] + bias + key_bias[:, None]).masked_fill(keys <= below[..., None], float("-inf"))
+        key_logits = (logits[..., :K] + key_bias).masked_fill(keys <= below[..., None], float("-inf"))
         return torch.cat([key_logits, logits[..., K:]], dim=-1), state
 
-    def frame_log_prob(self, context, frames):
+    def frame_log_prob(self, context, frames, mask=None):
         B, T, K = frames.shape
-        N = B * T
-        flat = frames.reshape(N, K)
+        flat, context = frames.reshape(B * T, K), context.reshape(B * T, -1)
+        recent = self._recent(frames).reshape(B * T, -1, K) if self.local is not None else None
+        if mask is not None:  # score the real frames only: the note stage costs what the frames hold
+            keep = mask.reshape(-1).nonzero().squeeze(1)
+            flat, context = flat[keep], context[keep]
+            recent = recent[keep] if recent is not None else None
+        N = len(flat)
         n_notes = flat.sum(-1).long()  # (N,)
         J = int(n_notes.max()) + 1 if N else 1  # notes + END
         keys = torch.arange(K, device=frames.device)
         ordered = torch.where(flat > 0, keys, K).sort(dim=-1).values  # ascending keys, then K (= END) fill
         ordered = torch.cat([ordered, torch.full((N, 1), K, device=frames.device)], dim=-1)[:, :J]
         prev = torch.cat([torch.full((N, 1), K, device=frames.device), ordered[:, :-1]], dim=-1)
-        logits, _ = self._note_logits(context.reshape(N, -1), self._key_bias(frames).reshape(N, K), prev)
+        logits, _ = self._note_logits(context, self._key_bias(context, recent, prev), prev)
         logp = logits.log_softmax(-1).gather(-1, ordered[..., None]).squeeze(-1)  # (N, J)
         used = torch.arange(J, device=frames.device) <= n_notes[:, None]  # the notes and their END
-        return (logp * used).sum(-1).reshape(B, T)
+        logp = (logp * used).sum(-1)
+        if mask is None:
+            return logp.reshape(B, T)
+        return logp.new_zeros(B * T).index_put((keep,), logp).reshape(B, T)
 
     def sample_frame(self, context, history, generator, temperature):
         K = self.config.n_keys
-        recent = history[:, -self.config.local_frames :]
-        key_bias = self._key_bias(torch.cat([recent, torch.zeros(1, 1, K)], dim=1))[:, -1]  # (1, K)
+        recent = None
+        if self.local is not None:
+            recent = self._recent(torch.cat([history[:, -self.config.local_frames :], torch.zeros(1, 1, K)], 1))[:, -1]
+        # what does not change within the frame, once; then per note the rows of the note just chosen
+        interval = self._by_key(self.interval.weight[1:].T).reshape(K + 1, K)
+        chord = self._by_key(self.chord).reshape(K + 1, K) if self.chord is not None else None
+        fixed = self._local_bias(context, recent)  # (1, 1, K) or 0
         frame = torch.zeros(1, K)
         prev = torch.full((1, 1), K)
+        chosen = torch.zeros(1, 1, K)  # the chord rows of the notes so far
         state = None
         for _ in range(K + 1):
+            key_bias = interval[prev] + fixed + chosen  # (1, 1, K)
             logits, state = self._note_logits(context, key_bias, prev, state)
             probs = torch.softmax(logits[:, -1] / temperature, dim=-1)
             key = int(torch.multinomial(probs, 1, generator=generator))
@@ -240,4 +306,6 @@ class FrameNotewise(FrameModel):
                 break
             frame[0, key] = 1
             prev = torch.tensor([[key]])
+            if chord is not None:
+                chosen = chosen + chord[key]
         return frame
