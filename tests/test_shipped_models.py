@@ -86,3 +86,18 @@ def test_generate_command_with_shipped_models(tmp_path, family, style, parts):
     subprocess.run(cmd, check=True, capture_output=True, cwd=Path(__file__).parents[1])
     assert len(io.read(xml).parts) == parts  # a voice that rests throughout is still a part
     assert len([t for t in mido.MidiFile(mid).tracks if t.name]) == parts
+
+
+@pytest.mark.parametrize("family", ["rnn", "lstm", "transformer"])
+def test_shipped_sequence_models_take_a_key_a_metre_and_an_ending(family):
+    from musewidgets.analysis.keys import estimate_key
+    from musewidgets.analysis.metrics import tonic_ending
+
+    sampler = load_sampler(family)
+    assert sampler.controls
+    assert set(sampler.metres("folk")) >= {"2/4", "3/4", "4/4", "6/8"} and "6/8" in sampler.metres("irish")
+    for style, key in (("chorale", "A minor"), ("folk", "G major")):
+        takes = sampler.generate(style=style, bars=8, n=8, seed=1, key=key)
+        in_key = sum(estimate_key(t.replace(key=None)) == key for t in takes)
+        on_tonic = sum(tonic_ending(t) for t in takes)
+        assert in_key >= 6 and on_tonic >= 5, (style, in_key, on_tonic)

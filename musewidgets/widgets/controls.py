@@ -160,10 +160,9 @@ class SamplerControls(w.VBox):
         self.instruments.children = menus
 
     def set_metres(self, metres: list[str]) -> None:
-        """The metres to choose from (the style's, the default first); the chosen one stays if it is offered."""
-        keep = self.metre.value if self.metre.value in metres else metres[0]
+        """The metres to choose from (the style's, its usual one first, and chosen)."""
         self.metre.options = list(metres)
-        self.metre.value = keep
+        self.metre.value = metres[0]
 
     def allow_controls(self, allowed: bool, why: str = "") -> None:
         """Enable the key and ending menus, or set them to "any" and "end here" and disable them, ``why`` as tooltip."""
