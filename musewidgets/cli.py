@@ -77,8 +77,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
         model=overrides,
         init=args.init,
     )
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file, not a folder")
     command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
     trainer = Trainer(config, args.out, command=command, resume=args.resume)
+    if args.resume and not trainer.last_path.exists():
+        raise ValueError(f"--resume: nothing to resume in {out} (no {trainer.last_path.name}); leave out --resume")
+    trainer.check()
     subscribe_progress(trainer, desc=f"training {args.model}", quiet=args.quiet)
     result = trainer.fit()
     print(
@@ -104,8 +110,13 @@ def _number(text: str):
 def _cmd_cards(args: argparse.Namespace) -> None:
     from .cards import write_cards
 
-    cards = write_cards(args.folder)
-    print(f"wrote {len(cards)} model cards in {args.folder}")
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such folder")
+    if not any(folder.glob("*.pt")):
+        raise ValueError(f"{folder}: no checkpoints (.pt files) to write cards for")
+    cards = write_cards(folder)
+    print(f"wrote {len(cards)} model cards in {folder}")
 
 
 def _read_music(path: str):
@@ -205,6 +216,9 @@ def _cmd_bench_jsb(args: argparse.Namespace) -> None:
     from . import bench
     from .frames import load_frame_dataset
 
+    unknown = [n for n in args.only or () if n not in bench.MODELS]
+    if unknown:
+        raise ValueError(f"unknown benchmark model {unknown[0]!r} for --only; known: {', '.join(bench.MODELS)}")
     if args.data is None:
         args.data = bench.find_jsb()
         if args.data is None:
@@ -416,7 +430,13 @@ def _non_negative_float(text: str) -> float:
 
 
 def _non_negative_int(text: str) -> int:
-    return 0 if text.strip() == "0" else _positive_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _probability(text: str) -> float:

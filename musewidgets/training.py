@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 EVENTS = ("batch_end", "validation", "epoch_end", "checkpoint", "end")
+# windows per step: 16x the largest batch the shipped models trained with (100,000 tried to allocate 26 GB)
+MAX_BATCH_SIZE = 1024
 NEW_LR_SCALE = 10.0  # with ``init``: learning-rate factor for the tables the old checkpoint lacks
 DEFAULTS = {  # per family: learning rate, batch size
     "rnn": {"lr": 2e-3, "batch_size": 32},
@@ -298,9 +300,19 @@ class Trainer:
         return self.out_dir / f"{self.config.family}.last.pt"
 
     def _device(self) -> torch.device:
-        if self.config.device != "auto":
-            return torch.device(self.config.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        """The device to train on; ``ValueError`` naming the problem for an unknown or unavailable one."""
+        name = self.config.device
+        if name == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(name)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device {name!r}; use cpu, cuda (or cuda:N) or auto") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: this torch ({torch.__version__}) sees no CUDA GPU; use cpu or auto")
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device {name!r} is not supported; use cpu, cuda (or cuda:N) or auto")
+        return device
 
     def fit(self) -> dict:
         """Train until the time budget, the step cap, early stopping, :meth:`stop` or Ctrl-C; return a summary.
@@ -308,6 +320,7 @@ class Trainer:
         On the CPU, training runs on :meth:`threads` torch threads and gives the caller's count back afterwards.
         """
         cfg = self.config
+        self.check()
         for style in cfg.styles:
             corpus_mod.get_style(style)
         corpora = {s: corpus_mod.load_style(s, progress=False) for s in cfg.styles}
@@ -324,6 +337,14 @@ class Trainer:
             task = SequenceTask(self, corpora)
         with torch_threads(self.threads()):
             return task.run()
+
+    def check(self) -> None:
+        """Refuse, with a ``ValueError`` naming it, a setting that cannot work (an unknown or unavailable device, a
+        batch size out of range), before anything is loaded; :meth:`fit` calls it first."""
+        self._device()
+        size = self.config.batch_size
+        if size is not None and not 1 <= size <= MAX_BATCH_SIZE:
+            raise ValueError(f"`batch_size` must be from 1 to {MAX_BATCH_SIZE}, got {size}")
 
     def threads(self) -> int:
         """Torch threads for this run: :attr:`n_threads` if set, else on the CPU
@@ -410,7 +431,16 @@ class Trainer:
         if not (self.resume and self.last_path.exists()):
             return 0, math.inf, 0.0
         ck = load_checkpoint(self.last_path)
-        model.load_state_dict(ck.model.state_dict())
+        try:
+            model.load_state_dict(ck.model.state_dict())
+        except RuntimeError:
+            from .errors import CheckpointError
+
+            sizes = ck.meta.get("train_config", {}).get("model")
+            raise CheckpointError(
+                f"{self.last_path}: was trained with other model sizes ({sizes}); resume with the same --set "
+                "options, or train into a new --out"
+            ) from None
         if ck.optimizer:
             opt.load_state_dict(ck.optimizer)
         return ck.meta.get("steps", 0), ck.meta.get("best_valid_nll", math.inf), ck.meta.get("train_seconds", 0.0)
