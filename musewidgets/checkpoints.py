@@ -82,8 +82,15 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         If the file is missing, damaged, not a musewidgets checkpoint, of an unknown family, or carries code.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head.startswith(b"PK\x03\x04"):  # torch.save writes a zip archive
+        kind = next((name for magic, name in _OTHER_FILES if head.startswith(magic)), "not a PyTorch checkpoint")
+        raise CheckpointError(f"{path.name}: refused: {kind}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError for code, RuntimeError/EOFError for damage
@@ -109,8 +116,43 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         styles = dict(data["styles"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"{path.name}: the checkpoint does not fit its model ({err})") from err
+    bad = [
+        name for name, value in data["state_dict"].items() if value.is_floating_point() and not value.isfinite().all()
+    ]
+    if bad:
+        raise CheckpointError(f"{path.name}: weight {bad[0]!r} holds NaN or infinity: the training diverged")
+    _check_styles(path.name, family, styles)
     model.eval()
     return Checkpoint(family, model, codec, styles, data.get("meta", {}), data.get("optimizer"), path)
+
+
+# What a file given as a checkpoint often is instead (its first bytes).
+_OTHER_FILES = (
+    (b"MThd", "it is a MIDI file, not a checkpoint"),
+    (b"<?xml", "it is an XML (MusicXML?) file, not a checkpoint"),
+    (b"%PDF", "it is a PDF, not a checkpoint"),
+    (b"\x80", "it is a bare pickle, which could run code, not a musewidgets checkpoint"),
+)
+
+
+def _check_styles(name: str, family: str, styles: dict) -> None:
+    """``CheckpointError`` unless every style entry of a generator has what the samplers read."""
+    if family == "classifier":
+        return
+    for style, info in styles.items():
+        try:
+            parts = info["parts"]
+            ok = isinstance(style, str) and len(parts) >= 1
+            for part_name, program, rng in parts:
+                ok &= isinstance(part_name, str) and 0 <= int(program) <= 127
+                ok &= rng is None or (len(rng) == 2 and 0 <= int(rng[0]) <= int(rng[1]) <= 127)
+            numerator, denominator = info["time_signature"]
+            ok &= int(numerator) >= 1 and int(denominator) in (1, 2, 4, 8, 16, 32)
+            ok &= float(info["tempo"]) > 0
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise CheckpointError(f"{name}: the entry for style {style!r} is malformed (parts, time_signature, tempo)")
 
 
 def shipped() -> dict[str, Path]:

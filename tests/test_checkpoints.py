@@ -214,3 +214,61 @@ def test_resolve(tmp_path, monkeypatch):
     assert resolve("somewhere/else.pt") == checkpoints.Path("somewhere/else.pt")  # a .pt path, checked on load
     (tmp_path / "weights").write_bytes(b"")
     assert resolve("weights") == checkpoints.Path("weights")
+
+
+# ----- files that are not checkpoints, and checkpoints that cannot work: each named for what it is
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"MThd\x00\x00\x00\x06\x00\x01", "MIDI file"),
+        (b'<?xml version="1.0"?><score-partwise/>', "XML"),
+        (bytes(range(256)) * 4, "not a PyTorch checkpoint"),
+        (b"", "not a PyTorch checkpoint"),
+    ],
+)
+def test_other_files_given_as_checkpoints_are_named(tmp_path, content, message):
+    path = tmp_path / "model.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint(path)
+    assert "code" not in str(info.value)
+
+
+def test_a_folder_is_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="is a folder"):
+        load_checkpoint(tmp_path)
+
+
+def _tiny_checkpoint(tmp_path, styles=None):
+    from musewidgets.codecs import TokenCodec
+    from musewidgets.models import build
+
+    model = build("lstm", {"hidden": 8, "layers": 1, "d_embed": 8})
+    info = {"folk": {"parts": [["Melody", 73, [60, 80]]], "time_signature": [2, 4], "tempo": 100.0}}
+    return model, save_checkpoint(tmp_path / "tiny.pt", model, TokenCodec(), styles or info, {})
+
+
+def test_nan_weights_are_refused_at_load(tmp_path):
+    model, path = _tiny_checkpoint(tmp_path)
+    with torch.no_grad():
+        model.out.bias[3] = float("nan")
+    save_checkpoint(path, model, load_checkpoint(path).codec, load_checkpoint(path).styles, {})
+    with pytest.raises(CheckpointError, match="'out.bias' holds NaN"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"parts": "Melody", "time_signature": [2, 4], "tempo": 100.0},
+        {"parts": [["Melody", 300, [60, 80]]], "time_signature": [2, 4], "tempo": 100.0},
+        {"parts": [["Melody", 73, [80, 60]]], "time_signature": [2, 4], "tempo": 100.0},
+        {"parts": [["Melody", 73, [60, 80]]], "time_signature": [2, 3], "tempo": 100.0},
+        {"parts": [["Melody", 73, [60, 80]]], "time_signature": [2, 4], "tempo": 0},
+        {"parts": [["Melody", 73, [60, 80]]], "tempo": 100.0},
+    ],
+)
+def test_malformed_style_entries_are_refused_at_load(tmp_path, entry):
+    _, path = _tiny_checkpoint(tmp_path, styles={"folk": entry})
+    with pytest.raises(CheckpointError, match="style 'folk' is malformed"):
+        load_checkpoint(path)
