@@ -24,10 +24,18 @@ EXPORT_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".wav", ".svg",
 
 
 def check_exportable(path: str | os.PathLike) -> str:
-    """The lower-case suffix of ``path`` if :func:`save` can write it; else raise :class:`MusicFileError`."""
+    """The lower-case suffix of ``path`` if :func:`save` can write it there; else raise :class:`MusicFileError`
+    (an unknown suffix, a folder that does not exist, a folder in the way)."""
+    from .errors import MusicFileError
     from .io import check_writable
 
-    return check_writable(path, EXPORT_SUFFIXES)
+    suffix = check_writable(path, EXPORT_SUFFIXES)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise MusicFileError(f"{path}: cannot write there: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise MusicFileError(f"{path}: cannot write there: it is a folder")
+    return suffix
 
 
 def to_bytes(piece: Piece, suffix: str) -> bytes:

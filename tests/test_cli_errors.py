@@ -67,3 +67,9 @@ def test_resume_with_other_sizes_names_the_problem(capsys, tmp_path):
 
 def test_bench_only_an_unknown_model(capsys, tmp_path):
     _fails(capsys, ["bench", "jsb", "--train", "--only", "NOPE", "--data", str(tmp_path / "x.mat")], "NOPE")
+
+
+def test_output_into_a_missing_folder_names_that_folder(capsys, tmp_path):
+    out = tmp_path / "nowhere" / "o.mid"
+    _fails(capsys, ["generate", "--style", "folk", "--bars", "1", "-o", str(out)], f"folder {out.parent} does not")
+    assert not out.parent.exists()
