@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -264,7 +265,43 @@ def _load_bytes(source: Source, fmt: str | None, name: str | None) -> tuple[byte
         raise MusicFileError(f"{name}: not a MIDI, MusicXML or ABC file (unrecognised content)")
     if fmt not in _FORMATS.values():
         raise MusicFileError(f"{name}: unknown format {fmt!r} (expected one of {sorted(set(_FORMATS.values()))})")
+    _check_limits(data, name, fmt)
     return data, name, fmt
+
+
+# Limits that keep a hostile or broken file from reading for minutes: the largest music file in music21's corpus
+# is 1.3 MB, the longest notes and widest bars of real music are far inside the others.
+MAX_FILE_BYTES = 8 * 2**20
+MAX_BAR_BEATS = 64  # beats in a bar (the numerator of a time signature)
+MAX_ABC_LENGTH = 999  # multiplier of an ABC note's length (C999 is 999 default lengths)
+MAX_ABC_BARS = 5000  # bar lines in one ABC tune
+_ABC_LONG_NOTE = re.compile(rb"(?m)^(?![A-Za-z]:)[^%\n]*?[A-Ga-gz][,']*(\d{4,})")
+_ABC_METRE = re.compile(rb"(?m)^M:\s*(\d+)\s*/\s*(\d+)")
+_XML_BEATS = re.compile(rb"<beats>\s*(\d+)")
+
+
+def _check_limits(data: bytes, name: str, fmt: str) -> None:
+    """``MusicFileError`` for a file beyond the documented limits (size, bar width, note length, bars per tune)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise MusicFileError(
+            f"{name}: the file is {len(data) / 2**20:.1f} MB; musewidgets reads files of up to "
+            f"{MAX_FILE_BYTES // 2**20} MB"
+        )
+    metres = _ABC_METRE.findall(data) if fmt == "abc" else []
+    beats = [int(b) for b in _XML_BEATS.findall(data)] if fmt == "musicxml" else [int(m[0]) for m in metres]
+    if any(b > MAX_BAR_BEATS for b in beats):
+        raise MusicFileError(f"{name}: a bar of {max(beats)} beats; musewidgets reads bars of up to {MAX_BAR_BEATS}")
+    if fmt != "abc":
+        return
+    long_note = _ABC_LONG_NOTE.search(data)
+    if long_note and int(long_note.group(1)) > MAX_ABC_LENGTH:
+        raise MusicFileError(
+            f"{name}: a note {int(long_note.group(1)):,} times the default length; musewidgets reads up to "
+            f"{MAX_ABC_LENGTH}"
+        )
+    for tune in re.split(rb"(?m)^X:", data):
+        if tune.count(b"|") > MAX_ABC_BARS:
+            raise MusicFileError(f"{name}: a tune of more than {MAX_ABC_BARS:,} bars; musewidgets reads fewer")
 
 
 def _sniff(data: bytes) -> str | None:

@@ -73,3 +73,46 @@ def test_output_into_a_missing_folder_names_that_folder(capsys, tmp_path):
     out = tmp_path / "nowhere" / "o.mid"
     _fails(capsys, ["generate", "--style", "folk", "--bars", "1", "-o", str(out)], f"folder {out.parent} does not")
     assert not out.parent.exists()
+
+
+# ----- files that used to read for minutes (issue 15's probe) are refused at once, naming the limit
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("long.abc", b"X:1\nT:t\nM:4/4\nL:1/8\nK:C\nC99999999|\n", "99,999,999 times the default length"),
+        ("wide.abc", b"X:1\nT:t\nM:1000/1\nL:1/8\nK:C\nCDEF|\n", "a bar of 1000 beats"),
+        ("many.abc", b"X:1\nT:t\nM:4/4\nL:1/8\nK:C\n" + b"CDEF|" * 20000 + b"\n", "more than 5,000 bars"),
+        (
+            "wide.musicxml",
+            b'<?xml version="1.0"?><score-partwise><part-list/><part id="P1"><measure number="1"><attributes>'
+            b"<time><beats>1000000</beats><beat-type>4</beat-type></time></attributes></measure></part>"
+            b"</score-partwise>",
+            "a bar of 1000000 beats",
+        ),
+        ("huge.mid", b"MThd" + b"\x00" * (9 * 2**20), "musewidgets reads files of up to 8 MB"),
+    ],
+)
+def test_absurd_files_are_refused_before_parsing(tmp_path, name, content, message):
+    from musewidgets import io
+    from musewidgets.errors import MusicFileError
+
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(MusicFileError, match=message):
+        io.read(tmp_path / name)
+
+
+def test_every_file_of_music21s_corpus_is_inside_the_limits():
+    from pathlib import Path
+
+    import music21
+
+    from musewidgets import io
+
+    root = Path(music21.__file__).parent / "corpus"
+    formats = {".abc": "abc", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "mxl", ".mid": "midi"}
+    checked = 0
+    for path in root.rglob("*"):
+        if path.suffix in formats:
+            io._check_limits(path.read_bytes(), path.name, formats[path.suffix])
+            checked += 1
+    assert checked > 1000
