@@ -165,8 +165,7 @@ class Sampler:
             controls, when a key is asked for or the take is to end); ``False``: the model alone.
         """
         check_settings(temperature=temperature, top_k=top_k, top_p=top_p, bars=bars, n=n, seed=seed)
-        if style not in self.checkpoint.styles:
-            raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+        self._check_style(style)
         if key is not None and not self.controls:
             raise ValueError(
                 f"this {self.family} model was trained without key control; leave `key` unset or use a model "
@@ -202,6 +201,10 @@ class Sampler:
                 return
             yield [p if p.key is not None else p.replace(key=estimate_key(p)) for p in pieces]
 
+    def _check_style(self, style: str) -> None:
+        if style not in self.checkpoint.styles:
+            raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+
     @property
     def controls(self) -> bool:
         """Whether the model was trained with key and ending control (``key=`` and ``ending=`` take effect)."""
@@ -212,8 +215,7 @@ class Sampler:
 
         Those of at least 5% of the style's training pieces (checkpoints trained before metre choice: the one).
         """
-        if style not in self.checkpoint.styles:
-            raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+        self._check_style(style)
         info = self.checkpoint.styles[style]
         metres = info.get("metres") if self.family != "gan" else None
         return [f"{a}/{b}" for a, b in (metres or [info["time_signature"]])]
@@ -237,8 +239,7 @@ class Sampler:
         """
         if self.family == "gan":
             raise ValueError("the gan family has no next-token distribution: it draws whole phrases")
-        if style not in self.checkpoint.styles:
-            raise UnknownStyleError(f"unknown style {style!r}; the {self.family} model knows: {', '.join(self.styles)}")
+        self._check_style(style)
         enc = self.codec.encode(primer.replace(style=style))
         n_steps = len(enc.tokens) // enc.n_voices
         voice, bar_pos = self.codec.positions(n_steps + 1, enc.n_voices, primer.steps_per_bar, primer.pickup)
