@@ -212,6 +212,21 @@ def _cmd_models(args: argparse.Namespace) -> None:
         print(f"{name:<12} {ck.family:<12} styles: {','.join(ck.styles):<32} test NLL/token: {shown}")
 
 
+def _cmd_sessions(args: argparse.Namespace) -> None:
+    from .session import clear_sessions, list_sessions, sessions_root
+
+    root = sessions_root()
+    if args.clear:
+        gone = clear_sessions(root)
+        print(f"deleted {gone} saved session{'s' * (gone != 1)} from {root}")
+        return
+    found = list_sessions(root)
+    hint = " (Workbench.restore(name) brings one back)" if found else ""
+    print(f"{len(found)} saved session{'s' * (len(found) != 1)} in {root}{hint}")
+    for info in found:
+        print(f"  {info.label}")
+
+
 def _cmd_bench_jsb(args: argparse.Namespace) -> None:
     from . import bench
     from .frames import load_frame_dataset
@@ -348,6 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the shipped checkpoints: family, styles, test NLL")
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("sessions", help="list the Workbench sessions saved on this computer (or delete them)")
+    p.add_argument("--clear", action="store_true", help="delete every saved session and its takes")
+    p.set_defaults(func=_cmd_sessions)
 
     p = sub.add_parser("bench", help="quality benchmarks against the literature")
     bench_sub = p.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)

@@ -54,5 +54,6 @@ def piece() -> Piece:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Keep corpus caches out of the user's cache directory."""
+    """Keep corpus caches and saved sessions out of the user's folders (a fresh sessions folder per test)."""
     monkeypatch.setenv("MUSEWIDGETS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("MUSEWIDGETS_SESSION_DIR", str(tmp_path_factory.mktemp("sessions")))

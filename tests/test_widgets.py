@@ -109,6 +109,7 @@ def shared_wb(tmp_path_factory):
     # Module fixtures are set up before the function-scoped autouse cache fixture: isolate the cache here too.
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MUSEWIDGETS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+        mp.setenv("MUSEWIDGETS_SESSION_DIR", str(tmp_path_factory.mktemp("shared_sessions")))
         yield musewidgets.Workbench(model="lstm", style="chorale")
 
 

@@ -2,49 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
-
 import ipywidgets as w
 import traitlets
 
-from ..piece import Piece
+from ..session import Take
 
 __all__ = ["Take", "TakeList"]
-
-_ids = itertools.count(1)
-
-
-@dataclass
-class Take:
-    """One generated piece and how it was made.
-
-    ``settings`` are the controls' values (model, style, temperature, top_k, top_p, bars, seed, n, tempo, programs,
-    primer ...) plus ``candidate``, the index within a batch of ``n``, ``stopped`` (Stop ended the sampling) and
-    ``bars_made`` (new bars sampled: ``bars``, or fewer when stopped); ``primer_file`` names an uploaded primer.
-    :meth:`Workbench.copy_settings` sets the controls to them, so that Generate replays the take.
-    """
-
-    piece: Piece
-    settings: dict
-    seconds: float = 0.0  # time to generate
-    starred: bool = False
-    rating: int = 0  # +1 liked, -1 disliked, 0 not rated (the Workbench's taste model learns from it)
-    id: int = field(default_factory=lambda: next(_ids))
-
-    @property
-    def label(self) -> str:
-        s = self.settings
-        star = ("★ " if self.starred else "") + {1: "👍 ", -1: "👎 "}.get(self.rating, "")
-        extra = f" +{s['continue_bars']} bars of #{s['continue_of']}" if s.get("continue_of") else ""
-        candidate = f" [{s['candidate'] + 1}/{s['n']}]" if s["n"] > 1 else ""
-        stopped = f" (stopped at bar {s['bars_made']})" if s.get("stopped") and "bars_made" in s else ""
-        strict = " strict" if s.get("strict") else ""
-        plan = "".join(f" {s[k]}" for k in ("key", "metre") if s.get(k)) + (" →" if s.get("ending") is False else "")
-        return (
-            f"{star}#{self.id} {s['model']}{strict} {s['style']}{plan} T={s['temperature']:g} seed={s['seed']}"
-            f"{candidate}{extra}{stopped}"
-        )
 
 
 class TakeList(w.VBox):

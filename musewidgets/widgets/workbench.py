@@ -62,6 +62,12 @@ class Workbench(w.VBox):
     taste_file : str or Path, optional
         JSON file that keeps the listener's taste (likes and dislikes) across sessions: read if it exists, written
         after every rating and reset.
+    session : str, Path, None or False, default None
+        Where every take is saved as it is made (MIDI, settings and notes; stars, ratings and the selection follow):
+        ``None`` starts a new dated folder under :func:`~musewidgets.session.sessions_root`, whose takes
+        :meth:`restore` (or the Restore button) brings back after a kernel restart; a name (``"lesson-3"``, kept
+        under the same root) or a path continues that session, its takes shown at once; ``False`` keeps takes in
+        memory only.
 
     Examples
     --------
@@ -70,9 +76,10 @@ class Workbench(w.VBox):
     >>> take = wb.generate()                # doctest: +SKIP  (what the Generate button does)
     """
 
-    def __init__(self, model: str = "lstm", style: str = "chorale", *, taste_file=None):
+    def __init__(self, model: str = "lstm", style: str = "chorale", *, taste_file=None, session=None):
         from ..analysis.taste import FEATURE_NAMES, TasteModel
         from ..corpus import get_style
+        from ..session import Session
 
         get_style(style)  # an unknown style fails here, before anything is built
         self.taste_file = None if taste_file is None else Path(taste_file)
@@ -109,6 +116,14 @@ class Workbench(w.VBox):
         self.reset_taste_button = w.Button(
             description="Reset taste", icon="undo", tooltip="forget every like and dislike"
         )
+        self.session = None if session is False else Session.new() if session is None else Session.named(session)
+        self.sessions_menu = w.Dropdown(
+            description="earlier sessions", style={"description_width": "initial"}, layout=w.Layout(width="auto")
+        )
+        self.restore_button = w.Button(
+            description="Restore", icon="history", tooltip="bring back the takes of the session chosen on the left"
+        )
+        self.session_label = w.HTML()
         self._samplers: dict = {}
         self._thread: threading.Thread | None = None
         self._running = threading.Lock()  # held by the generation that runs
@@ -135,9 +150,12 @@ class Workbench(w.VBox):
         self.take_list.dislike_button.on_click(self._guard(lambda _: self.rate(-1)))
         self.reset_taste_button.on_click(self._guard(lambda _: self.reset_taste()))
         self.download_button.on_click(self._guard(lambda _: self._show_downloads()))
+        self.restore_button.on_click(self._guard(lambda _: self.restore(self.sessions_menu.value)))
+        self.take_list.observe(self._guard(lambda _: self._autosave()), names=["takes", "selected"])
         self.take_list.observe(self._guard(self._on_select), names="selected")
         self.take_list.observe(self._guard(lambda _: self._refresh_compare()), names="takes")
         self.take_list.select.observe(self._guard(lambda _: self._refresh_labels()), names="options")  # e.g. a star
+        self.take_list.select.observe(self._guard(lambda _: self._autosave()), names="options")
         self.take_list.compare_with.observe(self._guard(self._on_compare), names="value")
         self.controls.style.observe(self._guard(lambda _: self._on_style()), names="value")
         self.controls.model.observe(self._guard(lambda _: self._on_model()), names="value")
@@ -147,6 +165,9 @@ class Workbench(w.VBox):
         self._on_model()
         self._on_style()
         self._say("Pick a style and press <b>Generate</b>.")
+        if session not in (None, False) and any(self.session.folder.glob("take-*.json")):  # a named session continues
+            self.restore(self.session.folder)
+        self._list_sessions()
 
     def _layout(self) -> None:
         """Controls, buttons, progress and status on the left; the take view (roll, player, score) on the right; takes
@@ -177,6 +198,8 @@ class Workbench(w.VBox):
                 self.take_list,
                 w.HBox([self.copy_button, self.download_button, self.reset_taste_button], layout=w.Layout(**_VISIBLE)),
                 self.downloads,
+                w.HBox([self.sessions_menu, self.restore_button], layout=w.Layout(**_VISIBLE)),
+                self.session_label,
             ],
             layout=w.Layout(**_VISIBLE),
         )
@@ -235,6 +258,7 @@ class Workbench(w.VBox):
         """Forget every like and dislike (and save the empty taste, with a ``taste_file``)."""
         self.taste.reset()
         self._save_taste()
+        self._autosave()
         self._say("Taste reset: candidates come in the order they were sampled.")
 
     def _save_taste(self) -> None:
@@ -248,6 +272,75 @@ class Workbench(w.VBox):
         liked = ", ".join(f"{'more' if w > 0 else 'less'} {n.replace('_', ' ')}" for n, w in t.explain(2))
         what = f": you seem to like {liked}" if liked else ""
         return f"{t.n_ratings} rating{'s' * (t.n_ratings != 1)} so far{what}. Candidates are ranked by your taste."
+
+    # ------------------------------------------------------------------ the session on disk
+    def restore(self, session=None) -> list[Take]:
+        """Bring back the takes of a saved session (the latest earlier one by default; else a name, path or
+        :class:`~musewidgets.session.Session`), with their stars, ratings and the selection; returns them.
+
+        The restored takes come before the takes made since, and this Workbench goes on saving into the restored
+        session (the takes made since are saved there too, and the new, now needless folder is removed). A damaged
+        take file is skipped and named in the status line. Raises ``MusewidgetsError`` when there is nothing to
+        restore.
+        """
+        from ..analysis.taste import TasteModel
+        from ..session import Session, list_sessions
+
+        if session is None:
+            earlier = [s for s in list_sessions() if self.session is None or s.folder != self.session.folder]
+            if not earlier:
+                raise MusewidgetsError("no earlier session with takes to restore")
+            session = earlier[0].folder
+        target = session if isinstance(session, Session) else Session.named(session)
+        current = self.takes
+        takes, selected, taste, problems = target.load(taken={t.id for t in current})
+        if not takes:
+            raise MusewidgetsError(f"no takes to restore in {target.folder}" + "".join(f"; {p}" for p in problems))
+        if taste and not self.taste.n_ratings and self.taste_file is None:
+            try:
+                self.taste = TasteModel.from_dict(taste)
+            except ValueError as err:
+                problems.append(f"the saved taste was skipped ({err})")
+        old = self.session
+        if old is not None:
+            self.session = target  # from now on the history is saved there
+        self.take_list.takes = [*takes, *current]
+        restored = {t.id for t in takes}
+        self.take_list.selected = selected if selected in restored else takes[-1].id
+        problems += self._save()
+        if old is not None and old.folder != target.folder and not problems:
+            old.discard()  # its takes are all in the restored session now
+        self._list_sessions()
+        words = f"Restored {len(takes)} take{'s' * (len(takes) != 1)} from {html.escape(target.folder.name)}."
+        self._say(words + "".join(f" ⚠ {html.escape(p)}." for p in problems), error=bool(problems))
+        return takes
+
+    def _save(self) -> list[str]:
+        """Save what changed in the history; the problems in plain words (nothing is raised)."""
+        if self.session is None:
+            return []
+        return self.session.sync(self.takes, self.take_list.selected, self.taste.to_dict())
+
+    def _autosave(self) -> None:
+        """After a star, a rating, a deletion or a selection (a generation saves once its take is made)."""
+        if self._busy:
+            return
+        problems = self._save()
+        if problems:
+            self._say(f"⚠ Not saved: {html.escape(problems[0])}; your takes stay here until the kernel stops.", True)
+
+    def _list_sessions(self) -> None:
+        """The earlier sessions to restore, latest first, and where this one is saved."""
+        from ..session import list_sessions
+
+        here = None if self.session is None else self.session.folder
+        earlier = [(s.label, s.folder) for s in list_sessions() if s.folder != here]
+        options = earlier or [("none saved yet", None)]
+        if list(self.sessions_menu.options) != options:
+            self.sessions_menu.options = options
+        self.restore_button.disabled = not earlier
+        where = f"saved as they are made in <code>{html.escape(str(here))}</code>" if here else "kept in memory only"
+        self.session_label.value = f"<small>Takes are {where}.</small>"
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a generation started by a button to finish (for scripts and tests)."""
@@ -362,9 +455,13 @@ class Workbench(w.VBox):
         note = f" (stopped early, at bar {made} of {bars})" if stopped else ""
         if len(order) > 1 and self.taste.n_ratings:
             note += f"; {len(order)} candidates ranked by your taste, best first"
+        problems = self._save()
+        if problems:
+            note += f". ⚠ Not saved: {html.escape(problems[0])}; the take stays here until the kernel stops"
         self._say(
             f"Take #{takes[0].id}: {takes[0].piece.n_bars} bars, {takes[0].piece.n_notes} notes, "
-            f"sampled in {seconds * 1000:.0f} ms, ready to hear in {total * 1000:.0f} ms{note}."
+            f"sampled in {seconds * 1000:.0f} ms, ready to hear in {total * 1000:.0f} ms{note}.",
+            error=bool(problems),
         )
         return takes[0]
 

@@ -1,0 +1,342 @@
+"""The take history on disk: every take is saved as it is made, so a kernel restart loses nothing.
+
+A session is a folder under :func:`sessions_root` (``MUSEWIDGETS_SESSION_DIR``, else the user data folder, e.g.
+``~/.local/share/musewidgets/sessions`` on Linux)::
+
+    2026-11-30_09-15-02/
+        session.json      {"format": "musewidgets.session", "version": 1, "selected": 7, "taste": {...}}
+        take-0007.json    the take: id, settings (seed included), seconds, star, rating, and its notes (lossless)
+        take-0007.mid     the same take as MIDI, to open in any other program
+        deleted/          takes deleted in the Workbench, kept until the session is cleared
+
+Every file is written to a temporary name and renamed, so a kernel killed mid-write leaves the previous version
+whole. :class:`Session` knows what it wrote: :meth:`Session.sync` writes only what changed (a new take, a star, a
+rating, a deletion, the selection). Nothing here imports ipywidgets: the Workbench shows the history, this module
+keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import MusewidgetsError
+from .piece import Piece
+
+__all__ = ["Session", "SessionInfo", "Take", "clear_sessions", "list_sessions", "sessions_root"]
+
+FORMAT = "musewidgets.session"
+TAKE_FORMAT = "musewidgets.take"
+VERSION = 1
+
+
+class _Ids:
+    """Take ids, unique in this process (a restored session reserves its ids)."""
+
+    def __init__(self) -> None:
+        self._next = 1
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            self._next += 1
+            return self._next - 1
+
+    def reserve(self, upto: int) -> None:
+        """Never hand out ``upto`` or anything below it again."""
+        with self._lock:
+            self._next = max(self._next, upto + 1)
+
+
+new_id = _Ids()
+
+
+@dataclass
+class Take:
+    """One generated piece and how it was made.
+
+    ``settings`` are the controls' values (model, style, temperature, top_k, top_p, bars, seed, n, tempo, programs,
+    primer ...) plus ``candidate``, the index within a batch of ``n``, ``stopped`` (Stop ended the sampling) and
+    ``bars_made`` (new bars sampled: ``bars``, or fewer when stopped); ``primer_file`` names an uploaded primer.
+    :meth:`Workbench.copy_settings` sets the controls to them, so that Generate replays the take.
+    """
+
+    piece: Piece
+    settings: dict
+    seconds: float = 0.0  # time to generate
+    starred: bool = False
+    rating: int = 0  # +1 liked, -1 disliked, 0 not rated (the Workbench's taste model learns from it)
+    id: int = field(default_factory=new_id)
+
+    @property
+    def label(self) -> str:
+        s = self.settings
+        star = ("★ " if self.starred else "") + {1: "👍 ", -1: "👎 "}.get(self.rating, "")
+        extra = f" +{s['continue_bars']} bars of #{s['continue_of']}" if s.get("continue_of") else ""
+        candidate = f" [{s['candidate'] + 1}/{s['n']}]" if s["n"] > 1 else ""
+        stopped = f" (stopped at bar {s['bars_made']})" if s.get("stopped") and "bars_made" in s else ""
+        strict = " strict" if s.get("strict") else ""
+        plan = "".join(f" {s[k]}" for k in ("key", "metre") if s.get(k)) + (" →" if s.get("ending") is False else "")
+        return (
+            f"{star}#{self.id} {s['model']}{strict} {s['style']}{plan} T={s['temperature']:g} seed={s['seed']}"
+            f"{candidate}{extra}{stopped}"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "format": TAKE_FORMAT,
+            "version": VERSION,
+            "id": self.id,
+            "settings": self.settings,
+            "seconds": self.seconds,
+            "starred": self.starred,
+            "rating": self.rating,
+            "piece": self.piece.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Take:
+        """The take :meth:`to_dict` wrote; ``ValueError`` for anything else."""
+        if not isinstance(data, dict) or data.get("format") != TAKE_FORMAT:
+            raise ValueError("not a musewidgets take")
+        if data.get("version") != VERSION:
+            raise ValueError(f"take format version {data.get('version')!r}, this musewidgets reads {VERSION}")
+        settings = data.get("settings")
+        if not isinstance(settings, dict) or not {"model", "style", "temperature", "seed", "n"} <= set(settings):
+            raise ValueError("its settings are incomplete")
+        take_id, rating = data.get("id"), data.get("rating", 0)
+        if not isinstance(take_id, int) or take_id < 1 or rating not in (-1, 0, 1):
+            raise ValueError("its id or rating is damaged")
+        return cls(
+            piece=Piece.from_dict(data.get("piece")),
+            settings=settings,
+            seconds=float(data.get("seconds", 0.0)),
+            starred=bool(data.get("starred", False)),
+            rating=rating,
+            id=take_id,
+        )
+
+
+def sessions_root() -> Path:
+    """Where sessions are kept: ``MUSEWIDGETS_SESSION_DIR``, else ``<user data folder>/musewidgets/sessions``."""
+    base = os.environ.get("MUSEWIDGETS_SESSION_DIR")
+    if base:
+        return Path(base)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("musewidgets")) / "sessions"
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A saved session: its folder, when it was last written and how many takes it keeps."""
+
+    folder: Path
+    modified: float  # seconds since the epoch
+    n_takes: int
+
+    @property
+    def label(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.modified))
+        return f"{self.folder.name} · {self.n_takes} take{'s' * (self.n_takes != 1)} · last {when}"
+
+
+def list_sessions(root: str | os.PathLike | None = None) -> list[SessionInfo]:
+    """The saved sessions that keep at least one take, most recently written first."""
+    root = sessions_root() if root is None else Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in root.iterdir():
+        takes = list(folder.glob("take-*.json")) if folder.is_dir() else []
+        if takes:
+            found.append(SessionInfo(folder, max(t.stat().st_mtime for t in takes), len(takes)))
+    return sorted(found, key=lambda s: (s.modified, s.folder.name), reverse=True)
+
+
+def clear_sessions(root: str | os.PathLike | None = None, *, keep: Path | None = None) -> int:
+    """Delete every saved session under ``root`` (but ``keep``); returns how many folders were deleted."""
+    root = sessions_root() if root is None else Path(root)
+    if not root.is_dir():
+        return 0
+    gone = 0
+    for folder in root.iterdir():
+        if folder.is_dir() and (keep is None or folder.resolve() != Path(keep).resolve()) and _is_session(folder):
+            shutil.rmtree(folder)
+            gone += 1
+    return gone
+
+
+def _is_session(folder: Path) -> bool:
+    """Only folders that hold nothing but session files are ever deleted."""
+    return all(
+        p.name in ("session.json", "deleted") or p.name.startswith("take-") or p.name.endswith(".tmp")
+        for p in folder.iterdir()
+    )
+
+
+class Session:
+    """One session folder and what has been written to it.
+
+    A folder without takes is not listed as a session (a Workbench opened and closed without a take).
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self._written: dict[int, tuple] = {}  # take id -> (starred, rating) as last written
+        self._state: str | None = None  # session.json as last written
+        self._lock = threading.Lock()
+
+    @classmethod
+    def new(cls, root: str | os.PathLike | None = None) -> Session:
+        """A fresh session named by the local date and time (``2026-11-30_09-15-02``, ``-2`` if that exists).
+
+        The folder is made at once, so two kernels started in the same second never share one; where it cannot be
+        made, the first take says why.
+        """
+        root = sessions_root() if root is None else Path(root)
+        name = time.strftime("%Y-%m-%d_%H-%M-%S")
+        for k in range(1, 1000):
+            folder = root / (name if k == 1 else f"{name}-{k}")
+            try:
+                folder.mkdir(parents=True)
+            except FileExistsError:
+                continue
+            except OSError:  # an unwritable root: reported by the first sync
+                break
+            break
+        return cls(folder)
+
+    @classmethod
+    def named(cls, name: str | os.PathLike) -> Session:
+        """A folder given by path, or by a plain name (``"lesson-3"``) under :func:`sessions_root`."""
+        path = Path(name)
+        if path.is_absolute() or len(path.parts) > 1 or str(name).startswith("."):
+            return cls(path)
+        return cls(sessions_root() / path)
+
+    # ------------------------------------------------------------------ writing
+    def sync(self, takes: list[Take], selected: int | None = None, taste: dict | None = None) -> list[str]:
+        """Write what changed since the last call: new takes, stars and ratings, deletions, the selection, the taste.
+
+        Returns the problems, in plain words (an unwritable folder, a full disk); an empty list when all is saved.
+        Nothing is raised: the takes stay in memory, and the next call tries again.
+        """
+        with self._lock:
+            problems = []
+            ids = {t.id for t in takes}
+            for take in takes:
+                if self._written.get(take.id) != (take.starred, take.rating):
+                    try:
+                        self._write_take(take)
+                    except (OSError, TypeError, ValueError) as err:
+                        problems.append(f"take #{take.id} could not be saved in {self.folder} ({_why(err)})")
+            for gone in [i for i in self._written if i not in ids]:
+                try:
+                    self._move_to_deleted(gone)
+                except OSError as err:
+                    where = self.folder / "deleted"
+                    problems.append(f"deleted take #{gone} could not be moved to {where} ({_why(err)})")
+                else:
+                    del self._written[gone]
+            if self._written:
+                state = json.dumps({"format": FORMAT, "version": VERSION, "selected": selected, "taste": taste})
+                if state != self._state:
+                    try:
+                        _write_atomic(self.folder / "session.json", state.encode())
+                        self._state = state
+                    except OSError as err:
+                        problems.append(f"the session could not be saved in {self.folder} ({_why(err)})")
+            return problems
+
+    def _write_take(self, take: Take) -> None:
+        from .export import to_bytes
+
+        stem = self.folder / f"take-{take.id:04d}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if take.id not in self._written:  # the notes never change: the MIDI is written once
+            _write_atomic(stem.with_suffix(".mid"), to_bytes(take.piece, ".mid"))
+        _write_atomic(stem.with_suffix(".json"), json.dumps(take.to_dict()).encode())
+        self._written[take.id] = (take.starred, take.rating)
+
+    def _move_to_deleted(self, take_id: int) -> None:
+        deleted = self.folder / "deleted"
+        deleted.mkdir(exist_ok=True)
+        for suffix in (".mid", ".json"):
+            path = self.folder / f"take-{take_id:04d}{suffix}"
+            if path.exists():
+                path.replace(deleted / path.name)
+
+    # ------------------------------------------------------------------ reading
+    def load(self, taken: set[int] = frozenset()) -> tuple[list[Take], int | None, dict | None, list[str]]:
+        """(takes oldest first, the selected id, the taste, problems): a damaged take file is skipped and named.
+
+        A take whose id is in ``taken`` (the takes already in the history) gets a new id, and the takes continuing it
+        follow. The loaded takes count as written: syncing them back writes nothing (a renumbered take is rewritten).
+        """
+        if not self.folder.is_dir():
+            raise MusewidgetsError(f"no saved session at {self.folder}")
+        takes, problems = [], []
+        for path in sorted(self.folder.glob("take-*.json")):
+            try:
+                take = Take.from_dict(json.loads(path.read_bytes()))
+            except (OSError, ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+                problems.append(f"{path.name} was skipped: {_why(err)}")
+                continue
+            takes.append(take)
+        takes.sort(key=lambda t: t.id)
+        selected = taste = None
+        state_path = self.folder / "session.json"
+        if state_path.exists():
+            try:
+                state = json.loads(state_path.read_bytes())
+                selected, taste = state.get("selected"), state.get("taste")
+                self._state = json.dumps(state)
+            except (OSError, ValueError, AttributeError) as err:
+                problems.append(f"session.json was skipped (the selection is lost): {_why(err)}")
+        if takes:
+            new_id.reserve(max(t.id for t in takes))
+        renamed = {t.id: new_id() for t in takes if t.id in taken}
+        with self._lock:
+            for take in takes:
+                changed = take.id in renamed or take.settings.get("continue_of") in renamed
+                if take.settings.get("continue_of") in renamed:
+                    take.settings = {**take.settings, "continue_of": renamed[take.settings["continue_of"]]}
+                if take.id in renamed:  # its files move to the new name now; sync rewrites the JSON inside
+                    old, take.id = take.id, renamed[take.id]
+                    for suffix in (".json", ".mid"):
+                        path = self.folder / f"take-{old:04d}{suffix}"
+                        try:
+                            path.replace(self.folder / f"take-{take.id:04d}{suffix}")
+                        except OSError as err:
+                            problems.append(f"{path.name} could not be renamed for take #{take.id} ({_why(err)})")
+                if not changed:
+                    self._written[take.id] = (take.starred, take.rating)
+        return takes, renamed.get(selected, selected), taste, problems
+
+    def discard(self) -> None:
+        """Delete this session's folder (only when it holds nothing but session files)."""
+        with self._lock:
+            if self.folder.is_dir() and _is_session(self.folder):
+                shutil.rmtree(self.folder)
+            self._written.clear()
+            self._state = None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _why(err: Exception) -> str:
+    return getattr(err, "strerror", None) or str(err) or type(err).__name__
