@@ -12,6 +12,7 @@ __all__ = [
     "MusewidgetsError",
     "MusicFileError",
     "QuantizationWarning",
+    "SettingError",
     "UnknownStyleError",
 ]
 
@@ -29,6 +30,14 @@ class MusicFileError(MusewidgetsError, ValueError):
 
 class UnknownStyleError(MusewidgetsError, ValueError):
     """A style name that the corpus does not know; the message lists the known ones."""
+
+
+class SettingError(MusewidgetsError, ValueError):
+    """A Workbench control set (in code) outside its range or to a value it does not offer.
+
+    The message names the control, the value and what it takes; the control keeps its value. (ipywidgets alone
+    would move the value to the nearest end of the range without a word.)
+    """
 
 
 class AudioBackendError(MusewidgetsError, RuntimeError):

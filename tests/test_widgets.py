@@ -1005,3 +1005,53 @@ def test_only_the_score_scrolls_and_links_look_like_links(wb):
     assert "mw-downloads" in wb.downloads._dom_classes
     css = " ".join(x.value for x in descendants(wb) if isinstance(x, ipywidgets.HTML) and "<style>" in x.value)
     assert re.search(r"\.mw-downloads a\s*\{[^}]*text-decoration:\s*underline", css)
+
+
+# ----- no silent clamping
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("seed", 2**31, "seed must be between 0 and 2147483647, got 2147483648"),
+        ("seed", -1, "seed must be between 0"),
+        ("bars", 10000, "bars must be between 1 and 64, got 10000"),
+        ("temperature", 100.0, "temperature must be between 0 and 2"),
+        ("temperature", float("nan"), "temperature must be between 0 and 2, got nan"),
+        ("top_p", 0.0, "top-p (1 off) must be between 0.05 and 1"),
+        ("tempo", 1000, "tempo (qpm) must be between 30 and 240"),
+        ("candidates", 0, "candidates must be between 1 and 8"),
+        ("style", "jazz", "style cannot be 'jazz': choose one of 'chorale'"),
+        ("key", "H major", "key cannot be 'H major'"),
+        ("model", "gpt", "model cannot be 'gpt'"),
+    ],
+)
+def test_a_value_past_a_controls_range_is_refused_by_name_not_clamped(name, value, words):
+    from musewidgets.errors import SettingError
+    from musewidgets.widgets.controls import SamplerControls
+
+    controls = SamplerControls()
+    before = controls.settings()
+    with pytest.raises(SettingError) as err:
+        getattr(controls, name).value = value
+    assert words in str(err.value)
+    assert controls.settings() == before  # the control keeps its value; the next take records what was shown
+
+
+def test_a_take_with_settings_out_of_range_is_refused_by_copy_settings(shared_wb):
+    from musewidgets.errors import SettingError
+
+    reset(shared_wb)
+    before = shared_wb.controls.settings()
+    with pytest.raises(SettingError, match="bars must be between 1 and 64, got 500"):
+        shared_wb.copy_settings(make_take(temperature=0.5, bars=500))
+    assert shared_wb.controls.settings() == before and not shared_wb.controls.lock_seed.value  # all or nothing
+    shared_wb.copy_button.click()  # nothing selected: said in the status line, nothing raised
+    assert is_error(shared_wb)
+
+
+def test_an_uploaded_tempo_past_the_control_says_what_it_plays(shared_wb, tmp_path):
+    reset(shared_wb)
+    path = tmp_path / "fast.mid"
+    musewidgets.write(make_piece().replace(tempo=400), path)
+    shared_wb.controls.upload.value = upload_value("fast.mid", path.read_bytes())
+    assert "tempo 400, played at 240" in shared_wb.status.value
+    assert shared_wb.controls.tempo.value == 240

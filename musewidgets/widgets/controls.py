@@ -3,6 +3,11 @@
 Sliders use ``continuous_update=False`` and never trigger sampling: only the Generate and Continue buttons do, so
 dragging a slider costs nothing. Every label shows in full (:data:`LABEL_WIDTH`), and no box scrolls on its own.
 
+No silent clamping: a value set in code outside a control's range (``bars.value = 10000``, ``seed.value = 2**31``)
+or not among its choices raises :class:`~musewidgets.errors.SettingError` naming the control and its range, and the
+control keeps its value; ipywidgets alone would quietly move it to the nearest end. In the browser the sliders and
+menus offer only valid values, and a seed typed past the end is corrected where the user sees it.
+
 Seeds: every press of Generate draws a new seed (:meth:`SamplerControls.next_seed`), unless the seed is locked or
 was just chosen (typed, set in code or drawn with "new seed"): a chosen seed is used by the next press.
 """
@@ -12,7 +17,9 @@ from __future__ import annotations
 import random
 
 import ipywidgets as w
+import traitlets
 
+from ..errors import SettingError
 from ..piece import key_name
 
 __all__ = ["INSTRUMENTS", "LABEL_WIDTH", "SamplerControls"]
@@ -68,14 +75,14 @@ class SamplerControls(w.VBox):
     def __init__(
         self, *, model: str = "lstm", style: str = "chorale", styles=("chorale", "folk", "irish", "renaissance")
     ):
-        self.model = w.Dropdown(options=MODELS, value=model, description="model", **_small())
-        self.style = w.Dropdown(options=list(styles), value=style, description="style", **_small())
-        self.temperature = w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="temperature", **_slider())
-        self.top_k = w.IntSlider(value=0, min=0, max=40, description="top-k (0 off)", **_slider())
-        self.top_p = w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 off)", **_slider())
-        self.bars = w.IntSlider(value=8, min=1, max=64, description="bars", **_slider())
-        self.tempo = w.IntSlider(value=80, min=30, max=240, description="tempo (qpm)", **_slider())
-        self.seed = w.BoundedIntText(
+        self.model = _Dropdown(options=MODELS, value=model, description="model", **_small())
+        self.style = _Dropdown(options=list(styles), value=style, description="style", **_small())
+        self.temperature = _FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="temperature", **_slider())
+        self.top_k = _IntSlider(value=0, min=0, max=40, description="top-k (0 off)", **_slider())
+        self.top_p = _FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 off)", **_slider())
+        self.bars = _IntSlider(value=8, min=1, max=64, description="bars", **_slider())
+        self.tempo = _IntSlider(value=80, min=30, max=240, description="tempo (qpm)", **_slider())
+        self.seed = _IntText(
             value=0,
             min=0,
             max=2**31 - 1,
@@ -92,32 +99,32 @@ class SamplerControls(w.VBox):
             layout=w.Layout(width="65px"),
             tooltip="keep this seed: the same settings replay the same take",
         )
-        self.candidates = w.IntSlider(value=1, min=1, max=8, description="candidates", **_slider())
-        self.voice_leading = w.Dropdown(
+        self.candidates = _IntSlider(value=1, min=1, max=8, description="candidates", **_slider())
+        self.voice_leading = _Dropdown(
             options=[("as the model plays", False), ("strict: no parallels", True)],
             value=False,
             description="voice leading",
             tooltip="strict: no parallel fifths or octaves, no crossing voices, no octave gaps between upper voices",
             **_small(),
         )
-        self.key = w.Dropdown(options=KEYS, value=None, description="key", tooltip="the key to compose in", **_small())
-        self.metre = w.Dropdown(options=["4/4"], value="4/4", description="metre", **_small())
-        self.ending = w.Dropdown(
+        self.key = _Dropdown(options=KEYS, value=None, description="key", tooltip="the key to compose in", **_small())
+        self.metre = _Dropdown(options=["4/4"], value="4/4", description="metre", **_small())
+        self.ending = _Dropdown(
             options=[("end here", True), ("keep going", False)],
             value=True,
             description="ending",
             tooltip=ENDING_TIP,
             **_small(),
         )
-        self.primer = w.Dropdown(options=PRIMERS, value="none", description="primer", **_small())
+        self.primer = _Dropdown(options=PRIMERS, value="none", description="primer", **_small())
         self.primer_piece = w.Combobox(
             placeholder="corpus piece, e.g. bach/bwv66.6.mxl", description="piece", ensure_option=False, **_small()
         )
-        self.primer_bars = w.IntSlider(value=2, min=1, max=16, description="primer bars", **_slider())
+        self.primer_bars = _IntSlider(value=2, min=1, max=16, description="primer bars", **_slider())
         self.upload = w.FileUpload(accept=".mid,.midi,.musicxml,.xml,.mxl,.abc", multiple=False, description="upload")
         self.upload_name = w.HTML(layout=w.Layout(margin="0 0 0 8px"))  # the uploaded file's name
         self.instruments = w.VBox(layout=w.Layout(overflow="visible"))
-        self.continue_bars = w.IntSlider(value=4, min=1, max=32, description="continue by", **_slider())
+        self.continue_bars = _IntSlider(value=4, min=1, max=32, description="continue by", **_slider())
         self._seed_chosen = False  # the seed was set since the last press: that press uses it
         self._primer_kept = None  # the primer choice to restore when a model that takes one is picked again
         self.new_seed.on_click(lambda _: self.roll_seed())
@@ -156,7 +163,7 @@ class SamplerControls(w.VBox):
             options = list(INSTRUMENTS)
             if program not in dict(INSTRUMENTS).values():
                 options.append((f"GM program {program}", program))
-            menus.append(w.Dropdown(options=options, value=program, description=name, **_small()))
+            menus.append(_Dropdown(options=options, value=program, description=name, **_small()))
         self.instruments.children = menus
 
     def set_metres(self, metres: list[str]) -> None:
@@ -231,7 +238,21 @@ class SamplerControls(w.VBox):
         }
 
     def apply(self, settings: dict) -> None:
-        """Set the controls from a take's settings (so Generate makes the same take again)."""
+        """Set the controls from a take's settings (so Generate makes the same take again) and lock the seed.
+
+        All or nothing: a value a control refuses (:class:`~musewidgets.errors.SettingError`) leaves every control
+        as it was.
+        """
+        before, locked, chosen = self.settings(), self.lock_seed.value, self._seed_chosen
+        try:
+            self._apply(settings)
+        except Exception:
+            self._apply(before)
+            self.lock_seed.value, self._seed_chosen = locked, chosen
+            raise
+        self.lock_seed.value = True
+
+    def _apply(self, settings: dict) -> None:
         for key in (  # the tempo last: choosing a style or an uploaded primer proposes a tempo of its own
             "model",
             "style",
@@ -254,7 +275,6 @@ class SamplerControls(w.VBox):
         self.voice_leading.value = bool(settings.get("strict", False))
         for menu, program in zip(self.instruments.children, settings.get("programs", [])):
             menu.value = program
-        self.lock_seed.value = True
 
     def _on_seed(self, change) -> None:
         self._seed_chosen = True
@@ -267,6 +287,44 @@ class SamplerControls(w.VBox):
 
 
 _SEEDS = random.Random()
+
+
+class _InRange:
+    """Refuse a value outside [min, max] with a SettingError (ipywidgets would clamp it silently)."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if not self.min <= value <= self.max:  # NaN fails too
+            low, high = (f"{x:g}" if isinstance(x, float) else str(x) for x in (self.min, self.max))
+            raise SettingError(f"{self.description} must be between {low} and {high}, got {value!r}")
+        return value
+
+
+class _FloatSlider(_InRange, w.FloatSlider):
+    pass
+
+
+class _IntSlider(_InRange, w.IntSlider):
+    pass
+
+
+class _IntText(_InRange, w.BoundedIntText):
+    pass
+
+
+class _Dropdown(w.Dropdown):
+    """Refuse a value that is not among the options with a SettingError listing them."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        try:
+            return super()._validate_value(proposal)
+        except traitlets.TraitError:
+            offered = ", ".join(repr(v) for v in self._options_values[:12])
+            more = ", ..." if len(self._options_values) > 12 else ""
+            value = proposal["value"]
+            raise SettingError(f"{self.description} cannot be {value!r}: choose one of {offered}{more}") from None
 
 
 def _small() -> dict:

@@ -694,6 +694,8 @@ class Workbench(w.VBox):
             self._uploaded_tempo = int(round(piece.tempo))
             self._set_tempo(piece.tempo)
         tempo = f"tempo {self._uploaded_tempo}" if report.tempo_found else "no tempo in the file"
+        if report.tempo_found and self.controls.tempo.value != self._uploaded_tempo:
+            tempo += f", played at {self.controls.tempo.value}, the nearest the tempo control offers"
         changed = f" ({report})" if report.changed or report.remarks else ""
         self._say(
             f"Loaded {name}: {_count(len(piece.parts), 'part')}, {piece.n_bars} bars, {tempo}"
