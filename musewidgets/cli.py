@@ -85,6 +85,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.resume and not trainer.last_path.exists():
         raise ValueError(f"--resume: nothing to resume in {out} (no {trainer.last_path.name}); leave out --resume")
     trainer.check()
+    from .checkpoints import load_checkpoint, resolve
+
+    for path in ([args.init] if args.init else []) + ([trainer.last_path] if args.resume else []):
+        load_checkpoint(resolve(path))  # a damaged or untrusted checkpoint is refused before any work
     subscribe_progress(trainer, desc=f"training {args.model}", quiet=args.quiet)
     result = trainer.fit()
     print(

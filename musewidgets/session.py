@@ -82,8 +82,9 @@ class Take:
         stopped = f" (stopped at bar {s['bars_made']})" if s.get("stopped") and "bars_made" in s else ""
         strict = " strict" if s.get("strict") else ""
         plan = "".join(f" {s[k]}" for k in ("key", "metre") if s.get(k)) + (" →" if s.get("ending") is False else "")
+        model = Path(s["model"]).name  # a checkpoint of the user's own by its file name
         return (
-            f"{star}#{self.id} {s['model']}{strict} {s['style']}{plan} T={s['temperature']:g} seed={s['seed']}"
+            f"{star}#{self.id} {model}{strict} {s['style']}{plan} T={s['temperature']:g} seed={s['seed']}"
             f"{candidate}{extra}{stopped}"
         )
 

@@ -1055,3 +1055,18 @@ def test_an_uploaded_tempo_past_the_control_says_what_it_plays(shared_wb, tmp_pa
     shared_wb.controls.upload.value = upload_value("fast.mid", path.read_bytes())
     assert "tempo 400, played at 240" in shared_wb.status.value
     assert shared_wb.controls.tempo.value == 240
+
+
+def test_a_checkpoint_of_your_own_joins_the_model_menu(tmp_path):
+    import shutil
+
+    from musewidgets.checkpoints import shipped
+
+    mine = tmp_path / "mine.pt"
+    shutil.copy(shipped()["rnn"], mine)
+    wb = musewidgets.Workbench(model=str(mine), style="folk")
+    assert wb.controls.model.value == str(mine) and ("mine.pt (rnn)", str(mine)) in wb.controls.model.options
+    wb.controls.bars.value = 1
+    take = wb.generate()
+    assert take.settings["model"] == str(mine) and "#" in take.label and " mine.pt folk" in take.label
+    assert not wb.continue_button.disabled  # an RNN continues; only the GAN family cannot

@@ -57,7 +57,10 @@ class Workbench(w.VBox):
 
     Parameters
     ----------
-    model : {'lstm', 'transformer', 'rnn', 'gan'}, default 'lstm'
+    model : {'lstm', 'transformer', 'rnn', 'gan'} or path, default 'lstm'
+        A shipped model, or a checkpoint file of your own (``musewidgets train``), which joins the model menu. It
+        is loaded safely (weights only: a checkpoint can never run code); a damaged or foreign file raises
+        :class:`~musewidgets.errors.CheckpointError` before anything is built.
     style : str, default 'chorale'
     taste_file : str or Path, optional
         JSON file that keeps the listener's taste (likes and dislikes) across sessions: read if it exists, written
@@ -80,8 +83,17 @@ class Workbench(w.VBox):
         from ..analysis.taste import FEATURE_NAMES, TasteModel
         from ..corpus import get_style
         from ..session import Session
+        from .controls import MODELS
 
         get_style(style)  # an unknown style fails here, before anything is built
+        self._samplers: dict = {}
+        own = model not in MODELS
+        if own:
+            from ..sampling import load_sampler
+
+            sampler = load_sampler(model)  # a damaged or untrusted checkpoint fails here too
+            model = str(sampler.checkpoint.path)
+            self._samplers[model] = sampler
         self.taste_file = None if taste_file is None else Path(taste_file)
         self.taste = TasteModel(FEATURE_NAMES)
         if self.taste_file is not None and self.taste_file.exists():
@@ -89,7 +101,11 @@ class Workbench(w.VBox):
                 self.taste = TasteModel.from_dict(json.loads(self.taste_file.read_text()))
             except ValueError as err:  # a damaged file is reported, never silently replaced
                 raise MusewidgetsError(f"{self.taste_file}: not a saved taste ({err})") from err
-        self.controls = SamplerControls(model=model, style=style)
+        self.controls = SamplerControls(model="lstm" if own else model, style=style)
+        if own:
+            label = f"{Path(model).name} ({sampler.family})"
+            self.controls.model.options = [(m, m) for m in MODELS] + [(label, model)]
+            self.controls.model.value = model
         self.view = TakeView(layout=w.Layout(min_width="0", **_VISIBLE))  # the selected take: roll, sound, score
         self.take_list = TakeList(layout=w.Layout(width="100%", **_VISIBLE))
         self.downloads = DownloadLinks()
@@ -124,7 +140,6 @@ class Workbench(w.VBox):
             description="Restore", icon="history", tooltip="bring back the takes of the session chosen on the left"
         )
         self.session_label = w.HTML()
-        self._samplers: dict = {}
         self._thread: threading.Thread | None = None
         self._running = threading.Lock()  # held by the generation that runs
         self._stop = threading.Event()
@@ -362,6 +377,10 @@ class Workbench(w.VBox):
             self._samplers[family] = load_sampler(family)
         return self._samplers[family]
 
+    def _is_gan(self, model: str) -> bool:
+        """The GAN draws whole phrases: no primer, no continuing, nothing to refuse note by note."""
+        return model == "gan" or (model in self._samplers and self._samplers[model].family == "gan")
+
     def _primer(self, settings: dict):
         kind = settings["primer"]
         if kind == "none":
@@ -429,7 +448,7 @@ class Workbench(w.VBox):
             settings, primer, bars = self._continue_settings(settings)
         else:
             settings["seed"] = self.controls.next_seed()  # shown once the take is made: a failure changes nothing
-            if settings["model"] == "gan" and settings["primer"] != "none":
+            if self._is_gan(settings["model"]) and settings["primer"] != "none":
                 raise MusewidgetsError(f"{GAN_CANNOT_CONTINUE}: set the primer to none")
             primer, bars = self._primer(settings), settings["bars"]
             if settings["primer"] == "upload":
@@ -476,7 +495,7 @@ class Workbench(w.VBox):
     def _continue_settings(self, settings: dict) -> tuple[dict, object, int]:
         """(settings, primer, bars) to extend the selected take by ``continue_bars`` bars."""
         base = self.current
-        if settings["model"] == "gan" or (base is not None and base.settings["model"] == "gan"):
+        if self._is_gan(settings["model"]) or (base is not None and self._is_gan(base.settings["model"])):
             raise MusewidgetsError(f"{GAN_CANNOT_CONTINUE}: pick the lstm, transformer or rnn to continue a take")
         if base is None:
             raise MusewidgetsError("select a take to continue first")
@@ -532,7 +551,7 @@ class Workbench(w.VBox):
 
     def _set_buttons(self) -> None:
         """Generate and Continue while idle (Continue not for the GAN), Stop while generating."""
-        gan = self.controls.model.value == "gan"
+        gan = self._is_gan(self.controls.model.value)
         self.generate_button.disabled = self._busy
         self.continue_button.disabled = self._busy or gan
         self.stop_button.disabled = not self._busy
@@ -644,7 +663,7 @@ class Workbench(w.VBox):
     # ------------------------------------------------------------------ controls
     def _on_model(self) -> None:
         """The GAN cannot continue music: Continue and the primer are disabled, with a tooltip saying why."""
-        gan = self.controls.model.value == "gan"
+        gan = self._is_gan(self.controls.model.value)
         self.controls.allow_primer(not gan, why=GAN_CANNOT_CONTINUE)
         self.controls.continue_bars.disabled = gan
         self.controls.continue_bars.tooltip = GAN_CANNOT_CONTINUE if gan else None
