@@ -1,8 +1,11 @@
 """Checkpoints: a model's config, weights, codec, styles and training record in one file that cannot run code.
 
 A checkpoint is a ``torch.save`` of plain containers and tensors only, loaded with ``weights_only=True``: a file that
-carries pickled code is refused before any of it runs. Files are written to a temporary name and renamed, so an
-interrupted save never leaves a broken checkpoint behind.
+carries pickled code is refused before any of it runs. Files are written to a temporary name, flushed to disk and
+renamed, so a save interrupted at any moment (Ctrl-C, SIGKILL, a power cut) leaves the previous checkpoint whole.
+
+``version`` is the format's version: this musewidgets reads version :data:`VERSION` only and says, for another, whether
+the file is newer (upgrade musewidgets) or older (train the model again).
 
 Layout::
 
@@ -11,7 +14,9 @@ Layout::
      "styles": {"chorale": {"parts": [[name, program, [low, high]], ...], "time_signature": [4, 4],
                             "tempo": 80.0}, ...},
      "meta": {...training record, metrics...},
-     "state_dict": {...}, "optimizer": {...} (optional, for resuming)}
+     "state_dict": {...},
+     "optimizer": {...} (optional, for resuming),
+     "train_state": {...} (optional, for resuming: random states, early-stopping count; see training.Trainer.loop)}
 """
 
 from __future__ import annotations
@@ -26,7 +31,17 @@ from .codecs import codec_from_dict
 from .errors import CheckpointError
 from .models import REGISTRY, build, config_to_dict
 
-__all__ = ["FORMAT", "SHIPPED_DIR", "Checkpoint", "load_checkpoint", "resolve", "save_checkpoint", "shipped"]
+__all__ = [
+    "FORMAT",
+    "SHIPPED_DIR",
+    "VERSION",
+    "Checkpoint",
+    "load_checkpoint",
+    "partial_path",
+    "resolve",
+    "save_checkpoint",
+    "shipped",
+]
 
 FORMAT = "musewidgets.checkpoint"
 VERSION = 1
@@ -44,12 +59,22 @@ class Checkpoint:
     meta: dict = field(default_factory=dict)
     optimizer: dict | None = None
     path: Path | None = None
+    train_state: dict | None = None  # where the run stood, in a ``last`` checkpoint (see training.Trainer.loop)
 
 
 def save_checkpoint(
-    path: str | os.PathLike, model, codec, styles: dict, meta: dict, optimizer: dict | None = None
+    path: str | os.PathLike,
+    model,
+    codec,
+    styles: dict,
+    meta: dict,
+    optimizer: dict | None = None,
+    train_state: dict | None = None,
 ) -> Path:
-    """Write a checkpoint atomically (temporary file, then rename)."""
+    """Write a checkpoint atomically: to :func:`partial_path`, flushed to disk, then renamed over ``path``.
+
+    ``optimizer`` and ``train_state`` (plain containers, numbers, strings and tensors only) are what a resume needs.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
@@ -64,13 +89,37 @@ def save_checkpoint(
     }
     if optimizer is not None:
         data["optimizer"] = optimizer
-    tmp = path.with_name(f".{path.name}.tmp")
+    if train_state is not None:
+        data["train_state"] = train_state
+    tmp = partial_path(path)
     try:
         torch.save(data, tmp)
+        _fsync(tmp)  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    _fsync(path.parent)  # and the rename itself
     return path
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """The temporary file :func:`save_checkpoint` writes before renaming it to ``path`` (a process killed while
+    saving leaves it behind; it is never read)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp")
+
+
+def _fsync(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # a folder cannot be opened on some systems (Windows): the rename is as durable as it gets
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -102,10 +151,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path.name}: refused: {reason}") from err
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path.name}: not a musewidgets checkpoint")
-    if data.get("version") != VERSION:
-        raise CheckpointError(
-            f"{path.name}: checkpoint version {data.get('version')} is not supported (want {VERSION})"
-        )
+    _check_version(path.name, data.get("version"))
     family = data.get("family")
     if family not in REGISTRY:
         raise CheckpointError(f"{path.name}: unknown model family {family!r}")
@@ -123,7 +169,28 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path.name}: weight {bad[0]!r} holds NaN or infinity: the training diverged")
     _check_styles(path.name, family, styles)
     model.eval()
-    return Checkpoint(family, model, codec, styles, data.get("meta", {}), data.get("optimizer"), path)
+    meta, optimizer, train_state = data.get("meta", {}), data.get("optimizer"), data.get("train_state")
+    return Checkpoint(family, model, codec, styles, meta, optimizer, path, train_state)
+
+
+def _check_version(name: str, version) -> None:
+    """``CheckpointError`` saying what to do unless ``version`` is the format this musewidgets reads."""
+    if type(version) is int and version == VERSION:
+        return
+    if type(version) is not int:
+        raise CheckpointError(
+            f"{name}: carries no valid checkpoint format version ({version!r}; this musewidgets reads format "
+            f"{VERSION}); train the model again with `musewidgets train`"
+        )
+    if version > VERSION:
+        raise CheckpointError(
+            f"{name}: made by a newer musewidgets (checkpoint format {version}; this one reads format {VERSION}); "
+            "upgrade musewidgets to load it"
+        )
+    raise CheckpointError(
+        f"{name}: made in an older checkpoint format ({version}; this musewidgets reads format {VERSION}) and no "
+        "converter exists; train the model again with `musewidgets train`"
+    )
 
 
 # What a file given as a checkpoint often is instead (its first bytes).

@@ -20,8 +20,9 @@ no metre                   0.1          written as 4/4 without a pickup, like a 
 All parts are merged into one roll by the features, so "all voices in one MIDI track" needs no augmentation of its
 own. Validation is the error rate per style (1 - recall) on whole valid-split pieces; the checkpoint with the lowest
 mean is kept. The learning rate warms up over 100 steps and, with a step cap, falls along a cosine to 0 at the cap.
-The examples come from one seeded ``numpy.random.Generator`` (dropout and the initial weights still use torch's
-global generator, as in every family's training).
+The examples come from one ``numpy.random.Generator`` seeded with ``config.seed``; dropout and the initial weights
+from torch's default generator, which :meth:`~musewidgets.training.Trainer.fit` seeds inside a forked random state
+(the caller's is restored). The ``last`` checkpoint keeps both random states, so ``resume`` goes on exactly.
 """
 
 from __future__ import annotations
@@ -159,8 +160,8 @@ class ClassifierTask:
         batch_size = cfg.batch_size or DEFAULT_BATCH
         model = build("classifier", {**cfg.model, "n_styles": len(self.styles)}).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-        step, best, elapsed_before = t.restore(model, opt)
-        rng = np.random.default_rng(cfg.seed + step)
+        rng = np.random.default_rng(cfg.seed)
+        start = t.restore(model, opt, rng)
 
         def train_step(step):
             model.train()
@@ -187,20 +188,21 @@ class ClassifierTask:
             pred = predict(model, self.valid_x, device).argmax(1)
             return {s: float(np.mean(pred[self.valid_y == i] != i)) for i, s in enumerate(self.styles)}
 
-        def save(path, *, step, seconds, valid, best, is_best):
+        def save(path, *, step, seconds, valid, best, train_state):
             meta = t._meta(
                 steps=step, train_seconds=seconds, valid_error=valid, best_valid_error=best, params=model.n_params()
             )
-            optimizer = None if is_best else opt.state_dict()
-            save_checkpoint(path, model, self.features, t.styles_info, meta, optimizer=optimizer)
+            optimizer = None if train_state is None else opt.state_dict()
+            save_checkpoint(
+                path, model, self.features, t.styles_info, meta, optimizer=optimizer, train_state=train_state
+            )
 
         return t.loop(
             train_step=train_step,
             validate=validate,
             save=save,
-            step=step,
-            best=best,
-            elapsed=elapsed_before,
+            rng=rng,
+            start=start,
             patience=cfg.patience,
         )
 

@@ -19,8 +19,10 @@ tenth over the step cap (or the time budget, whichever comes first). Model selec
 test split is read by nobody but :func:`evaluate_frames` in the final report.
 
 ``config.seed`` fixes everything random (weights, dropout, batches, transpositions), so a run stopped by its step
-cap gives the same checkpoint every time on the same machine and thread count (tested). A run stopped by its time
-budget is not reproducible: it stops at a step that depends on the machine's speed and load.
+cap gives the same checkpoint every time on the same machine and thread count (tested), and so does one resumed
+from its ``last`` checkpoint (which keeps both random states and the rest of the epoch). A run with a time budget
+is not reproducible: it stops at a step that depends on the machine's speed and load, and its learning rate follows
+the share of the budget used.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from .codecs import FrameCodec
 from .frames import FrameDataset, pad_frames, shift_range, window_batches
 from .models import build
 from .threads import torch_threads
-from .training import TrainConfig, Trainer
+from .training import TrainConfig, Trainer, seeded_torch
 
 __all__ = ["FRAME_DEFAULTS", "FrameTrainer", "evaluate_frames"]
 
@@ -114,8 +116,7 @@ class FrameTrainer(Trainer):
         under a wall-clock budget it is not (it stops at a different step).
         """
         device = self._device()
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch_threads(self.threads()):
-            torch.manual_seed(self.config.seed)
+        with seeded_torch(self.config.seed, device), torch_threads(self.threads()):
             return self._fit(device)
 
     def _fit(self, device: torch.device) -> dict:
@@ -124,9 +125,12 @@ class FrameTrainer(Trainer):
         model = build(cfg.family, {**cfg.model, "n_keys": data.n_keys}).to(device)
         codec = FrameCodec(n_keys=data.n_keys, low_pitch=data.low_pitch)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-        step, best, elapsed_before = self.restore(model, opt)
-        self.frames_seen = self._frames_before() if step else 0
-        rng = np.random.default_rng(cfg.seed + step)
+        rng = np.random.default_rng(cfg.seed)
+        start = self.restore(model, opt, rng)
+        if "frames" in start.extra:
+            self.frames_seen = start.extra["frames"]
+        else:  # a fresh run, or a last file from before the run's state was kept
+            self.frames_seen = self._frames_before() if start.step else 0
         train = data.splits["train"]
         limit = model.config.max_shift if cfg.augment else 0
         shifts = [shift_range(p, limit) for p in train]
@@ -138,9 +142,13 @@ class FrameTrainer(Trainer):
                 lengths, rng, batch_frames=self.batch_frames, window=window, max_windows=cfg.batch_size
             )
 
-        batches = epoch()
-        epoch_steps = len(batches)
-        t0 = time.perf_counter() - elapsed_before
+        if "batches" in start.extra:  # the rest of the epoch the run was in, and the length of its first
+            batches = [[tuple(span) for span in spans] for spans in start.extra["batches"]]
+            epoch_steps = start.extra["epoch_steps"]
+        else:
+            batches = epoch()
+            epoch_steps = len(batches)
+        t0 = time.perf_counter() - start.seconds
         model.train()
 
         def progress(step: int) -> float:  # fraction of the budget used
@@ -168,7 +176,7 @@ class FrameTrainer(Trainer):
             self.frames_seen += frames
             return {"loss": loss.item(), "tokens": frames, "frames": frames, "padded": mask.numel()}
 
-        def save(path, *, step, seconds, valid, best, is_best):
+        def save(path, *, step, seconds, valid, best, train_state):
             meta = {
                 "name": self.name,
                 "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items()},
@@ -188,18 +196,22 @@ class FrameTrainer(Trainer):
                 "best_valid_nll": best,
                 "params": model.n_params(),
             }
-            optimizer = None if is_best else opt.state_dict()
-            save_checkpoint(path, model, codec, {}, meta, optimizer=optimizer)
+            optimizer = None if train_state is None else opt.state_dict()
+            save_checkpoint(path, model, codec, {}, meta, optimizer=optimizer, train_state=train_state)
+
+        def where_in_epoch() -> dict:
+            spans = [[[int(i), int(a), int(b)] for i, a, b in batch] for batch in batches]
+            return {"batches": spans, "epoch_steps": epoch_steps, "frames": self.frames_seen}
 
         return self.loop(
             train_step=train_step,
             validate=lambda: {data.name: evaluate_frames(model, data.splits["valid"], device=device)},
             save=save,
-            step=step,
-            best=best,
-            elapsed=elapsed_before,
+            rng=rng,
+            start=start,
             patience=cfg.patience,
             epoch_steps=epoch_steps,
+            extra=where_in_epoch,
         )
 
     def _frames_before(self) -> int:

@@ -4,6 +4,11 @@ Phrases start on bar lines of pieces whose bar divides 64 steps (4/4, 2/4, 2/2, 
 voice 0 and rest in the others. Validation compares generated phrases with held-out ones: the L1 distance of their
 pitch-class histograms and of their note densities (notes per voice per bar), averaged over styles; lower is
 better. A GAN has no likelihood, so its cards carry these figures instead of an NLL.
+
+The phrases and their transpositions come from a numpy Generator seeded with ``config.seed``; the noise ``z``, the
+Gumbel-softmax draws and the gradient penalty's mixing weights from torch's default generator, which
+:meth:`~musewidgets.training.Trainer.fit` seeds inside a forked random state. The ``last`` checkpoint keeps both
+optimizers and both random states, so a resumed run goes on exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import save_checkpoint
 from .codecs import RollCodec
 from .codecs.roll import CHANNELS
 from .codecs.tokens import HOLD, PITCH0, REST
@@ -126,13 +131,9 @@ class GANTask:
         model = build("gan", {**cfg.model, "n_styles": len(self.codec.styles)}).to(device)
         opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.9))
         opt_c = torch.optim.Adam(model.critic.parameters(), lr=lr, betas=(0.5, 0.9))
-        step, best, elapsed_before = 0, math.inf, 0.0
-        if t.resume and t.last_path.exists():
-            ck = load_checkpoint(t.last_path)
-            model.load_state_dict(ck.model.state_dict())
-            step, best = ck.meta.get("steps", 0), ck.meta.get("best_valid", math.inf)
-            elapsed_before = ck.meta.get("train_seconds", 0.0)
-        rng = np.random.default_rng(cfg.seed + step)
+        optimizers = {"generator": opt_g, "critic": opt_c}
+        rng = np.random.default_rng(cfg.seed)
+        start = t.restore(model, optimizers, rng)
         model.train()
 
         def train_step(step):
@@ -159,7 +160,7 @@ class GANTask:
             cells = batch_size * model.config.voices * model.config.steps * 6  # 5 critic + 1 generator batches
             return {"loss": float(loss_c.item()), "generator_loss": float(loss_g.item()), "tokens": cells}
 
-        def save(path, *, step, seconds, valid, best, is_best):
+        def save(path, *, step, seconds, valid, best, train_state):
             meta = t._meta(
                 steps=step,
                 train_seconds=seconds,
@@ -168,13 +169,13 @@ class GANTask:
                 params=model.n_params(),
                 valid_metric="pitch-class L1 + relative note-density error",
             )
-            save_checkpoint(path, model, self.codec, t.styles_info, meta)
+            optimizer = None if train_state is None else {k: o.state_dict() for k, o in optimizers.items()}
+            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer, train_state=train_state)
 
         return t.loop(
             train_step=train_step,
             validate=lambda: self.validate(model, device),
             save=save,
-            step=step,
-            best=best,
-            elapsed=elapsed_before,
+            rng=rng,
+            start=start,
         )

@@ -17,19 +17,30 @@ and a share (``key_dropout``) hides the key, so that the model also composes wit
 token on the valid split. ``init`` starts from another checkpoint's weights (tables it lacks start at random and
 learn ten times faster), for example to teach a shipped model key and ending control.
 The GAN trains with WGAN-GP on 64-step phrases; the style classifier on re-encoded stretches of pieces
-(:mod:`musewidgets.classifier_training`). Checkpoints are written atomically; ``best`` is kept whenever
-validation improves and ``last`` at every validation, so Ctrl-C or a power cut loses at most one interval, and
-``resume=True`` continues from ``last``.
+(:mod:`musewidgets.classifier_training`).
+
+``seed`` fixes everything random: the batches and their augmentation come from a ``numpy.random.Generator``, and what
+takes no generator (weight initialisation, dropout, the GAN's noise) from torch's default generator seeded with
+``seed`` inside a forked random state (:func:`seeded_torch`), so the caller's random state is left as it was.
+
+Checkpoints are written atomically; ``best`` is kept whenever validation improves and ``last`` at every validation,
+with the optimizer and where the run stands (both random states, the best score, the validations since it), so
+Ctrl-C, a SIGKILL or a power cut loses at most one interval. ``resume=True`` continues from ``last`` as if the run
+had never stopped: stopped by its step cap, a resumed run ends with the same weights, bit for bit, as one that ran
+through, on the same machine and thread count (on a GPU, as far as its kernels are deterministic). A run stopped by
+its time budget is not reproducible, resumed or not: where it stops depends on the machine's speed and load.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,7 +49,7 @@ import torch
 
 from . import corpus as corpus_mod
 from .analysis.keys import estimate_key
-from .checkpoints import load_checkpoint, resolve, save_checkpoint
+from .checkpoints import load_checkpoint, partial_path, resolve, save_checkpoint
 from .codecs import TokenCodec
 from .codecs.tokens import BOS, PAD, PITCH0, Encoded
 from .models import build
@@ -46,11 +57,13 @@ from .threads import torch_threads, training_threads
 
 __all__ = [
     "DEFAULTS",
+    "RunState",
     "TrainConfig",
     "Trainer",
     "SequenceData",
     "evaluate_nll",
     "initialize",
+    "seeded_torch",
     "subscribe_progress",
     "transpose_key_index",
 ]
@@ -245,13 +258,21 @@ def _evaluate_nll(model, data: SequenceData, seq_len: int, device, max_tokens: i
 
 
 def subscribe_progress(trainer: Trainer, *, desc: str, quiet: bool = False) -> None:
-    """A tqdm bar over the trainer's time budget and one log line per validation (what the CLI shows)."""
+    """A tqdm bar and one log line per validation (what the CLI shows).
+
+    The bar counts steps up to the step cap when there is one (as the notebook's monitor does), else seconds of the
+    time budget; with neither (``minutes=inf``, no cap) it counts steps without an end.
+    """
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=round(trainer.config.minutes * 60), unit="s", desc=desc, disable=quiet)
+    cfg = trainer.config
+    by_seconds = cfg.max_steps is None and math.isfinite(cfg.minutes)
+    total = round(cfg.minutes * 60) if by_seconds else cfg.max_steps
+    bar = tqdm(total=total, unit="s" if by_seconds else "step", desc=desc, disable=quiet)
 
     def on_batch(e):
-        bar.n = min(bar.total, round(e["seconds"]))
+        value = round(e["seconds"]) if by_seconds else e["step"]
+        bar.n = value if bar.total is None else min(bar.total, value)
         bar.set_postfix(step=e["step"], loss=f"{e['loss']:.3f}", refresh=False)
         bar.refresh()
 
@@ -264,6 +285,50 @@ def subscribe_progress(trainer: Trainer, *, desc: str, quiet: bool = False) -> N
     trainer.add_callback("batch_end", on_batch)
     trainer.add_callback("validation", on_validation)
     trainer.add_callback("end", lambda e: bar.close())
+
+
+@contextmanager
+def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
+    """Run the block with torch's default generators (the CPU's, and ``device``'s if it is a GPU) seeded with
+    ``seed``; the caller's random state is restored afterwards.
+
+    For what draws from them and takes no generator argument: weight initialisation, dropout, Gumbel noise.
+    """
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.default_generator.manual_seed(seed)
+        if devices:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
+def _torch_rng_state(device: torch.device) -> dict:
+    """torch's default generators' states (uint8 tensors): the CPU's, and ``device``'s if it is a GPU."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_torch_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+_BEST_KEYS = ("best_valid_nll", "best_valid", "best_valid_error")  # the best score in each family's meta
+
+
+@dataclass
+class RunState:
+    """Where a run stands when :meth:`Trainer.loop` starts: a fresh run's, or what :meth:`Trainer.restore` read."""
+
+    step: int = 0  # optimizer steps taken
+    best: float = math.inf  # best mean validation score so far (lower is better)
+    seconds: float = 0.0  # training time so far
+    bad: int = 0  # validations since the best one (early stopping)
+    extra: dict = field(default_factory=dict)  # the task's own state (the frame trainer's place in its epoch)
 
 
 class Trainer:
@@ -335,7 +400,7 @@ class Trainer:
             task = ClassifierTask(self, corpora)
         else:
             task = SequenceTask(self, corpora)
-        with torch_threads(self.threads()):
+        with torch_threads(self.threads()), seeded_torch(cfg.seed, self._device()):
             return task.run()
 
     def check(self) -> None:
@@ -353,25 +418,55 @@ class Trainer:
             return self.n_threads
         return training_threads() if self._device().type == "cpu" else torch.get_num_threads()
 
-    def loop(self, *, train_step, validate, save, step=0, best=math.inf, elapsed=0.0, patience=None, epoch_steps=0):
+    def loop(
+        self,
+        *,
+        train_step: Callable[[int], dict],
+        validate: Callable[[], dict],
+        save: Callable[..., None],
+        rng: np.random.Generator,
+        start: RunState | None = None,
+        patience: int | None = None,
+        epoch_steps: int = 0,
+        extra: Callable[[], dict] | None = None,
+    ) -> dict:
         """The loop every family shares: budget, step cap, stop, Ctrl-C, validation, best/last checkpoints.
 
         ``train_step(step) -> dict`` runs one update and returns metrics for ``batch_end`` (with ``tokens``, the
         items it learned from); ``validate() -> {style: score}`` (lower is better);
-        ``save(path, step=, seconds=, valid=, best=, is_best=)`` writes a checkpoint. ``patience`` validations
-        without improvement stop early (None: never).
+        ``save(path, step=, seconds=, valid=, best=, train_state=)`` writes a checkpoint: ``train_state`` is None
+        for ``best``, and for ``last`` what a resume needs besides the weights and the optimizer (the state of
+        ``rng``, the generator the task draws its batches from, and of torch's generators; the best score and the
+        validations since it; the last step's metrics; ``extra()``, the task's own). ``start`` is where the run
+        stands (:meth:`restore`); ``patience`` validations without improvement stop early (None: never).
         """
         cfg = self.config
+        start = start or RunState()
+        step, best, bad, elapsed = start.step, start.best, start.bad, start.seconds
+        device = self._device()
+        metrics: dict = {}
         t0 = time.perf_counter()
+        for path in (self.best_path, self.last_path):  # what a save killed midway left behind
+            partial_path(path).unlink(missing_ok=True)
 
         def seconds():
             return elapsed + time.perf_counter() - t0
 
         def checkpoint(path, valid, is_best):
-            save(path, step=step, seconds=round(seconds(), 1), valid=valid, best=best, is_best=is_best)
+            state = None
+            if not is_best:
+                state = {
+                    "best": best,
+                    "bad": bad,
+                    "numpy_rng": json.dumps(rng.bit_generator.state),  # 128-bit integers: kept as text
+                    "torch_rng": _torch_rng_state(device),
+                    "metrics": dict(metrics),
+                    "extra": extra() if extra else {},
+                }
+            save(path, step=step, seconds=round(seconds(), 1), valid=valid, best=best, train_state=state)
             self.emit("checkpoint", path=str(path), step=step)
 
-        reason, bad = "time budget", 0
+        reason = "time budget"
         try:
             while seconds() <= cfg.minutes * 60:
                 if cfg.max_steps is not None and step >= cfg.max_steps:
@@ -423,13 +518,17 @@ class Trainer:
         self.emit("end", **summary)
         return summary
 
-    def restore(self, model, opt) -> tuple[int, float, float]:
-        """With ``resume=True`` and a ``last`` checkpoint: load its weights and optimizer into ``model`` and ``opt``.
+    def restore(self, model, opt, rng: np.random.Generator) -> RunState:
+        """With ``resume=True`` and a ``last`` checkpoint: put the run back where that checkpoint left it.
 
-        Returns (step, best validation, seconds trained so far), or a fresh start's (0, inf, 0.0).
+        Loads the weights into ``model``, the optimizer state into ``opt`` (an optimizer, or a dict of them by
+        name), the state of ``rng`` (the task's data generator) and of torch's generators (so call it inside
+        :func:`seeded_torch`, as :meth:`fit` does), and returns where the run stood. A ``last`` file from before
+        the random states were kept restarts ``rng`` from ``seed + step``: the run goes on, but not as it would
+        have. Without a checkpoint to resume, nothing changes and a fresh start's :class:`RunState` comes back.
         """
         if not (self.resume and self.last_path.exists()):
-            return 0, math.inf, 0.0
+            return RunState()
         ck = load_checkpoint(self.last_path)
         try:
             model.load_state_dict(ck.model.state_dict())
@@ -442,8 +541,22 @@ class Trainer:
                 "options, or train into a new --out"
             ) from None
         if ck.optimizer:
-            opt.load_state_dict(ck.optimizer)
-        return ck.meta.get("steps", 0), ck.meta.get("best_valid_nll", math.inf), ck.meta.get("train_seconds", 0.0)
+            for name, o in opt.items() if isinstance(opt, dict) else [(None, opt)]:
+                o.load_state_dict(ck.optimizer if name is None else ck.optimizer[name])
+        meta, state = ck.meta, ck.train_state or {}
+        step = int(meta.get("steps", 0))
+        if "numpy_rng" in state:
+            rng.bit_generator.state = json.loads(state["numpy_rng"])
+            _set_torch_rng_state(state["torch_rng"], self._device())
+        else:
+            rng.bit_generator.state = np.random.default_rng(self.config.seed + step).bit_generator.state
+        return RunState(
+            step=step,
+            best=state.get("best", next((meta[k] for k in _BEST_KEYS if k in meta), math.inf)),
+            seconds=meta.get("train_seconds", 0.0),
+            bad=state.get("bad", 0),
+            extra=state.get("extra", {}),
+        )
 
     def _machine(self) -> str:
         device = self._device()
@@ -527,8 +640,8 @@ class SequenceTask:
         if fresh:
             groups.append({"params": [params[n] for n in sorted(fresh)], "lr_scale": NEW_LR_SCALE})
         opt = torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
-        step, best, elapsed_before = t.restore(model, opt)
-        rng = np.random.default_rng(cfg.seed + step)
+        rng = np.random.default_rng(cfg.seed)
+        start = t.restore(model, opt, rng)
         model.train()
 
         def train_step(step):
@@ -545,7 +658,7 @@ class SequenceTask:
             opt.step()
             return {"loss": loss.item(), "tokens": int((batch["targets"] != PAD).sum())}
 
-        def save(path, *, step, seconds, valid, best, is_best):
+        def save(path, *, step, seconds, valid, best, train_state):
             meta = t._meta(
                 steps=step,
                 train_seconds=seconds,
@@ -554,16 +667,15 @@ class SequenceTask:
                 params=model.n_params(),
                 **lineage,
             )
-            optimizer = None if is_best else opt.state_dict()  # only the resume file carries the optimizer
-            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer)
+            optimizer = None if train_state is None else opt.state_dict()  # only the resume file carries these
+            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer, train_state=train_state)
 
         return t.loop(
             train_step=train_step,
             validate=lambda: evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000),
             save=save,
-            step=step,
-            best=best,
-            elapsed=elapsed_before,
+            rng=rng,
+            start=start,
             patience=cfg.patience,
             epoch_steps=max(1, self.train.n_tokens // (batch_size * cfg.seq_len)),
         )

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from musewidgets import checkpoints, models
-from musewidgets.checkpoints import FORMAT, load_checkpoint, resolve, save_checkpoint
+from musewidgets.checkpoints import FORMAT, VERSION, load_checkpoint, partial_path, resolve, save_checkpoint
 from musewidgets.codecs import RollCodec, TokenCodec
 from musewidgets.errors import CheckpointError
 
@@ -111,6 +111,38 @@ def test_save_is_atomic(saved, tmp_path, monkeypatch):
     assert sorted(os.listdir(path.parent)) == ["lstm.pt"]
 
 
+def test_a_failed_rename_leaves_the_previous_checkpoint(saved, monkeypatch):
+    path, model, codec, _ = saved
+    before = path.read_bytes()
+
+    def no_room(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.os, "replace", no_room)
+    with pytest.raises(OSError, match="No space"):
+        save_checkpoint(path, model, codec, {}, {"steps": 99})
+    monkeypatch.undo()
+    assert path.read_bytes() == before and load_checkpoint(path).meta == META
+    assert not partial_path(path).exists()
+
+
+def test_a_partial_file_left_by_a_killed_save_is_never_read(saved):
+    path = saved[0]
+    partial_path(path).write_bytes(path.read_bytes()[:100])  # what a SIGKILL in the middle of torch.save leaves
+    assert partial_path(path).name == ".lstm.pt.tmp"
+    assert load_checkpoint(path).meta == META
+
+
+def test_train_state_round_trip(tmp_path):
+    model, path = _tiny_checkpoint(tmp_path)
+    assert load_checkpoint(path).train_state is None
+    state = {"bad": 2, "best": 1.5, "numpy_rng": '{"state": 1}', "torch_rng": {"cpu": torch.get_rng_state()}}
+    save_checkpoint(path, model, TokenCodec(), load_checkpoint(path).styles, {}, train_state=state)
+    got = load_checkpoint(path).train_state
+    assert got["bad"] == 2 and got["best"] == 1.5 and got["numpy_rng"] == '{"state": 1}'
+    assert torch.equal(got["torch_rng"]["cpu"], state["torch_rng"]["cpu"])
+
+
 # ----------------------------------------------------------------------------- refusals
 
 
@@ -179,7 +211,7 @@ def _rewrite(saved_path, target, **changes):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"version": 2}, "version 2"),
+        ({"version": VERSION + 1}, f"made by a newer musewidgets \\(checkpoint format {VERSION + 1}"),
         ({"family": "gru"}, "unknown model family 'gru'"),
         ({"config": {"hidden": 64, "layers": 1, "d_embed": 32}}, "does not fit"),
         ({"config": {"hiden": 32}}, "does not fit"),
@@ -192,6 +224,26 @@ def test_checkpoints_that_do_not_fit_their_model(tmp_path, saved, changes, messa
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint(path)
     assert "changed.pt" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [
+        (VERSION + 1, [f"newer musewidgets (checkpoint format {VERSION + 1}", f"reads format {VERSION}", "upgrade"]),
+        (VERSION + 7, [f"format {VERSION + 7}", "upgrade musewidgets"]),
+        (VERSION - 1, [f"older checkpoint format ({VERSION - 1}", f"reads format {VERSION}", "`musewidgets train`"]),
+        (None, ["no valid checkpoint format version (None", "`musewidgets train`"]),
+        (str(VERSION), [f"no valid checkpoint format version ('{VERSION}'", "`musewidgets train`"]),
+    ],
+)
+def test_another_format_version_says_what_to_do(tmp_path, saved, version, says):
+    path = _rewrite(saved[0], tmp_path / "other.pt", version=version)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith("other.pt: ")
+    for words in says:
+        assert words in message, (words, message)
 
 
 def test_checkpoint_without_styles_raises_checkpoint_error(tmp_path, saved):

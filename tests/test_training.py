@@ -12,7 +12,7 @@ import pytest
 from musewidgets import corpus
 from musewidgets.checkpoints import load_checkpoint
 from musewidgets.codecs.tokens import PITCH0
-from musewidgets.training import TrainConfig, Trainer
+from musewidgets.training import TrainConfig, Trainer, subscribe_progress
 
 from .conftest import tiny_config
 
@@ -176,3 +176,22 @@ def test_training_monitor_counts_steps_when_the_run_stops_by_steps(tmp_path):
     assert monitor.bar.max == 3  # not 30 minutes of seconds
     trainer.fit()
     assert monitor.bar.value == 3 and monitor.losses
+
+
+@pytest.mark.parametrize(
+    ("minutes", "max_steps", "shows"),
+    [
+        (math.inf, 3, "3/3"),  # no time budget: the bar counts the steps to the cap
+        (math.inf, None, "3step"),  # neither: it counts steps without an end (this run is stopped by a callback)
+        (30, 3, "3/3"),
+        (30, None, "/1800"),  # a time budget only: seconds of it
+    ],
+)
+def test_progress_bar_with_or_without_a_time_budget(tmp_path, capsys, minutes, max_steps, shows):
+    trainer = Trainer(_config(minutes=minutes, max_steps=max_steps, eval_every=3), tmp_path)
+    subscribe_progress(trainer, desc="tiny")
+    trainer.add_callback("batch_end", lambda e: trainer.stop() if e["step"] == 3 else None)
+    assert trainer.fit()["steps"] == 3
+    out, err = capsys.readouterr()
+    assert "tiny step 3: valid folk=" in out + err
+    assert shows in err
