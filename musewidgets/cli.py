@@ -76,6 +76,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         limit_pieces=args.limit_pieces,
         model=overrides,
         init=args.init,
+        seed=args.seed,
     )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -300,7 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--limit-pieces", type=_positive_int, help="use only the first N pieces of each split")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override, e.g. hidden=256")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in --out, exactly as if never stopped"
+    )
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of weights, batches and dropout (default 0)")
     p.add_argument(
         "--init",
         metavar="CHECKPOINT",

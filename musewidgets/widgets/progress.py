@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as w
 
 __all__ = ["TrainingMonitor"]
@@ -16,10 +18,12 @@ class TrainingMonitor(w.VBox):
     def __init__(self, trainer, *, redraw_every: int = 10):
         # a run with a step cap is measured in steps (what stops it), else in seconds of the time budget
         self.by_steps = trainer.config.max_steps is not None
+        minutes = trainer.config.minutes
+        budget = round(minutes * 60) if math.isfinite(minutes) else 1  # no limit at all: the bar only says it runs
         self.bar = w.IntProgress(
             value=0,
             min=0,
-            max=max(1, trainer.config.max_steps if self.by_steps else round(trainer.config.minutes * 60)),
+            max=max(1, trainer.config.max_steps if self.by_steps else budget),
             description="training",
             layout=w.Layout(width="60%"),
         )
