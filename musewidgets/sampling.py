@@ -22,7 +22,7 @@ from .analysis.keys import estimate_key
 from .checkpoints import Checkpoint, load_checkpoint, resolve
 from .codecs.tokens import BOS, HOLD, PITCH0, REST
 from .errors import CheckpointError, UnknownStyleError
-from .guidance import cadence_bias, hold_bias, key_bias, outer_voices
+from .guidance import cadence_bias, hold_bias, key_bias, outer_voices, plan_repeats
 from .piece import Piece, _parse_key
 from .strict import StrictVoiceLeading
 from .threads import SAMPLING_THREADS, torch_threads
@@ -161,8 +161,9 @@ class Sampler:
             End the take like a piece, on a cadence (models with :attr:`controls`); ``False``: "keep going", as
             if the music went on after the last bar. Models without controls and the GAN never plan an ending.
         guide : bool, default True
-            Add the key and cadence priors of :mod:`musewidgets.guidance` to the model's logits (models with
-            controls, when a key is asked for or the take is to end); ``False``: the model alone.
+            Add the priors of :mod:`musewidgets.guidance` to the model's logits: phrases that return (every sequence
+            model, in the corpus styles) and, for models with controls, the key asked for and the cadence of a take
+            that ends; ``False``: the model alone.
         """
         check_settings(temperature=temperature, top_k=top_k, top_p=top_p, bars=bars, n=n, seed=seed)
         self._check_style(style)
@@ -190,6 +191,7 @@ class Sampler:
                 "time_signature": time_signature,
                 "ending": ending,
                 "guide": guide,
+                "seed": seed,
             }
             steps = self._sequence(style, bars, rng, n, primer, settings, strict, plan)
         # The thread count is set around each step of work, not across the yields: the caller's code between two bars
@@ -318,6 +320,10 @@ class Sampler:
             tonic, mode = _parse_key(header["key"])
             masks = masks + key_bias(tonic, mode, codec.vocab_size, guidance.KEY_STRENGTH)
         cadence_from = total_steps - spb if guided and plan.get("ending", True) else None  # the last bar
+        # phrases that return: the plan has its own generator, so bars that do not return are drawn as without it
+        repeats = torch.Generator().manual_seed(plan.get("seed", 0) + 7919) if plan.get("guide", True) else None
+        history = torch.zeros(n, total_steps, V, dtype=torch.long)  # every token so far, the primer's included
+        returning = None  # (candidates whose bar returns, the step each copies from, per step of the bar)
         cadence = None  # (pitch bias (n, V, vocab), tonics (n,)) once the last bar begins
         outer = outer_voices(V)
         sounding = torch.full((n, V), -1, dtype=torch.long)  # the pitch each voice plays (-1: silent)
@@ -341,6 +347,7 @@ class Sampler:
             return out
 
         for i, tok in enumerate(primer_tokens):  # feed the primer: its tokens are given, not sampled
+            history[:, i // V, i % V] = tok
             _, state = model.step(inputs(i // V, i % V), state)
             prev = torch.full((n,), tok, dtype=torch.long)
             hold_block[:, i % V] = -math.inf if tok == REST else 0.0
@@ -354,6 +361,10 @@ class Sampler:
         for step in range(start_step, total_steps):
             if step == cadence_from:
                 cadence = self._cadence(header, decoders, V)
+            if repeats is not None and step >= pickup and (step - pickup) % spb == 0:
+                lags = plan_repeats(style, (step - pickup) // spb, n, repeats, greedy=settings["temperature"] == 0)
+                rows = (lags > 0).nonzero().flatten() if cadence is None else torch.zeros(0, dtype=torch.long)
+                returning = (rows, step - lags[rows] * spb) if len(rows) else None
             sampled = []
             for v in range(V):
                 logits, state = model.step(inputs(step, v), state)
@@ -362,9 +373,13 @@ class Sampler:
                 if cadence is not None and v in outer:
                     logits = logits + cadence[0][:, v]
                     logits[:, HOLD] += hold_bias(sounding[:, v], cadence[1], guidance.CADENCE_STRENGTH)
+                if returning is not None:  # the token the returning bar had here
+                    rows, source = returning
+                    logits[rows, history[rows, source + (step - pickup) % spb, v]] += guidance.REPEAT_STRENGTH
                 if guard is not None:
                     logits = logits + guard.mask(v)
                 prev = sample_next_token(logits, rng, **settings)
+                history[:, step, v] = prev
                 hold_block[:, v] = torch.where(prev == REST, -math.inf, 0.0)
                 sounding[:, v] = torch.where(
                     prev >= PITCH0, prev - PITCH0, torch.where(prev == REST, -1, sounding[:, v])

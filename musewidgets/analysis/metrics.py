@@ -111,6 +111,7 @@ __all__ = [
     "pitch_range",
     "polyphony",
     "repeated_bars",
+    "repetition_profile",
     "scale_consistency",
     "tonic_ending",
 ]
@@ -270,6 +271,24 @@ def repeated_bars(piece: Piece) -> float:
             repeats += 1
         seen.add(content)
     return repeats / (len(contents) - 1)
+
+
+def repetition_profile(pieces, window: int = 8) -> list[list[float]]:
+    """How bars return in real music: for windows of ``window`` bars starting on every fourth bar line (phrases
+    start there), ``profile[b - 1][lag]`` is the share of windows whose bar ``b`` (1 .. window - 1) repeats, note
+    for note and not silent, the bar ``lag`` bars earlier (the nearest such; ``lag`` 1 .. b), and
+    ``profile[b - 1][0]`` the share where it repeats none. Each row sums to 1.
+    """
+    counts = np.zeros((window - 1, window))
+    for piece in pieces:
+        contents = _bar_contents(piece)
+        for start in range(0, len(contents) - window + 1, 4):
+            bars = contents[start : start + window]
+            for b in range(1, window):
+                lags = [b - j for j in range(b) if bars[j] == bars[b]] if _has_notes(bars[b]) else []
+                counts[b - 1, min(lags) if lags else 0] += 1
+    counts[counts.sum(axis=1) == 0, 0] = 1  # no window that long: no bar returns
+    return (counts / counts.sum(axis=1, keepdims=True)).round(4).tolist()
 
 
 def longest_bar_loop(piece: Piece) -> float:
