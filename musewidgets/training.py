@@ -52,7 +52,7 @@ from .analysis.keys import estimate_key
 from .checkpoints import load_checkpoint, partial_path, resolve, save_checkpoint
 from .codecs import TokenCodec
 from .codecs.tokens import BOS, PAD, PITCH0, Encoded
-from .models import build
+from .models import REGISTRY, build
 from .threads import torch_threads, training_threads
 
 __all__ = [
@@ -405,11 +405,21 @@ class Trainer:
 
     def check(self) -> None:
         """Refuse, with a ``ValueError`` naming it, a setting that cannot work (an unknown or unavailable device, a
-        batch size out of range), before anything is loaded; :meth:`fit` calls it first."""
+        batch size out of range, an unknown style, model settings the family does not take), before anything is
+        loaded; :meth:`fit` calls it first."""
         self._device()
         size = self.config.batch_size
         if size is not None and not 1 <= size <= MAX_BATCH_SIZE:
             raise ValueError(f"`batch_size` must be from 1 to {MAX_BATCH_SIZE}, got {size}")
+        for style in self.config.styles:
+            corpus_mod.get_style(style)  # UnknownStyleError lists the known ones
+        overrides = dict(self.config.model)
+        if overrides and self.config.family in REGISTRY:  # a misspelt or impossible size, before any data is read
+            try:
+                build(self.config.family, overrides)
+            except (TypeError, ValueError, RuntimeError) as err:
+                shown = ", ".join(f"{k}={v}" for k, v in overrides.items())
+                raise ValueError(f"model settings ({shown}) do not make a {self.config.family}: {err}") from None
 
     def threads(self) -> int:
         """Torch threads for this run: :attr:`n_threads` if set, else on the CPU

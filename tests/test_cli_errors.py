@@ -116,3 +116,69 @@ def test_every_file_of_music21s_corpus_is_inside_the_limits():
             io._check_limits(path.read_bytes(), path.name, formats[path.suffix])
             checked += 1
     assert checked > 1000
+
+
+# ------------------------------------------------------------------ a sweep of mistakes over every command
+MID = "{tmp}/ok.mid"
+SWEEP = [
+    # (arguments, words the last line holds, exit code)
+    (["generate", "--style", "jazz", "-o", "{tmp}/o.mid"], "unknown style 'jazz'", 1),
+    (["generate", "--model", "nope", "--style", "folk", "-o", "{tmp}/o.mid"], "nope", 1),
+    (["generate", "--style", "folk", "--temperature", "-1", "-o", "{tmp}/o.mid"], "--temperature", 2),
+    (["generate", "--style", "folk", "--temperature", "hot", "-o", "{tmp}/o.mid"], "--temperature", 2),
+    (["generate", "--style", "folk", "--top-p", "0", "-o", "{tmp}/o.mid"], "--top-p", 2),
+    (["generate", "--style", "folk", "--top-k", "-3", "-o", "{tmp}/o.mid"], "--top-k", 2),
+    (["generate", "--style", "folk", "--bars", "0", "-o", "{tmp}/o.mid"], "--bars", 2),
+    (["generate", "--style", "folk", "--bars", "100000", "-o", "{tmp}/o.mid"], "bars", 1),
+    (["generate", "--style", "folk", "--key", "H major", "-o", "{tmp}/o.mid"], "key", 1),
+    (["generate", "--style", "folk", "--metre", "7/8", "-o", "{tmp}/o.mid"], "choose from", 1),
+    (["generate", "--style", "folk", "--primer", "{tmp}/missing.mid", "-o", "{tmp}/o.mid"], "missing.mid", 1),
+    (["generate", "--style", "folk", "--primer", "{tmp}/empty.mid", "-o", "{tmp}/o.mid"], "empty.mid", 1),
+    (["generate", "--style", "folk", "-o", "{tmp}/o.xyz"], ".xyz", 1),
+    (["generate", "--style", "folk", "--tempertaure", "1", "-o", "{tmp}/o.mid"], "unrecognized arguments", 2),
+    (["generate", "--checkpoint", "{tmp}/none.pt", "--style", "folk", "-o", "{tmp}/o.mid"], "none.pt", 1),
+    (["generate", "--model", "gan", "--style", "chorale", "--strict", "-o", "{tmp}/o.mid"], "strict", 1),
+    (["render", "{tmp}/missing.mid", "-o", "{tmp}/o.wav"], "missing.mid", 1),
+    (["render", "{tmp}/noise.mid", "-o", "{tmp}/o.wav"], "noise.mid", 1),
+    (["render", MID, "-o", "{tmp}/o.doc"], ".doc", 1),
+    (["train", "--model", "nope", "--out", "{tmp}/run"], "--model", 2),
+    (["train", "--model", "lstm", "--minutes", "-1", "--out", "{tmp}/run"], "--minutes", 2),
+    (["train", "--model", "lstm", "--batch-size", "0", "--out", "{tmp}/run"], "--batch-size", 2),
+    (["train", "--model", "lstm", "--lr", "0", "--out", "{tmp}/run"], "--lr", 2),
+    (["train", "--model", "lstm", "--style", "jazz", "--max-steps", "1", "--out", "{tmp}/run"], "jazz", 1),
+    (["train", "--model", "lstm", "--set", "hiden=32", "--max-steps", "1", "--out", "{tmp}/run"], "hiden", 1),
+    (["train", "--model", "lstm", "--set", "hidden=-4", "--max-steps", "1", "--out", "{tmp}/run"], "hidden", 1),
+    (["scorecard", "--takes", "1"], "`takes` must be a whole number from 2 to 64, got 1", 1),
+    (["scorecard", "--model", "nope", "--takes", "2"], "nope", 1),
+    (["scorecard", "--style", "jazz", "--takes", "2"], "jazz", 1),
+    (["classify", "{tmp}/missing.mid"], "missing.mid", 1),
+    (["classify", "{tmp}/silent.mid"], "silent.mid", 1),
+    (["similar", MID, "-k", "0"], "-k", 2),
+    (["similar", MID, "-k", "1000"], "100", 1),
+    (["corpus", "build", "--style", "jazz"], "jazz", 1),
+    (["bench", "jsb", "--data", "{tmp}/missing.mat"], "missing.mat", 1),
+    (["sessions", "--wipe"], "unrecognized arguments", 2),
+    (["styles", "extra"], "unrecognized arguments", 2),
+    (["nonsense"], "invalid choice", 2),
+]
+
+
+@pytest.fixture
+def files(tmp_path):
+    import musewidgets
+    from musewidgets.piece import Part, Piece
+
+    from .conftest import make_piece
+
+    musewidgets.write(make_piece(), tmp_path / "ok.mid")
+    musewidgets.write(Piece((Part("Melody", ()),)), tmp_path / "silent.mid")
+    (tmp_path / "empty.mid").write_bytes(b"")
+    (tmp_path / "noise.mid").write_bytes(bytes(range(256)) * 4)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args, message, code", SWEEP, ids=[" ".join(a[:3]) + f" [{i}]" for i, (a, _, _) in enumerate(SWEEP)]
+)
+def test_every_mistake_is_one_line_and_a_non_zero_exit(capsys, files, args, message, code):
+    _fails(capsys, [a.format(tmp=files) for a in args], message, code)
