@@ -22,7 +22,7 @@ from .analysis.keys import estimate_key
 from .checkpoints import Checkpoint, load_checkpoint, resolve
 from .codecs.tokens import BOS, HOLD, PITCH0, REST
 from .errors import CheckpointError, UnknownStyleError
-from .guidance import cadence_bias, hold_bias, key_bias, outer_voices, plan_repeats
+from .guidance import cadence_bias, ending_weights, hold_bias, key_bias, outer_voices, plan_repeats
 from .piece import Piece, _parse_key
 from .strict import StrictVoiceLeading
 from .threads import SAMPLING_THREADS, torch_threads
@@ -175,8 +175,6 @@ class Sampler:
         if key is not None:
             key = _check_key(key)
         time_signature = self._metre(style, metre)
-        if self.family == "gan" and primer is not None:
-            raise ValueError("the gan family draws whole phrases and cannot continue a `primer`")
         if self.family == "gan" and strict:
             raise ValueError(
                 "strict voice leading needs a model that samples note by note; the gan draws whole phrases"
@@ -184,7 +182,7 @@ class Sampler:
         rng = torch.Generator().manual_seed(seed)
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
         if self.family == "gan":
-            steps = self._gan(style, bars, rng, n, settings, time_signature)
+            steps = self._gan(style, bars, rng, n, settings, time_signature, primer, key, ending)
         else:
             plan = {
                 "key": key if primer is None else None,
@@ -324,7 +322,7 @@ class Sampler:
         repeats = torch.Generator().manual_seed(plan.get("seed", 0) + 7919) if plan.get("guide", True) else None
         history = torch.zeros(n, total_steps, V, dtype=torch.long)  # every token so far, the primer's included
         returning = None  # (candidates whose bar returns, the step each copies from, per step of the bar)
-        cadence = None  # (pitch bias (n, V, vocab), tonics (n,)) once the last bar begins
+        cadence = None  # (pitch bias (n, V, vocab), tonics (n,), weights per outer voice) once the last bar begins
         outer = outer_voices(V)
         sounding = torch.full((n, V), -1, dtype=torch.long)  # the pitch each voice plays (-1: silent)
         voices = [torch.full((n,), v, dtype=torch.long) for v in range(V)]
@@ -334,6 +332,8 @@ class Sampler:
         prev = torch.full((n,), BOS, dtype=torch.long)
         decoders = [codec.decoder(header) for _ in range(n)]
         guard = StrictVoiceLeading(n, V, codec.vocab_size) if strict else None
+        if guard is None and V > 1 and plan.get("guide", True):  # guidance: parallel fifths and octaves cost
+            guard = StrictVoiceLeading(n, V, codec.vocab_size, parallels_only=True, penalty=guidance.PARALLEL_STRENGTH)
         for d in decoders:
             d.feed([primer_tokens[i : i + V] for i in range(0, len(primer_tokens), V)])
 
@@ -372,7 +372,7 @@ class Sampler:
                 logits[:, HOLD] += hold_block[:, v]
                 if cadence is not None and v in outer:
                     logits = logits + cadence[0][:, v]
-                    logits[:, HOLD] += hold_bias(sounding[:, v], cadence[1], guidance.CADENCE_STRENGTH)
+                    logits[:, HOLD] += hold_bias(sounding[:, v], cadence[1], guidance.CADENCE_STRENGTH, cadence[2][v])
                 if returning is not None:  # the token the returning bar had here
                     rows, source = returning
                     logits[rows, history[rows, source + (step - pickup) % spb, v]] += guidance.REPEAT_STRENGTH
@@ -398,7 +398,8 @@ class Sampler:
                 yield [d.piece() for d in decoders]
 
     def _cadence(self, header: dict, decoders, V: int):
-        """The last bar's cadence prior: (pitch bias (n, V, vocab), tonic per candidate (n,), -1 where unknown).
+        """The last bar's cadence prior: (pitch bias (n, V, vocab), tonic per candidate (n,), -1 where unknown, and the
+        weights of the outer voices' finals, :func:`~musewidgets.guidance.ending_weights`).
 
         The tonic of the requested key, else of the key estimated from each candidate so far.
         """
@@ -407,36 +408,67 @@ class Sampler:
         else:
             keys = [estimate_key(d.piece()) for d in decoders]
         tonics = [_parse_key(k)[0] if k is not None else None for k in keys]
-        bias = cadence_bias(tonics, V, self.codec.vocab_size, guidance.CADENCE_STRENGTH)
-        return bias, torch.tensor([-1 if t is None else t for t in tonics])
+        weights = ending_weights(header.get("style"), V)
+        bias = cadence_bias(tonics, V, self.codec.vocab_size, guidance.CADENCE_STRENGTH, weights)
+        return bias, torch.tensor([-1 if t is None else t for t in tonics]), weights
 
     # ------------------------------------------------------------------ GAN
-    def _gan(self, style, bars, rng, n, settings, time_signature=None):
-        from .codecs.roll import CHANNELS
+    def _gan(self, style, bars, rng, n, settings, time_signature=None, primer=None, key=None, ending=True):
+        """The GAN writes bar after bar, each bar reading the bars before it: a primer's last bars first.
+
+        The temperature scales the generator's latents (0: its central take for the key); every cell is the most
+        likely channel, so top-k and top-p change nothing. The key the GAN is conditioned on: the primer's (its own,
+        else estimated from its notes), else the one asked for, else one drawn from the style's key distribution;
+        a take without an asked key gets its key estimated from its notes, as with the other models.
+        """
+        from .codecs.roll import RollCodec
+        from .models.gan import voice_mask
 
         model, cfg = self.model, self.model.config
-        header = self._header(style, None, {"time_signature": time_signature})
+        header = self._header(style, primer, {"time_signature": time_signature, "key": key})
         V = len(header["parts"])
         ts = tuple(header["time_signature"])
+        trained = tuple(self.checkpoint.styles[style]["time_signature"])
+        if ts != trained:
+            raise ValueError(
+                f"the gan writes {style} in {trained[0]}/{trained[1]} only; the `primer` is in {ts[0]}/{ts[1]}"
+            )
         spb = self.codec.steps_per_quarter * 4 * ts[0] // ts[1]
-        total = bars * spb
-        mask = torch.full((cfg.voices, CHANNELS), -math.inf)
-        for v in range(cfg.voices):
-            if v < V:
-                low, high = header["parts"][v][2] or (0, 127)
-                mask[v, :2] = 0.0
-                mask[v, 2 + low : 2 + high + 1] = 0.0
-            else:
-                mask[v, 0] = 0.0  # absent voices rest
-        style_t = torch.full((n,), self.codec.style_index(style), dtype=torch.long)
-        grids = []  # (n, voices, steps) token grids, one per phrase
-        while sum(g.shape[2] for g in grids) < total:
-            z = torch.randn(n, cfg.z_dim, generator=rng)
-            logits = model.logits(z, style_t, mask.expand(n, -1, -1))  # (n, voices, steps, C)
-            channel = sample_next_token(logits.reshape(-1, CHANNELS), rng, **settings).view(n, cfg.voices, cfg.steps)
-            grids.append(torch.where(channel >= 2, channel - 2 + PITCH0, torch.where(channel == 1, HOLD, REST)))
-            done = torch.cat(grids, dim=2)[:, :V, :total]  # (n, V, steps so far)
-            yield [self.codec.decode(done[i].T.reshape(-1).tolist(), header) for i in range(n)]
+        context = None
+        primer_steps = []
+        if primer is not None:
+            tokens = self.codec.encode(primer.replace(style=style)).tokens.reshape(-1, V)
+            primer_steps = tokens.tolist()
+            grid = torch.zeros((len(tokens), cfg.voices), dtype=torch.long)  # rests
+            grid[:, :V] = torch.as_tensor(RollCodec.channels(tokens))
+            context = grid.T[None].expand(n, -1, -1)
+            key = primer.key or estimate_key(primer)
+        if key is not None:
+            key_t = torch.full((n,), self.codec.key_index(key), dtype=torch.long)
+        else:
+            prior = model.key_prior[self.codec.style_index(style)]
+            key_t = torch.multinomial(prior.expand(n, -1), 1, generator=rng)[:, 0]
+        ranges = [part[2] for part in header["parts"]]
+        bars_left = [bars - i if ending and bars - i <= cfg.ending_bars else 0 for i in range(bars)]
+        decoders = [self.codec.decoder(header) for _ in range(n)]
+        for d in decoders:
+            d.feed(primer_steps)
+        written = model.sample_bars(
+            style=torch.full((n,), self.codec.style_index(style), dtype=torch.long),
+            metre=torch.full((n,), self.codec.metre_index(ts), dtype=torch.long),
+            key=key_t,
+            mask=voice_mask(ranges, V, cfg.voices).expand(n, -1, -1),
+            bar_steps=spb,
+            to_end=bars_left,
+            generator=rng,
+            temperature=settings["temperature"],
+            context=context,
+        )
+        for channels in written:  # (n, voices, spb)
+            tokens = RollCodec.tokens_of(channels[:, :V].numpy()).transpose(0, 2, 1)  # (n, spb, V)
+            for d, rows in zip(decoders, tokens.tolist()):
+                d.feed(rows)
+            yield [d.piece() for d in decoders]
 
 
 def _check_key(key) -> str:

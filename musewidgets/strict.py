@@ -13,6 +13,10 @@ already drawn at that step, a fault as :mod:`musewidgets.analysis.voice_leading`
 A rest is never forbidden, so strict sampling never dead-ends: when every note is refused the voice rests. The
 model's own probabilities decide among what is left (temperature, top-k and top-p apply after the mask), so the
 same seed gives the same notes, and ``strict=False`` leaves sampling exactly as it was.
+
+``StrictVoiceLeading(..., parallels_only=True, penalty=p)`` is the soft form the default sampling uses as guidance
+(:mod:`musewidgets.guidance`): only parallel fifths and octaves, and they cost ``p`` (in logits) instead of being
+refused; crossings, spacing and range are left to the model, as real four-part music has them too.
 """
 
 from __future__ import annotations
@@ -36,23 +40,25 @@ class StrictVoiceLeading:
     would double the cost of sampling one take); the masks are handed over as torch tensors.
     """
 
-    def __init__(self, n: int, voices: int, vocab_size: int):
+    def __init__(self, n: int, voices: int, vocab_size: int, *, parallels_only: bool = False, penalty: float = np.inf):
         self.n, self.voices, self.vocab = n, voices, vocab_size
+        self.parallels_only, self.penalty = parallels_only, penalty
         self.sounding = np.full((n, voices), -1)  # pitch each voice sounds now (-1: rest), as decided so far
         self.previous = np.full((n, voices), -1)  # pitches at the last event before this step
         self.struck = np.zeros(n, dtype=bool)  # a note was struck at this step
         self.range = np.full((voices, 128), -np.inf, dtype=np.float32)
         for v in range(voices):
-            low, high = SATB_RANGES[v] if voices == 4 else (0, 127)
+            low, high = SATB_RANGES[v] if voices == 4 and not parallels_only else (0, 127)
             self.range[v, low : high + 1] = 0.0
 
     def mask(self, v: int) -> torch.Tensor:
-        """(n, vocab) additive mask for voice ``v``: 0 where allowed, ``-inf`` for tokens that would make a fault."""
+        """(n, vocab) additive mask for voice ``v``: 0 where allowed, ``-penalty`` (``-inf``: refused) for tokens that
+        would make a fault."""
         forbid = np.zeros((self.n, 128), dtype=bool)
         hold = self.sounding[:, v]  # what HOLD would keep sounding
         forbid_hold = np.zeros(self.n, dtype=bool)
         p = _PITCHES
-        if v > 0:
+        if v > 0 and not self.parallels_only:
             above = self.sounding[:, v - 1]  # decided at this step
             sounds = above >= 0
             forbid |= sounds[:, None] & (p > above[:, None])  # crossing
@@ -71,8 +77,8 @@ class StrictVoiceLeading:
             same_way = np.sign(cu - pu0) == np.sign(p - pv0)
             forbid |= perfect & same_way & (p != pv0) & (np.abs(cu - p) % 12 == before)
         out = np.zeros((self.n, self.vocab), dtype=np.float32)
-        out[:, PITCH0 : PITCH0 + 128] = np.where(forbid, -np.inf, self.range[v])
-        out[:, HOLD] = np.where(forbid_hold, -np.inf, 0.0)
+        out[:, PITCH0 : PITCH0 + 128] = np.where(forbid, -self.penalty, self.range[v])
+        out[:, HOLD] = np.where(forbid_hold, -self.penalty, 0.0)
         out[:, REST] = 0.0
         return torch.from_numpy(out)
 

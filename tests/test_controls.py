@@ -329,7 +329,23 @@ def test_cadence_and_hold_bias_only_touch_the_outer_voices_of_known_tonics():
     assert bias[0, 1].abs().sum() == bias[0, 2].abs().sum() == bias[1].abs().sum() == 0
     assert bias[0, 0, PITCH0 + 69] == 0
     holds = hold_bias(torch.tensor([67, 69, -1, 60]), torch.tensor([7, 7, 7, -1]), strength=3.0)
-    assert holds.tolist() == [1.5, -1.5, -1.5, 0.0]
+    assert holds.tolist() == [1.5, -1.5, 0.0, 0.0]  # a silent voice cannot hold (masked apart): no bias
+
+
+def test_ending_weights_follow_the_style_s_real_endings():
+    from musewidgets.codecs.tokens import PITCH0
+    from musewidgets.guidance import TONIC_ONLY, cadence_bias, ending_weights, hold_bias
+
+    chorale = ending_weights("chorale", 4)
+    assert torch.equal(chorale[0], TONIC_ONLY) and torch.equal(chorale[3], TONIC_ONLY)  # Bach: the tonic stands alone
+    top = ending_weights("renaissance", 4)[0]  # Palestrina's top voice ends on the fifth and third too
+    assert top[0] == 1 and 0.5 < top[7] < 1 and 0.4 < top[4] < 1 and top[2] == 0
+    assert ending_weights("my-own-style", 1) == {0: TONIC_ONLY}
+    bias = cadence_bias([0], 4, 132, strength=5.0, weights=ending_weights("renaissance", 4))
+    assert bias[0, 0, PITCH0 + 72] == 5.0 and 2.5 < bias[0, 0, PITCH0 + 79] < 5.0  # C, and G above a C tonic
+    assert bias[0, 3, PITCH0 + 36] == 5.0
+    held = hold_bias(torch.tensor([79, 74]), torch.tensor([0, 0]), strength=4.0, weights=top)
+    assert 0 < held[0] < 2 and held[1] == -2.0  # holding the fifth is fine, the second is not
 
 
 def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sampler, monkeypatch):

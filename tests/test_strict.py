@@ -120,3 +120,33 @@ def test_workbench_voice_leading_control_makes_strict_takes_and_replays_them():
     assert wb.generate().piece.parts == take.piece.parts
     wb.controls.model.value = "gan"
     assert wb.controls.voice_leading.disabled and wb.controls.voice_leading.value is False
+
+
+# ------------------------------------------------------------------ the soft form: guidance against parallels
+def soft(previous: list[int], now: dict[int, int]) -> StrictVoiceLeading:
+    guard = StrictVoiceLeading(1, 4, 132, parallels_only=True, penalty=6.0)
+    for v, p in enumerate(previous):
+        guard.update(v, tokens(PITCH0 + p))
+    guard.end_step()
+    for v, p in now.items():
+        guard.update(v, tokens(PITCH0 + p))
+    return guard
+
+
+def test_the_soft_form_costs_parallels_only_and_refuses_nothing():
+    guard = soft([67, 60, 52, 48], {0: 69})
+    mask = guard.mask(1)[0]
+    assert mask[PITCH0 + 62] == -6.0  # the parallel fifth costs
+    assert torch.isfinite(mask).all()
+    costly = set((mask[PITCH0:] != 0).nonzero().flatten().tolist())
+    assert costly == {p for p in range(61, 128) if abs(69 - p) % 12 == 7}  # rising into a fifth with A4, any octave
+    crossing = soft([67, 60, 55, 48], {0: 67})
+    assert crossing.mask(1)[0, PITCH0 + 68] == 0 and crossing.mask(1)[0, PITCH0 + 30] == 0  # left to the model
+
+
+def test_guided_takes_have_far_fewer_parallels_than_the_model_alone():
+    lstm = load_sampler("lstm")
+    count = lambda takes: sum(voice_leading(t)["parallels_per_8_bars"] for t in takes)  # noqa: E731
+    guided = lstm.generate(style="chorale", bars=4, seed=11, n=8)
+    alone = lstm.generate(style="chorale", bars=4, seed=11, n=8, guide=False)
+    assert count(guided) * 4 < count(alone)

@@ -101,6 +101,7 @@ from .voice_leading import RATE_NAMES, voice_leading
 __all__ = [
     "METRIC_NAMES",
     "empty_beat_rate",
+    "ending_profile",
     "groove_consistency",
     "longest_bar_loop",
     "mean_pitch",
@@ -289,6 +290,24 @@ def repetition_profile(pieces, window: int = 8) -> list[list[float]]:
                 counts[b - 1, min(lags) if lags else 0] += 1
     counts[counts.sum(axis=1) == 0, 0] = 1  # no window that long: no bar returns
     return (counts / counts.sum(axis=1, keepdims=True)).round(4).tolist()
+
+
+def ending_profile(pieces) -> dict[str, list[float]]:
+    """How real pieces end: the pitch class of the highest (``"top"``) and of the lowest (``"bass"``) note of each
+    piece's final sonority, counted from the tonic of the piece's estimated key (0 = the tonic, 7 = its fifth); each
+    a distribution over the 12 intervals.
+    """
+    counts = {"top": np.zeros(12), "bass": np.zeros(12)}
+    for piece in pieces:
+        pitch, start, end = _notes(piece)
+        if not len(pitch):
+            continue
+        tonic = _parse_key(estimate_key(piece))[0]
+        last = start.max()
+        chord = pitch[(start <= last) & (end > last)]
+        counts["top"][(chord.max() - tonic) % 12] += 1
+        counts["bass"][(chord.min() - tonic) % 12] += 1
+    return {k: (c / max(c.sum(), 1)).round(4).tolist() for k, c in counts.items()}
 
 
 def longest_bar_loop(piece: Piece) -> float:
