@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from musewidgets import guidance
-from musewidgets.analysis.metrics import repeated_bars, repetition_profile
+from musewidgets.analysis.metrics import ending_profile, repeated_bars, repetition_profile
 from musewidgets.corpus import load_style
-from musewidgets.guidance import plan_repeats, repetition_profiles
+from musewidgets.guidance import ending_profiles, plan_repeats, repetition_profiles
 from musewidgets.piece import Note, Part, Piece
 from musewidgets.sampling import load_sampler
 
@@ -31,7 +31,9 @@ def test_the_profile_counts_the_nearest_earlier_equal_bar_in_phrase_windows():
 
 def test_the_shipped_profiles_are_what_the_command_measures():
     """``python -m musewidgets.guidance`` wrote data/guidance/repetition.json; chorale is quick to check again."""
-    assert repetition_profiles()["chorale"] == repetition_profile(load_style("chorale", progress=False).split("train"))
+    train = load_style("chorale", progress=False).split("train")
+    assert repetition_profiles()["chorale"] == repetition_profile(train)
+    assert ending_profiles()["chorale"] == ending_profile(train)
     irish = repetition_profiles()["irish"]
     assert 1 - irish[3][0] > 0.3  # an Irish phrase's fifth bar often returns (mostly to its first)
 
