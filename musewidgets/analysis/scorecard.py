@@ -3,7 +3,11 @@
 For every model family and style, ``takes`` seeded takes of ``bars`` bars (default 32 x 8) are set beside as many
 real excerpts: ``bars`` bars of held-out (test-split) corpus pieces that are at least that long, chosen
 with a seeded generator; the excerpts are the *last* ``bars`` bars of their pieces, so that the takes' endings are
-compared with real endings (a take is asked to be a piece of ``bars`` bars). Each row reports:
+compared with real endings (a take is asked to be a piece of ``bars`` bars). Takes and excerpts are measured alike:
+a take's parts carry the voice ranges its model samples within (``Part.range``) and corpus pieces carry none, so
+both are measured without them, against the textbook SATB ranges in four voices
+(:func:`~musewidgets.analysis.voice_leading.voice_ranges`); otherwise no take could ever be out of range. Each row
+reports:
 
 ``c2st``
     Two-sample classifier test (Lopez-Paz & Oquab 2017): the cross-validated accuracy of a logistic regression
@@ -35,6 +39,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +153,9 @@ def _ending(piece: Piece, bars: int) -> Piece:
 
 
 def _matrix(pieces: list[Piece]) -> np.ndarray:
-    return np.array([[m[k] for k in METRIC_NAMES] for m in map(metrics, pieces)], dtype=float)
+    """The metrics of each piece, its voice ranges cleared (see the module docstring)."""
+    plain = [p.replace(parts=tuple(replace(part, range=None) for part in p.parts)) for p in pieces]
+    return np.array([[m[k] for k in METRIC_NAMES] for m in map(metrics, plain)], dtype=float)
 
 
 def score(takes: list[Piece], real: list[Piece], *, style: str, model: str, classifier=None, seed: int = 0) -> dict:
@@ -329,7 +336,7 @@ def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Pa
         "per 8 bars; **loops**: share of takes that play one bar more than 4 times in a row. **key_asked**,",
         "**key_asked_music21**, **metre_asked**: of as many takes again, asked for random keys and the style's",
         "metres, the share in the key asked for by our key estimate and by music21's, and in the metre asked for.",
-        "Takes end like a piece (\"end here\") where the model has that control; **unguided** rows: the same takes",
+        'Takes end like a piece ("end here") where the model has that control; **unguided** rows: the same takes',
         "without the key and cadence priors of `musewidgets.guidance` (the model alone); **strict** rows: strict voice",
         "leading.",
         "",
