@@ -6,11 +6,11 @@ pyfluidsynth when the FluidSynth library is installed (environment.yml brings it
 
 Speed: a direct render costs about 8 ms per second of music on one core, too slow for a click-to-sound of a blink.
 So by default the ``midirenderer`` backend works like a sampler: it renders every distinct note (program, pitch,
-velocity, length) once, in one batch, keeps it, and builds each piece as a sum of kept notes. A piece whose notes
-were all heard before costs only the numpy mixing, a few milliseconds. The notes are the SoundFont's own, but the mix
-is not bit-identical to a one-pass render: voices in unison add in phase, and the synthesizer's chorus and block
-timing differ per note (measured on chorales: loudness envelopes within 5-10 %). ``exact=True`` renders the piece in
-one pass instead; file export uses it.
+velocity, length) once, in one batch, keeps it (up to :data:`BANK_MAX_BYTES`; the least recently used go first), and
+builds each piece as a sum of kept notes. A piece whose notes were all heard before costs only the numpy mixing, a few
+milliseconds. The notes are the SoundFont's own, but the mix is not bit-identical to a one-pass render: voices in
+unison add in phase, and the synthesizer's chorus and block timing differ per note (measured on chorales: loudness
+envelopes within 5-10 %). ``exact=True`` renders the piece in one pass instead; file export uses it.
 
 Output is float32 stereo in ``[-1, 1]``, scaled so its peak sits at :data:`PEAK` (about -1 dBFS) without clipping;
 a piece of silence stays exactly zero.
@@ -46,6 +46,10 @@ _TICKS_PER_BLOCK = 32  # 1600 samples: a whole number of ticks and of blocks
 BANK_TAIL_SECONDS = 0.6  # release kept with each note in the bank; the rest (below about -40 dB) fades out
 _FADE = 1920  # samples (40 ms) of fade-out where a kept note's tail is cut
 _SILENCE = 16  # int16 units (about -66 dBFS): where a kept note's tail is cut
+# The note bank's cap, which is what it costs a long session: a lesson keeps meeting new notes (corpus pieces, other
+# tempos), so the bank grows to it (benchmarks/soak.py). A kept note is about 0.2 MiB; replaying the 8-bar chorales of
+# 20 LSTM seeds needs 60 MiB (197 notes), with 6 transformer seeds 70 MiB (benchmarks/workbench.py replays those).
+BANK_MAX_BYTES = 80 * 2**20
 
 
 @cache
@@ -171,7 +175,7 @@ class _NoteBank:
     note and its release, cut where the tail falls below :data:`_SILENCE`.
     """
 
-    def __init__(self, soundfont: Path, max_bytes: int = 160 * 2**20):
+    def __init__(self, soundfont: Path, max_bytes: int = BANK_MAX_BYTES):
         try:
             self._soundfont = soundfont.read_bytes()
         except OSError as err:

@@ -48,6 +48,14 @@ def fault_marks(piece: Piece, faults) -> list[tuple[int, int]]:
     return sorted(marks)
 
 
+def _close(widget) -> None:
+    """Close a widget that is thrown away, with its layout and style (widgets of their own): an unclosed widget stays
+    in ipywidgets' registry (``Widget.widgets``) for the rest of the kernel."""
+    for part in (widget, getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if isinstance(part, w.Widget):
+            part.close()
+
+
 @cache
 def _real_ranges(style: str, bars: int) -> dict[str, tuple[float, float]]:
     from ..analysis.metrics import metrics
@@ -87,7 +95,7 @@ class AnalysisPanel(w.VBox):
     def show(self, piece: Piece | None, style: str | None = None) -> None:
         """Analyse ``piece`` (requested ``style``: the metrics are set beside its real range); None clears."""
         self.piece, self.style, self.neighbours = piece, style, []
-        self.similar_box.children = ()
+        self._set_similar(())
         self.similar_view.layout.display = "none"
         if piece is None or piece.n_notes == 0:
             self.faults = []
@@ -132,7 +140,7 @@ class AnalysisPanel(w.VBox):
     def show_error(self, text: str) -> None:
         """Show ``text`` (HTML-escaped already) instead of an analysis."""
         self.piece, self.faults, self.neighbours = None, [], []
-        self.similar_box.children = ()
+        self._set_similar(())
         self.similar_view.layout.display = "none"
         self.summary.value = f"<span style='color:#b00020'>{text}</span>"
 
@@ -148,7 +156,7 @@ class AnalysisPanel(w.VBox):
             b = w.Button(description=f"{nb.style}: {nb.id}"[:40], tooltip=f"{nb} — play it", icon="play")
             b.on_click(lambda _, nb=nb: self._guarded(lambda: self.play(nb)))
             buttons.append(b)
-        self.similar_box.children = buttons
+        self._set_similar(buttons)
         return self.neighbours
 
     def play(self, neighbour) -> None:
@@ -164,4 +172,13 @@ class AnalysisPanel(w.VBox):
         try:
             fn()
         except Exception as err:  # shown in the panel; the Workbench and its takes carry on
-            self.similar_box.children = (w.HTML(f"<span style='color:#b00020'>⚠ {html.escape(str(err))}</span>"),)
+            self._set_similar([w.HTML(f"<span style='color:#b00020'>⚠ {html.escape(str(err))}</span>")])
+
+    def _set_similar(self, children) -> None:
+        """Put ``children`` in the similar-pieces row and close the widgets they replace (every search makes new
+        buttons: unclosed, they would stay open for the rest of the kernel)."""
+        old = self.similar_box.children
+        self.similar_box.children = tuple(children)
+        for child in old:
+            if child not in self.similar_box.children:
+                _close(child)

@@ -75,8 +75,11 @@ class TakeView(anywidget.AnyWidget):
         (not while playing, to keep the kernel quiet). :meth:`seek` moves it.
     """
 
-    _esm = _STATIC / "player.js"
-    _css = _STATIC / "player.css"
+    # The text, not the path: anywidget turns a path into a FileContents whose ``changed`` signal holds every view
+    # ever made, closed or not, for hot reloading (anywidget issue #929), so each view thrown away (a compare view, a
+    # similar piece) would keep its picture and sound until the kernel stops. The page gets the same module.
+    _esm = (_STATIC / "player.js").read_text(encoding="utf-8")
+    _css = (_STATIC / "player.css").read_text(encoding="utf-8")
 
     roll_png = t.Bytes(b"").tag(sync=True, **bytes_serialization)
     audio_wav = t.Bytes(b"").tag(sync=True, **bytes_serialization)
@@ -146,6 +149,18 @@ class TakeView(anywidget.AnyWidget):
     def clear(self) -> None:
         """Show nothing."""
         self._set(dict(roll_png=b"", timing={}, measure_times=[]), audio_wav=b"", score_svg="", label="", pending=False)
+
+    def close(self) -> None:
+        """Close the view and its layout (the page removes them); the view can then be dropped for good.
+
+        A widget dropped without ``close()`` stays in ipywidgets' registry of open widgets (``Widget.widgets``) for
+        the rest of the kernel, with the picture and sound it shows (megabytes); ``Widget.close()`` alone leaves the
+        view's ``Layout`` widget there. Give a view that will be closed a layout of its own: it is closed too.
+        """
+        layout = self.layout
+        super().close()
+        if layout is not None:
+            layout.close()
 
     def seek(self, seconds: float) -> None:
         """Move the player of every open view to ``seconds`` from the start (playing on if it plays)."""

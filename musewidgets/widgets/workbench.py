@@ -640,19 +640,22 @@ class Workbench(w.VBox):
         pair = None if other is None or current is None else (current.id, other.id)
         if pair == self._compared:
             return
+        old = [view for _, view in self._compare_views]
         self._compared = None
         self._compare_views = []
         if pair is None:
             self.compare_area.children = ()
-            return
-        views = []
-        for take in (current, other):
-            view = TakeView(**_COMPARE_ROLL, score=False, layout=w.Layout(width="50%", min_width="0", **_VISIBLE))
-            view.show(take.piece, label=take.label, programs=None)
-            views.append((take, view))
-        self.compare_area.children = [view for _, view in views]
-        self._compare_views = views
-        self._compared = pair
+        else:
+            views = []
+            for take in (current, other):
+                view = TakeView(**_COMPARE_ROLL, score=False, layout=w.Layout(width="50%", min_width="0", **_VISIBLE))
+                view.show(take.piece, label=take.label, programs=None)
+                views.append((take, view))
+            self.compare_area.children = [view for _, view in views]
+            self._compare_views = views
+            self._compared = pair
+        for view in old:  # off the page now; a view never closed stays open, with its sound, until the kernel stops
+            view.close()
 
     def _show_downloads(self) -> None:
         take = self.current
