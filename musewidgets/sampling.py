@@ -175,6 +175,8 @@ class Sampler:
         if key is not None:
             key = _check_key(key)
         time_signature = self._metre(style, metre)
+        if self.family == "gan" and primer is not None:
+            raise ValueError("the gan family draws whole phrases and cannot continue a `primer`")
         if self.family == "gan" and strict:
             raise ValueError(
                 "strict voice leading needs a model that samples note by note; the gan draws whole phrases"
@@ -182,7 +184,7 @@ class Sampler:
         rng = torch.Generator().manual_seed(seed)
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
         if self.family == "gan":
-            steps = self._gan(style, bars, rng, n, settings, time_signature, primer, key, ending)
+            steps = self._gan(style, bars, rng, n, settings, time_signature)
         else:
             plan = {
                 "key": key if primer is None else None,
@@ -413,62 +415,32 @@ class Sampler:
         return bias, torch.tensor([-1 if t is None else t for t in tonics]), weights
 
     # ------------------------------------------------------------------ GAN
-    def _gan(self, style, bars, rng, n, settings, time_signature=None, primer=None, key=None, ending=True):
-        """The GAN writes bar after bar, each bar reading the bars before it: a primer's last bars first.
-
-        The temperature scales the generator's latents (0: its central take for the key); every cell is the most
-        likely channel, so top-k and top-p change nothing. The key the GAN is conditioned on: the primer's (its own,
-        else estimated from its notes), else the one asked for, else one drawn from the style's key distribution;
-        a take without an asked key gets its key estimated from its notes, as with the other models.
-        """
-        from .codecs.roll import RollCodec
-        from .models.gan import voice_mask
+    def _gan(self, style, bars, rng, n, settings, time_signature=None):
+        from .codecs.roll import CHANNELS
 
         model, cfg = self.model, self.model.config
-        header = self._header(style, primer, {"time_signature": time_signature, "key": key})
+        header = self._header(style, None, {"time_signature": time_signature})
         V = len(header["parts"])
         ts = tuple(header["time_signature"])
-        trained = tuple(self.checkpoint.styles[style]["time_signature"])
-        if ts != trained:
-            raise ValueError(
-                f"the gan writes {style} in {trained[0]}/{trained[1]} only; the `primer` is in {ts[0]}/{ts[1]}"
-            )
         spb = self.codec.steps_per_quarter * 4 * ts[0] // ts[1]
-        context = None
-        primer_steps = []
-        if primer is not None:
-            tokens = self.codec.encode(primer.replace(style=style)).tokens.reshape(-1, V)
-            primer_steps = tokens.tolist()
-            grid = torch.zeros((len(tokens), cfg.voices), dtype=torch.long)  # rests
-            grid[:, :V] = torch.as_tensor(RollCodec.channels(tokens))
-            context = grid.T[None].expand(n, -1, -1)
-            key = primer.key or estimate_key(primer)
-        if key is not None:
-            key_t = torch.full((n,), self.codec.key_index(key), dtype=torch.long)
-        else:
-            prior = model.key_prior[self.codec.style_index(style)]
-            key_t = torch.multinomial(prior.expand(n, -1), 1, generator=rng)[:, 0]
-        ranges = [part[2] for part in header["parts"]]
-        bars_left = [bars - i if ending and bars - i <= cfg.ending_bars else 0 for i in range(bars)]
-        decoders = [self.codec.decoder(header) for _ in range(n)]
-        for d in decoders:
-            d.feed(primer_steps)
-        written = model.sample_bars(
-            style=torch.full((n,), self.codec.style_index(style), dtype=torch.long),
-            metre=torch.full((n,), self.codec.metre_index(ts), dtype=torch.long),
-            key=key_t,
-            mask=voice_mask(ranges, V, cfg.voices).expand(n, -1, -1),
-            bar_steps=spb,
-            to_end=bars_left,
-            generator=rng,
-            temperature=settings["temperature"],
-            context=context,
-        )
-        for channels in written:  # (n, voices, spb)
-            tokens = RollCodec.tokens_of(channels[:, :V].numpy()).transpose(0, 2, 1)  # (n, spb, V)
-            for d, rows in zip(decoders, tokens.tolist()):
-                d.feed(rows)
-            yield [d.piece() for d in decoders]
+        total = bars * spb
+        mask = torch.full((cfg.voices, CHANNELS), -math.inf)
+        for v in range(cfg.voices):
+            if v < V:
+                low, high = header["parts"][v][2] or (0, 127)
+                mask[v, :2] = 0.0
+                mask[v, 2 + low : 2 + high + 1] = 0.0
+            else:
+                mask[v, 0] = 0.0  # absent voices rest
+        style_t = torch.full((n,), self.codec.style_index(style), dtype=torch.long)
+        grids = []  # (n, voices, steps) token grids, one per phrase
+        while sum(g.shape[2] for g in grids) < total:
+            z = torch.randn(n, cfg.z_dim, generator=rng)
+            logits = model.logits(z, style_t, mask.expand(n, -1, -1))  # (n, voices, steps, C)
+            channel = sample_next_token(logits.reshape(-1, CHANNELS), rng, **settings).view(n, cfg.voices, cfg.steps)
+            grids.append(torch.where(channel >= 2, channel - 2 + PITCH0, torch.where(channel == 1, HOLD, REST)))
+            done = torch.cat(grids, dim=2)[:, :V, :total]  # (n, V, steps so far)
+            yield [self.codec.decode(done[i].T.reshape(-1).tolist(), header) for i in range(n)]
 
 
 def _check_key(key) -> str:
