@@ -25,13 +25,19 @@ class FrameCodec:
     steps_per_quarter: int = 4
 
     def encode(self, piece: Piece) -> np.ndarray:
-        """Binary frames ``(n_frames, n_keys)`` uint8 of a piece (all parts together); notes off the keys are lost."""
+        """Binary frames ``(n_frames, n_keys)`` uint8 of a piece (all parts together); notes off the keys are lost.
+
+        The frames cover the piece to its end (:attr:`Piece.end`: its ``length``, else where its last note ends), one
+        every ``steps_per_frame`` steps, so ``n_frames = ceil(piece.end / steps_per_frame)``.
+        """
         if piece.steps_per_quarter != self.steps_per_quarter:
             raise ValueError(
                 f"`piece` has {piece.steps_per_quarter} steps per quarter, this codec {self.steps_per_quarter}"
             )
         roll = piece.to_pianoroll().any(axis=0)  # (steps, 128)
-        return roll[:: self.steps_per_frame, self.low_pitch : self.low_pitch + self.n_keys].astype(np.uint8)
+        # the roll runs to the bar line after the end; a decoded piece ends where its frames end, maybe mid-bar
+        frames = roll[: piece.end : self.steps_per_frame, self.low_pitch : self.low_pitch + self.n_keys]
+        return frames.astype(np.uint8)
 
     def decode(self, frames: np.ndarray, **fields) -> Piece:
         """A one-part piece from frames ``(n_frames, n_keys)``; ``fields`` go to :class:`Piece` (tempo, title ...)."""
