@@ -416,7 +416,8 @@ class Trainer:
         overrides = dict(self.config.model)
         if overrides and self.config.family in REGISTRY:  # a misspelt or impossible size, before any data is read
             try:
-                build(self.config.family, overrides)
+                with torch.random.fork_rng(devices=[]):  # building draws initial weights: not from the caller's state
+                    build(self.config.family, overrides)
             except (TypeError, ValueError, RuntimeError) as err:
                 shown = ", ".join(f"{k}={v}" for k, v in overrides.items())
                 raise ValueError(f"model settings ({shown}) do not make a {self.config.family}: {err}") from None
