@@ -59,7 +59,7 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
             part: {s: _per_token(*model.nll(split[part].by_style[s])) for s in styles} for part in ("valid", "test")
         }
     for name, ck in checkpoints.items():
-        if ck.family == "gan":
+        if ck.family in ("gan", "infill"):  # no next-token likelihood: the infill model's is per hidden cell
             continue
         ck.model.to(device)
         rows[name] = {
@@ -90,6 +90,10 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
         }
         if ck.family == "gan":
             card["validation"] = {"metric": meta.get("valid_metric"), "per_style": meta.get("valid_stats")}
+        if ck.family == "infill":
+            from .infill_training import card_nll
+
+            card["validation"] = {"metric": meta.get("valid_metric"), "nll": card_nll(ck, corpora, limit_pieces)}
         cards[name] = card
         (folder / f"{name}.json").write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
         (folder / f"{name}.md").write_text(_markdown(card, styles))
@@ -121,6 +125,8 @@ def _markdown(card: dict, styles: list[str]) -> str:
         f"- **Evaluated:** {card['evaluated']}",
         "",
     ]
+    if card["family"] == "infill":
+        return "\n".join(lines + _infill_lines(card)) + "\n"
     if card["family"] == "gan":
         v = card.get("validation") or {}
         lines += [
@@ -147,6 +153,22 @@ def _markdown(card: dict, styles: list[str]) -> str:
         mark = " **(this)**" if name == card["name"] else ""
         lines.append(f"| {name}{mark} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _infill_lines(card: dict) -> list[str]:
+    """The infill card's table: NLL per hidden cell, not comparable with the sequence models' NLL per token."""
+    v = card.get("validation") or {}
+    nll = v.get("nll") or {}
+    styles = sorted({s for split in nll.values() for s in split})
+    return [
+        "An infill model predicts hidden cells of the voices x time grid from all the others (musewidgets.infill).",
+        "NLL per hidden cell (nats; lower is better) on fixed seeded windows and masks of the valid and test",
+        "splits (musewidgets.infill_training; not comparable with the sequence models' NLL per token):",
+        "",
+        "| split | " + " | ".join(styles) + " |",
+        "|" + " --- |" * (1 + len(styles)),
+        *[f"| {split} | " + " | ".join(_fmt(row.get(s)) for s in styles) + " |" for split, row in nll.items()],
+    ]
 
 
 def _lineage(init: dict | None) -> list[str]:

@@ -206,6 +206,35 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         print(f"wrote {out}")
 
 
+def _cmd_harmonize(args: argparse.Namespace) -> None:
+    import warnings
+
+    from . import export, io
+    from .infill import harmonize
+
+    for out in args.output:
+        export.check_exportable(out)
+    melody, report = io.read_with_report(args.input)
+    if report.changed or report.remarks:
+        print(f"note: {report}", file=sys.stderr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        piece = harmonize(
+            melody,
+            style=args.style,
+            seed=args.seed,
+            temperature=args.temperature,
+            iterations=args.iterations,
+            guide=not args.unguided,
+            model=args.checkpoint or args.model,
+        )
+    for w in caught:  # the melody moved into the soprano range, say
+        print(f"note: {w.message}", file=sys.stderr)
+    for out in args.output:
+        export.save(piece, out)
+        print(f"wrote {out}")
+
+
 def _cmd_models(args: argparse.Namespace) -> None:
     from .cards import read_test_nll
     from .checkpoints import load_checkpoint, shipped
@@ -289,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("train", help="train a model family (or the style classifier) on corpus styles")
-    p.add_argument("--model", required=True, choices=["rnn", "lstm", "transformer", "gan", "classifier"])
+    p.add_argument("--model", required=True, choices=["rnn", "lstm", "transformer", "gan", "classifier", "infill"])
     p.add_argument("--style", action="append", help="style to train on (repeat; default all four)")
     p.add_argument("--minutes", type=_positive_float, default=10.0, help="wall-clock budget (default 10)")
     p.add_argument("--out", required=True, help="folder for the checkpoint and model card")
@@ -337,6 +366,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-going", action="store_true", help="do not end like a piece: stop as if the music went on")
     _add_outputs(p)
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser(
+        "harmonize",
+        help="harmonize a melody: kept note for note as the top voice, the other voices written by the infill model",
+    )
+    p.add_argument("input", help="the melody: a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file (its top part)")
+    p.add_argument("--style", default="chorale", help="a four-voice style: chorale (default) or renaissance")
+    p.add_argument("--model", default="infill", help="shipped infill model (default infill)")
+    p.add_argument("--checkpoint", help="an infill .pt checkpoint file instead of the shipped model")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument(
+        "--temperature", type=_non_negative_float, default=0.7, help="of the notes chosen (default 0.7; 0 = likeliest)"
+    )
+    p.add_argument("--iterations", type=_non_negative_int, help="Gibbs rounds (default 96)")
+    p.add_argument("--unguided", action="store_true", help="no cost on parallel fifths and octaves: the model alone")
+    _add_outputs(p)
+    p.set_defaults(func=_cmd_harmonize)
 
     p = sub.add_parser("classify", help="which style a piece sounds like, and its mood (a rule-based estimate)")
     p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")

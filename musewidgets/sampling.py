@@ -463,9 +463,15 @@ def load_sampler(name_or_path: str | os.PathLike) -> Sampler:
     Raises
     ------
     CheckpointError
-        If the checkpoint cannot be loaded, or holds a model that does not generate (the style classifier).
+        If the checkpoint cannot be loaded, or holds a model that does not generate from left to right (the style
+        classifier; an infill model, which fills in: :mod:`musewidgets.infill`).
     """
     checkpoint = load_checkpoint(resolve(name_or_path))
     if checkpoint.family == "classifier":
         raise CheckpointError(f"{checkpoint.path.name}: a style classifier listens to music; it cannot generate any")
+    if checkpoint.family == "infill":
+        raise CheckpointError(
+            f"{checkpoint.path.name}: an infill model fills in a piece it is given; use `musewidgets harmonize` or "
+            "musewidgets.infill (harmonize, regenerate), not generate"
+        )
     return Sampler(checkpoint)

@@ -398,6 +398,10 @@ class Trainer:
             from .classifier_training import ClassifierTask
 
             task = ClassifierTask(self, corpora)
+        elif cfg.family == "infill":
+            from .infill_training import InfillTask
+
+            task = InfillTask(self, corpora)
         else:
             task = SequenceTask(self, corpora)
         with torch_threads(self.threads()), seeded_torch(cfg.seed, self._device()):

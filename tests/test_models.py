@@ -201,6 +201,7 @@ def test_registry_knows_the_families():
         "frame_bernoulli",
         "frame_notewise",
         "classifier",
+        "infill",
     }
     lstm = models.build("lstm", TINY["lstm"])
     assert lstm.family == "lstm" and lstm.config.hidden == 32

@@ -12,14 +12,15 @@ from musewidgets.checkpoints import SHIPPED_DIR, load_checkpoint, shipped
 from musewidgets.sampling import load_sampler
 
 VOICES = {"chorale": 4, "renaissance": 4, "folk": 1, "irish": 1}
-FAMILIES = ["rnn", "lstm", "transformer", "gan"]
+FAMILIES = ["rnn", "lstm", "transformer", "gan"]  # the generators
+SHIPPED = [*FAMILIES, "infill"]  # and the model that fills in (tests/test_infill.py)
 
 
 def test_every_family_ships_within_the_size_budget():
-    assert sorted(shipped()) == sorted(FAMILIES)
+    assert sorted(shipped()) == sorted(SHIPPED)
     total = sum(p.stat().st_size for p in SHIPPED_DIR.glob("*.pt"))
     assert total <= 30 * 2**20
-    for name in FAMILIES:
+    for name in SHIPPED:
         assert (SHIPPED_DIR / f"{name}.md").exists() and (SHIPPED_DIR / f"{name}.json").exists()
 
 
@@ -45,7 +46,7 @@ def test_cards_show_lstm_and_transformer_beating_rnn_and_ngrams_on_every_test_st
 
 
 def test_cards_record_data_command_time_and_machine():
-    for family in FAMILIES:
+    for family in SHIPPED:
         card = json.loads((SHIPPED_DIR / f"{family}.json").read_text())
         assert card["command"].startswith("musewidgets train --model " + family)
         assert card["train_seconds"] > 0 and card["machine"] and card["parameters"] > 0
@@ -55,9 +56,20 @@ def test_cards_record_data_command_time_and_machine():
 def test_models_command_lists_every_shipped_checkpoint():
     out = subprocess.run([sys.executable, "-m", "musewidgets", "models"], capture_output=True, text=True, check=True)
     lines = out.stdout.strip().splitlines()
-    assert [line.split()[0] for line in lines] == sorted(FAMILIES)
+    assert [line.split()[0] for line in lines] == sorted(SHIPPED)
     assert "chorale=" in next(line for line in lines if line.startswith("lstm"))
     assert "no likelihood" in next(line for line in lines if line.startswith("gan"))
+    assert "no likelihood" in next(line for line in lines if line.startswith("infill"))
+
+
+def test_generate_refuses_the_infill_model_in_one_line():
+    out = subprocess.run(
+        [sys.executable, "-m", "musewidgets", "generate", "--model", "infill", "--style", "chorale", "-o", "x.mid"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "harmonize" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(("family", "style", "parts"), [("lstm", "renaissance", 4), ("gan", "folk", 1)])

@@ -1,6 +1,7 @@
 """Model families behind one registry: ``rnn``, ``lstm``, ``transformer`` (token sequences), ``gan`` (rolls), and
-``frame_bernoulli`` / ``frame_notewise`` (binary frames, for the polyphonic-music benchmarks), and ``classifier`` (the
-style classifier the analysis listens with).
+``frame_bernoulli`` / ``frame_notewise`` (binary frames, for the polyphonic-music benchmarks), ``classifier`` (the
+style classifier the analysis listens with), and ``infill`` (a masked model of the voices x time grid, filled in by
+Gibbs sampling: :mod:`musewidgets.infill`).
 
 Importing this package imports torch.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 
-from . import classifier, frames, gan, rnn, transformer  # noqa: F401  (registers the families)
+from . import classifier, frames, gan, infill, rnn, transformer  # noqa: F401  (registers the families)
 from .base import REGISTRY, SequenceConfig, SequenceModel
 
 __all__ = ["FAMILIES", "REGISTRY", "SequenceConfig", "SequenceModel", "build", "config_to_dict"]
