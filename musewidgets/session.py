@@ -63,6 +63,10 @@ class Take:
     ``settings`` are the controls' values (model, style, temperature, top_k, top_p, bars, seed, n, tempo, programs,
     primer ...) plus ``candidate``, the index within a batch of ``n``, ``stopped`` (Stop ended the sampling) and
     ``bars_made`` (new bars sampled: ``bars``, or fewer when stopped); ``primer_file`` names an uploaded primer.
+    Takes not made by Generate say how they were made in ``kind``: ``"edit"`` (notes edited by hand),
+    ``"regenerate"`` (bars and voices written anew by the infill model; ``bars``, ``voices``, ``where``),
+    ``"harmonize"`` (a melody harmonized) or ``"file"`` (a file opened as a take; ``file``), and ``parent`` names the
+    take they were made from (``None`` for none).
     :meth:`Workbench.copy_settings` sets the controls to them, so that Generate replays the take.
     """
 
@@ -77,6 +81,9 @@ class Take:
     def label(self) -> str:
         s = self.settings
         star = ("★ " if self.starred else "") + {1: "👍 ", -1: "👎 "}.get(self.rating, "")
+        kind = s.get("kind")
+        if kind in ("edit", "regenerate", "harmonize", "file"):
+            return star + self._made_label(kind)
         extra = f" +{s['continue_bars']} bars of #{s['continue_of']}" if s.get("continue_of") else ""
         candidate = f" [{s['candidate'] + 1}/{s['n']}]" if s["n"] > 1 else ""
         stopped = f" (stopped at bar {s['bars_made']})" if s.get("stopped") and "bars_made" in s else ""
@@ -87,6 +94,22 @@ class Take:
             f"{star}#{self.id} {model}{strict} {s['style']}{plan} T={s['temperature']:g} seed={s['seed']}"
             f"{candidate}{extra}{stopped}"
         )
+
+    def _made_label(self, kind: str) -> str:
+        """The label of a take made by hand or by the infill model: "#8 edit of #5", "#7 regenerate bars 3-4
+        Alto,Tenor of #5 seed=2", "#9 harmonize chorale seed=0", "#4 file tune.mid"."""
+        s = self.settings
+        of = f" of #{s['parent']}" if s.get("parent") is not None else ""
+        if kind == "edit":
+            return f"#{self.id} edit{of}"
+        if kind == "file":
+            return f"#{self.id} file {s.get('file') or '?'}"
+        stopped = " (stopped)" if s.get("stopped") else ""
+        if kind == "regenerate":
+            where = s.get("where") or ""
+            return f"#{self.id} regenerate {where}{of} T={s['temperature']:g} seed={s['seed']}{stopped}"
+        source = f" of #{s['parent']}'s melody" if s.get("parent") is not None else ""
+        return f"#{self.id} harmonize {s['style']}{source} T={s['temperature']:g} seed={s['seed']}{stopped}"
 
     def to_dict(self) -> dict:
         return {
@@ -189,7 +212,7 @@ class Session:
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
-        self._written: dict[int, tuple] = {}  # take id -> (starred, rating) as last written
+        self._written: dict[int, tuple] = {}  # take id -> (starred, rating, notes) as last written
         self._state: str | None = None  # session.json as last written
         self._lock = threading.Lock()
 
@@ -232,7 +255,7 @@ class Session:
             problems = []
             ids = {t.id for t in takes}
             for take in takes:
-                if self._written.get(take.id) != (take.starred, take.rating):
+                if self._written.get(take.id) != _state_of(take):
                     try:
                         self._write_take(take)
                     except (OSError, TypeError, ValueError) as err:
@@ -260,10 +283,12 @@ class Session:
 
         stem = self.folder / f"take-{take.id:04d}"
         self.folder.mkdir(parents=True, exist_ok=True)
-        if take.id not in self._written:  # the notes never change: the MIDI is written once
+        state = _state_of(take)
+        written = self._written.get(take.id)
+        if written is None or written[2] != state[2]:  # the MIDI only when the notes changed (a take edited by hand)
             _write_atomic(stem.with_suffix(".mid"), to_bytes(take.piece, ".mid"))
         _write_atomic(stem.with_suffix(".json"), json.dumps(take.to_dict()).encode())
-        self._written[take.id] = (take.starred, take.rating)
+        self._written[take.id] = state
 
     def _move_to_deleted(self, take_id: int) -> None:
         deleted = self.folder / "deleted"
@@ -305,9 +330,11 @@ class Session:
         renamed = {t.id: new_id() for t in takes if t.id in taken}
         with self._lock:
             for take in takes:
-                changed = take.id in renamed or take.settings.get("continue_of") in renamed
-                if take.settings.get("continue_of") in renamed:
-                    take.settings = {**take.settings, "continue_of": renamed[take.settings["continue_of"]]}
+                changed = take.id in renamed
+                for link in ("continue_of", "parent"):  # the takes it was made from, renumbered with them
+                    if take.settings.get(link) in renamed:
+                        take.settings = {**take.settings, link: renamed[take.settings[link]]}
+                        changed = True
                 if take.id in renamed:  # its files move to the new name now; sync rewrites the JSON inside
                     old, take.id = take.id, renamed[take.id]
                     for suffix in (".json", ".mid"):
@@ -317,7 +344,7 @@ class Session:
                         except OSError as err:
                             problems.append(f"{path.name} could not be renamed for take #{take.id} ({_why(err)})")
                 if not changed:
-                    self._written[take.id] = (take.starred, take.rating)
+                    self._written[take.id] = _state_of(take)
         return takes, renamed.get(selected, selected), taste, problems
 
     def discard(self) -> None:
@@ -327,6 +354,12 @@ class Session:
                 shutil.rmtree(self.folder)
             self._written.clear()
             self._state = None
+
+
+def _state_of(take: Take) -> tuple:
+    """What :meth:`Session.sync` compares to know a take changed: its star, its rating and its notes (a take edited
+    by hand gets new notes; ``hash`` of a frozen piece costs well under a millisecond for 64 bars)."""
+    return take.starred, take.rating, hash(take.piece)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -5,9 +5,10 @@ end the test opens the quickstart notebook, runs it, presses **Generate** and ch
 (piano roll), engraved (verovio SVG) and playable (an ``<audio>`` element with a WAV behind it); the playhead
 (``.mw-playhead``) moving while the audio plays, standing still when paused, and a click on the roll seeking there;
 the progress line ("bar k of N") during a long take; after selecting an older take, every view showing that take;
-and in JupyterLab, **Analyse** opening the analysis panel and **Like** acknowledged. Screenshots go to
-``out/screenshots/`` (``MUSEWIDGETS_SCREENSHOT_DIR`` to change it); ``make screenshot`` writes them to ``docs/`` for
-the README. Nothing tracked is written by a plain test run.
+and in JupyterLab, **Analyse** opening the analysis panel and **Like** acknowledged, and on the roll editor a
+selection of bars, **Regenerate** making a new take, and hand edits (Delete, a click, Ctrl+Z) making one.
+Screenshots go to ``out/screenshots/`` (``MUSEWIDGETS_SCREENSHOT_DIR`` to change it); ``make screenshot`` writes
+them to ``docs/`` for the README. Nothing tracked is written by a plain test run.
 
 Without ``/usr/bin/chromium`` or the ``playwright`` package the tests are skipped, except on CI (``CI=true``),
 which installs Chromium, so there a missing browser is a failure. Timeouts are generous limits for a loaded machine,
@@ -457,6 +458,93 @@ def _check_analysis(page, workbench) -> None:
     _wait_until(lambda: not panel.is_visible(), TAKE_S, "the analysis panel to close")
 
 
+def _notes_on_roll(workbench) -> int:
+    return workbench.locator(".mw-editor .mw-note").count()
+
+
+# The index of a soprano note on show whose left end no other note covers (voices cross and share notes).
+FREE_SOPRANO_NOTE_JS = """(root) => {
+    const rects = [...root.querySelectorAll(".mw-note[data-voice='0']")];
+    for (let i = 1; i < rects.length; i++) {
+        const b = rects[i].getBoundingClientRect();
+        if (b.width >= 8 && document.elementFromPoint(b.left + 2, b.top + b.height / 2) === rects[i]) return i;
+    }
+    return -1;
+}"""
+
+
+def _take_options(workbench) -> list[str]:
+    """The labels in the take list, newest first."""
+    options = workbench.locator(".mw-takes select").first.locator("option").all_inner_texts()
+    return [o.replace("\xa0", " ") for o in options]
+
+
+def _check_compose(page, workbench) -> dict:
+    """Select bars on the roll editor, press Regenerate: a new take; then in Edit mode delete a note (Delete key) and
+    add one (a click): the roll changes at once, the edit is a new take that names its parent, and the views follow."""
+    status = workbench.locator(".mw-status").first
+    editor = workbench.locator(".mw-editor").first
+    editor.scroll_into_view_if_needed()
+    _wait_until(lambda: _notes_on_roll(workbench) > 0, TAKE_S, "the roll editor to draw the take")
+    parent = _take_number(status.inner_text())
+    # select: drag across the second bar, over every pitch
+    svg = editor.locator("svg.mw-editor-svg")
+    box = svg.bounding_box()
+    lines = editor.locator(".mw-bar-line").evaluate_all("(ls) => ls.map((l) => parseFloat(l.getAttribute('x1')))")
+    assert len(lines) >= 3, f"bar lines missing on the roll: {lines}"
+    x0, x1 = box["x"] + lines[1] + 3, box["x"] + lines[2] - 3
+    page.mouse.move(x0, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(x1, box["y"] + box["height"] - 4, steps=6)
+    page.mouse.up()
+    selected = editor.locator(".mw-editor-selected")
+    _wait_until(lambda: "Selected: bar 2" in selected.inner_text(), 30, "the selection to show under the roll")
+    _wait_until(lambda: editor.locator(".mw-note-selected").count() > 0, 30, "the selected notes to be marked")
+    workbench.locator("button.widget-button", has_text="Regenerate").first.click()
+
+    def regenerated():
+        text = status.inner_text()
+        assert "⚠" not in text, f"the Workbench reported an error: {text}"
+        number = _take_number(text)
+        return number if number is not None and number > (parent or 0) and "regenerated" in text else None
+
+    made = _wait_until(regenerated, TAKE_S, "Regenerate to make a new take")
+    options = _take_options(workbench)
+    assert any(re.search(rf"#{made} regenerate bar 2 .* of #{parent}\b", o) for o in options), options
+    _wait_until(lambda: _views_show(workbench, made), TAKE_S, f"the views to show take #{made}")
+    # edit: pick a soprano note, delete it with the Delete key, add it back with a click where it was
+    workbench.locator("button.widget-toggle-button", has_text="Edit").first.click()
+    _wait_until(lambda: "mw-mode-edit" in (editor.get_attribute("class") or ""), 30, "the editor to be in Edit mode")
+    before = _notes_on_roll(workbench)
+    index = editor.evaluate(FREE_SOPRANO_NOTE_JS)
+    assert index >= 0, "no soprano note on the roll that another voice does not cover"
+    note = editor.locator(".mw-note[data-voice='0']").nth(index)
+    where = note.evaluate("(r) => ({x: +r.getAttribute('x'), y: +r.getAttribute('y'), h: +r.getAttribute('height')})")
+    note.click(position={"x": 2, "y": where["h"] / 2})
+    page.keyboard.press("Delete")
+    _wait_until(lambda: _notes_on_roll(workbench) == before - 1, 30, "the deleted note to leave the roll")
+
+    def edited():
+        number = _take_number(status.inner_text())
+        return number if number is not None and number > made and "your edits" in status.inner_text() else None
+
+    draft = _wait_until(edited, TAKE_S, "the edit to become a new take")
+    box = svg.bounding_box()  # the page may have scrolled
+    page.mouse.click(box["x"] + where["x"] + 2, box["y"] + where["y"] + where["h"] / 2)
+    _wait_until(lambda: _notes_on_roll(workbench) == before, 30, "the added note to show on the roll")
+    message = editor.locator(".mw-editor-message").inner_text()
+    assert "⚠" not in message, f"the edit was refused: {message}"
+    page.wait_for_timeout(500)
+    assert _notes_on_roll(workbench) == before, "the added note did not stay on the roll"
+    options = _take_options(workbench)
+    assert sum(f"edit of #{made}" in o for o in options) == 1, f"one take for both edits: {options}"
+    _wait_until(lambda: _views_show(workbench, draft), TAKE_S, f"the sound and score to follow the edit #{draft}")
+    page.keyboard.press("Control+z")  # undo the added note
+    _wait_until(lambda: _notes_on_roll(workbench) == before - 1, 30, "Ctrl+Z to undo the added note")
+    workbench.locator("button.widget-toggle-button", has_text="Select").first.click()
+    return {"regenerated": made, "edited": draft}
+
+
 @pytest.mark.parametrize("ui", ["lab", "notebook7", "voila"])
 def test_workbench_in_the_browser(jupyter, ui):
     browser, base, token, tmp = jupyter
@@ -477,6 +565,7 @@ def test_workbench_in_the_browser(jupyter, ui):
             _generate(page, workbench)  # back to an 8-bar take for the picture
         if ui == "lab":
             _check_analysis(page, workbench)
+            facts |= _check_compose(page, workbench)
         _screenshot(page, workbench, ui, tmp)
     except BaseException:
         try:

@@ -4,6 +4,7 @@ Importing this imports ipywidgets and anywidget.
 """
 
 from .controls import SamplerControls
+from .editor import RollEditor
 from .player import TakeView
 from .progress import TrainingMonitor
 from .takes import Take, TakeList
@@ -13,6 +14,7 @@ from .workbench import Workbench
 __all__ = [
     "DownloadLinks",
     "PianoRollView",
+    "RollEditor",
     "Player",
     "SamplerControls",
     "ScoreView",

@@ -252,6 +252,25 @@ class SamplerControls(w.VBox):
             raise
         self.lock_seed.value = True
 
+    def offers_model(self, model) -> bool:
+        """Whether ``model`` is in the model menu (a take made by hand or by the infill model names none of them)."""
+        return model in self.model._options_values
+
+    def apply_seed(self, seed: int, temperature: float | None = None) -> None:
+        """Set and lock the seed (and the temperature, where given): what replays a take of the infill model.
+
+        All or nothing: a value a control refuses (:class:`~musewidgets.errors.SettingError`) changes nothing.
+        """
+        before = (self.seed.value, self.temperature.value, self.lock_seed.value, self._seed_chosen)
+        try:
+            self.seed.value = seed
+            if temperature is not None:
+                self.temperature.value = temperature
+        except Exception:
+            self.seed.value, self.temperature.value, self.lock_seed.value, self._seed_chosen = before
+            raise
+        self.lock_seed.value = True
+
     def _apply(self, settings: dict) -> None:
         for key in (  # the tempo last: choosing a style or an uploaded primer proposes a tempo of its own
             "model",

@@ -18,6 +18,16 @@ One take drives the view: the selected one (``TakeList.selected``). Every view u
 piece being sampled). The caption is the take's label; starring the take changes the label, and only the caption is
 updated (nothing is drawn again). Selecting a take while a generation runs shows it at once, and the roll stops
 following the sampling; a finished generation selects (and shows) its new take.
+
+Composing by filling in (:mod:`musewidgets.infill`): under the view, :class:`RollEditor` (``Workbench.editor``) shows
+the selected take's roll drawn in the browser. In **Select** mode drag over bars (and click voice names) and press
+**Regenerate**: the infill model writes those bars of those voices anew (seed and temperature from the controls;
+progress and Stop as for Generate) and nothing else changes, bit for bit. In **Edit** mode click to add, delete, move
+or lengthen notes, with undo and redo: the first edit of a take makes a new take (its ``parent`` recorded), later
+edits change that same take until another take is selected, so the take edited is never lost; the sound and the score
+follow a moment after the last edit. **Harmonize** writes alto, tenor and bass under a melody: ABC typed in the box,
+or the top voice of the selected take (a file opened with **Open file** becomes a take). A take the infill model
+cannot take (a style it does not know, another number of voices) is refused in the status line, naming why.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import ipywidgets as w
 from ..errors import MusewidgetsError
 from .analysis import AnalysisPanel, fault_marks
 from .controls import SamplerControls
+from .editor import RollEditor, bars_words
 from .player import TakeView
 from .takes import Take, TakeList
 from .views import DownloadLinks
@@ -43,6 +54,11 @@ __all__ = ["Workbench"]
 GAN_CANNOT_CONTINUE = "the GAN draws whole phrases and cannot continue music"
 CONTINUE_TIP = "extend the selected take by the bars below"
 NO_CONTROLS = "this model was trained without key and ending control"
+INFILL_MODEL = "infill"  # the shipped infill model: Regenerate and Harmonize
+REGENERATE_TIP = "write the bars and voices selected on the roll anew with the infill model; nothing else changes"
+HARMONIZE_TIP = "write the lower voices under a melody with the infill model"
+ABC_PLACEHOLDER = "a melody in ABC, e.g.\nX:1\nM:4/4\nL:1/4\nK:G\nG A B G | c B A2 | B c d B | A G G2 |]"
+_INFILL: dict = {}  # name -> checkpoint, loaded once per process
 _PARTIAL = -1  # _shown_take_id while the roll shows a piece being sampled
 _VISIBLE = {"overflow": "visible"}  # boxes scroll by default (overflow: auto): only the score may scroll
 _COMPARE_ROLL = {"roll_width": 5.5, "roll_height": 2.6}  # inches: two rolls side by side
@@ -154,6 +170,34 @@ class Workbench(w.VBox):
         self._uploaded_name: str | None = None
         self._uploaded_tempo: int | None = None  # the uploaded file's tempo, where it gave one
         self._last_error: str | None = None
+        self.editor = RollEditor(layout=w.Layout(width="100%", min_width="0", **_VISIBLE))
+        self.mode = w.ToggleButtons(
+            options=[("Select", "select"), ("Edit", "edit")],
+            value="select",
+            tooltips=["drag over bars, click voice names: what Regenerate rewrites", "add, move, lengthen, delete"],
+            style={"button_width": "70px"},
+        )
+        self.regenerate_button = w.Button(description="Regenerate", icon="refresh", tooltip=REGENERATE_TIP)
+        self.open_file = w.FileUpload(
+            accept=".mid,.midi,.musicxml,.xml,.mxl,.abc", multiple=False, description="Open file", icon="folder-open"
+        )
+        self.melody_source = w.Dropdown(
+            options=[("the ABC below", "abc"), ("the selected take's top voice", "take")],
+            value="abc",
+            description="melody",
+            style={"description_width": "initial"},
+            layout=w.Layout(width="auto"),
+        )
+        self.harmonize_style = w.Dropdown(
+            description="in the style of", style={"description_width": "initial"}, layout=w.Layout(width="auto")
+        )
+        self.harmonize_button = w.Button(description="Harmonize", icon="music", tooltip=HARMONIZE_TIP)
+        self.abc_text = w.Textarea(placeholder=ABC_PLACEHOLDER, rows=4, layout=w.Layout(width="100%"))
+        self.infill_rounds: int | None = None  # Gibbs rounds of Regenerate and Harmonize (None: the model's default)
+        self.render_delay = 0.4  # seconds after the last hand edit before the sound and the score follow
+        self._draft_id: int | None = None  # the take that hand edits change (made by the first edit of a take)
+        self._render_timer: threading.Timer | None = None
+        self._infill_problem: str | None = None  # why Regenerate and Harmonize cannot run (no infill model)
         self._layout()
 
         self.generate_button.on_click(lambda _: self._start(continue_take=False))
@@ -177,6 +221,12 @@ class Workbench(w.VBox):
         self.controls.model.observe(self._guard(lambda _: self._on_style()), names="value")
         self.controls.primer.observe(self._guard(lambda _: self._on_primer()), names="value")
         self.controls.upload.observe(self._guard(lambda _: self._check_upload()), names="value")
+        w.link((self.mode, "value"), (self.editor, "mode"))
+        self.regenerate_button.on_click(lambda _: self._start_job(self._regenerate))
+        self.harmonize_button.on_click(lambda _: self._start_job(self._harmonize))
+        self.open_file.observe(self._guard(lambda _: self._open_file()), names="value")
+        self.editor.on_change(self._guard(self._on_edit))
+        self._init_infill()
         self._on_model()
         self._on_style()
         self._say("Pick a style and press <b>Generate</b>.")
@@ -205,8 +255,25 @@ class Workbench(w.VBox):
             layout=w.Layout(**_VISIBLE),
         )
         left = w.VBox([self.controls, buttons], layout=w.Layout(width="380px", min_width="380px", **_VISIBLE))
+        compose = w.VBox(
+            [
+                w.HBox(
+                    [self.mode, self.regenerate_button, self.open_file],
+                    layout=w.Layout(flex_flow="row wrap", align_items="center", **_VISIBLE),
+                ),
+                self.editor,
+                w.HBox(
+                    [self.melody_source, self.harmonize_style, self.harmonize_button],
+                    layout=w.Layout(flex_flow="row wrap", align_items="center", **_VISIBLE),
+                ),
+                self.abc_text,
+            ],
+            layout=w.Layout(min_width="0", **_VISIBLE),
+        )
+        compose.add_class("mw-compose")
         right = w.VBox(
-            [self.view, self.analyse_button, self.analysis], layout=w.Layout(flex="1 1 0%", min_width="0", **_VISIBLE)
+            [self.view, compose, self.analyse_button, self.analysis],
+            layout=w.Layout(flex="1 1 0%", min_width="0", **_VISIBLE),
         )
         history = w.VBox(
             [
@@ -250,8 +317,18 @@ class Workbench(w.VBox):
         take = take or self.current
         if take is None:
             raise MusewidgetsError("no take selected")
-        self.controls.apply(take.settings)
-        self._say(f"Controls set to take #{take.id}; seed {take.settings['seed']} locked.")
+        settings = take.settings
+        if settings.get("kind") or not self.controls.offers_model(settings.get("model")):
+            # made by hand, by the infill model or from a file: Generate cannot replay it; seed and temperature
+            # replay a Regenerate or Harmonize (with the same selection or melody)
+            self.controls.apply_seed(settings.get("seed", 0), settings.get("temperature"))
+            self._say(
+                f"Seed {settings.get('seed', 0)} and temperature locked from take #{take.id} "
+                f"({settings.get('kind') or settings.get('model')}): Regenerate or Harmonize with them replays it."
+            )
+            return
+        self.controls.apply(settings)
+        self._say(f"Controls set to take #{take.id}; seed {settings['seed']} locked.")
 
     def rate(self, rating: int) -> Take:
         """Like (+1) or dislike (-1) the selected take: the taste model learns from it (and is saved, with a
@@ -500,6 +577,11 @@ class Workbench(w.VBox):
         if base is None:
             raise MusewidgetsError("select a take to continue first")
         bars = int(self.controls.continue_bars.value)
+        if base.settings.get("kind") or not self.controls.offers_model(base.settings.get("model")):
+            # a take made by hand, by the infill model or from a file: continued by the model chosen now
+            base_settings = {k: v for k, v in settings.items() if k not in ("primer", "primer_piece", "primer_bars")}
+            settings = {**base_settings, "continue_of": base.id, "continue_bars": bars, "n": 1}
+            return settings, base.piece, bars
         settings = {
             **base.settings,
             "seed": settings["seed"],
@@ -555,6 +637,7 @@ class Workbench(w.VBox):
         self.generate_button.disabled = self._busy
         self.continue_button.disabled = self._busy or gan
         self.stop_button.disabled = not self._busy
+        self.regenerate_button.disabled = self.harmonize_button.disabled = self._busy or bool(self._infill_problem)
 
     # ------------------------------------------------------------------ views
     def _show(self, take: Take | None) -> None:
@@ -568,6 +651,7 @@ class Workbench(w.VBox):
                 self.view.show(None)
             else:
                 self.view.show(take.piece, label=take.label, programs=None, marks=self._analyse(take))
+            self.editor.show(None if take is None else take.piece)
             self.downloads.show(None)
             self._shown_take_id = None if take is None else take.id
 
@@ -625,6 +709,8 @@ class Workbench(w.VBox):
                 view.label = shown.label
 
     def _on_select(self, change) -> None:
+        if change["new"] != self._draft_id:
+            self._draft_id = None  # another take: the next hand edit makes a new take
         self._roll_follows = False  # a take chosen while sampling is shown; the generation only moves the progress
         self._sync_views()
         self._refresh_compare()
@@ -732,6 +818,339 @@ class Workbench(w.VBox):
             return ""
         fits = self._styles_for(parts)
         return f" As a primer it fits {' or '.join(fits)}, not {self.controls.style.value}." if fits else ""
+
+    # ------------------------------------------------------------------ composing by filling in
+    def regenerate(self, bars: tuple[int, int] | None = None, voices=None) -> Take:
+        """Do what the Regenerate button does (bars and voices selected on the roll, or these) and return the new take;
+        raises on bad settings or a take the infill model cannot take."""
+        if bars is not None:
+            self.editor.select(bars, voices)
+        return self._job(self._regenerate, raise_errors=True)
+
+    def harmonize(self, abc: str | None = None, *, source: str | None = None, style: str | None = None) -> Take:
+        """Do what the Harmonize button does and return the new take: ``abc`` (typed into the box), or with
+        ``source="take"`` the selected take's top voice; ``style`` one of the infill model's styles."""
+        if abc is not None:
+            self.abc_text.value = abc
+            self.melody_source.value = "abc"
+        if source is not None:
+            self.melody_source.value = source
+        if style is not None:
+            self.harmonize_style.value = style
+        return self._job(self._harmonize, raise_errors=True)
+
+    def _init_infill(self) -> None:
+        """Load the infill model (once per process) for its styles; without it Regenerate and Harmonize say why."""
+        try:
+            ck = self._infill()
+        except Exception as err:
+            self._infill_problem = f"the infill model could not be loaded ({_plain(err).lstrip('⚠ ')})"
+            self.regenerate_button.tooltip = self.harmonize_button.tooltip = self._infill_problem
+            return
+        styles = [name for name, info in ck.styles.items() if len(info["parts"]) > 1]
+        self.harmonize_style.options = styles
+        if self.controls.style.value in styles:
+            self.harmonize_style.value = self.controls.style.value
+
+    def _infill(self):
+        if INFILL_MODEL not in _INFILL:
+            from ..infill import load_infill
+
+            _INFILL[INFILL_MODEL] = load_infill(INFILL_MODEL)
+        return _INFILL[INFILL_MODEL]
+
+    def _infill_style(self, take: Take) -> str:
+        """The style in which the infill model reads ``take``; raises, naming why, when it cannot take it."""
+        ck = self._infill()
+        piece = take.piece
+        style = take.settings.get("style") or piece.style
+        known = ", ".join(ck.styles)
+        if style not in ck.styles:
+            raise MusewidgetsError(
+                f"take #{take.id} is {style}, and the infill model knows only {known}: it cannot regenerate this take"
+            )
+        voices = len(ck.styles[style]["parts"])
+        if len(piece.parts) != voices:
+            raise MusewidgetsError(
+                f"take #{take.id} has {_count(len(piece.parts), 'part')}, but the infill model writes {style} in "
+                f"{_count(voices, 'voice')}: it cannot regenerate this take"
+            )
+        if piece.steps_per_quarter != ck.codec.steps_per_quarter:
+            raise MusewidgetsError(
+                f"take #{take.id} is on a grid of {piece.steps_per_quarter} steps a quarter; the infill model reads "
+                f"{ck.codec.steps_per_quarter}"
+            )
+        polyphonic = [p.name for p in piece.parts if not p.is_monophonic]
+        if polyphonic:
+            raise MusewidgetsError(
+                f"take #{take.id}: {', '.join(polyphonic)} sing{'s' * (len(polyphonic) == 1)} chords; the infill "
+                "model needs one note at a time in each voice"
+            )
+        return style
+
+    def _start_job(self, job) -> None:
+        """Run ``job`` (Regenerate, Harmonize) in the background like Generate."""
+        if self._thread is not None and self._thread.is_alive():
+            self._say("Still generating: press Stop first.", error=True)
+            return
+        self._thread = threading.Thread(target=self._job, args=(job, False), daemon=True)
+        self._thread.start()
+
+    def _job(self, job, raise_errors: bool) -> Take | None:
+        """As :meth:`_generate`: one job at a time, failures in the status line, the history untouched by them."""
+        if not self._running.acquire(blocking=False):
+            self._say("Still generating: press Stop first.", error=True)
+            if raise_errors:
+                raise MusewidgetsError("still generating: press Stop first")
+            return None
+        self._stop.clear()
+        self._busy = self._roll_follows = True
+        self._set_buttons()
+        try:
+            return job()
+        except Exception as err:
+            self._last_error = _plain(err)
+            self._say(self._last_error, error=True)
+            if raise_errors:
+                raise
+            return None
+        finally:
+            self._busy = self._roll_follows = False
+            self.progress_box.layout.display = "none"
+            self._set_buttons()
+            self._running.release()
+            self._guard(self._sync_views)()
+
+    def _rounds(self) -> int:
+        from ..infill import DEFAULT_ROUNDS
+
+        return DEFAULT_ROUNDS if self.infill_rounds is None else int(self.infill_rounds)
+
+    def _regenerate(self) -> Take:
+        from ..infill import bar_mask
+
+        if self._infill_problem:
+            raise MusewidgetsError(self._infill_problem)
+        base = self.current
+        if base is None:
+            raise MusewidgetsError("select a take first")
+        if self.editor.piece is not base.piece:
+            self._show(base)
+        if self.editor.bars is None:
+            raise MusewidgetsError(
+                "select what to regenerate first: in Select mode, drag over bars on the roll (click voice names to "
+                "choose the voices)"
+            )
+        style = self._infill_style(base)
+        piece, bars, voices = base.piece, self.editor.bars, self.editor.voices
+        where = self.editor.describe_selection()
+        mask = bar_mask(piece, bars, voices)
+        seed = self.controls.next_seed()
+        temperature = float(self.controls.temperature.value)
+        rounds = self._rounds()
+        t0 = time.perf_counter()
+        self._say(f"Regenerating {html.escape(where)} of take #{base.id} with the infill model…")
+        result, stopped = self._fill(piece, mask, style=style, seed=seed, temperature=temperature, rounds=rounds)
+        result = result.replace(tempo=piece.tempo, title=piece.title)
+        names = [piece.parts[v].name for v in voices]
+        settings = {
+            "model": INFILL_MODEL,
+            "kind": "regenerate",
+            "parent": base.id,
+            "style": style,
+            "temperature": temperature,
+            "seed": seed,
+            "n": 1,
+            "bars": list(bars),
+            "voices": voices,
+            "where": f"{bars_words(bars)} {','.join(n.lower() for n in names)}",
+            "rounds": rounds,
+            "stopped": stopped,
+        }
+        return self._add_made(result, settings, t0, f"regenerated {html.escape(where)} of take #{base.id}")
+
+    def _fill(self, piece, mask, *, style, seed, temperature, rounds):
+        """(the filled piece, whether Stop ended it): Gibbs rounds counted on the progress bar, the roll redrawn as
+        they go; Stop keeps the last complete state."""
+        from ..infill import iter_fill
+
+        every = max(1, rounds // 16)
+        self._set_rounds(0, rounds)
+        self.progress_box.layout.display = ""
+        result, stopped, shown = None, False, time.perf_counter()
+        steps = iter_fill(
+            self._infill(), piece, mask, style=style, seed=seed, temperature=temperature, iterations=rounds, every=every
+        )
+        for k, result in enumerate(steps):
+            self._set_rounds(min(rounds, k * every), rounds)
+            if self._stop.is_set():
+                stopped = True
+                break
+            if time.perf_counter() - shown >= self._redraw_every:
+                self._draw_progress(result)
+                shown = time.perf_counter()
+        return result, stopped
+
+    def _harmonize(self) -> Take:
+        from ..analysis.keys import estimate_key
+        from ..infill import prepare_harmonization
+
+        if self._infill_problem:
+            raise MusewidgetsError(self._infill_problem)
+        style = self.harmonize_style.value
+        if not style:
+            raise MusewidgetsError("the infill model knows no style with more than one voice")
+        ck = self._infill()
+        parent = None
+        if self.melody_source.value == "take":
+            base = self.current
+            if base is None:
+                raise MusewidgetsError("select a take whose top voice is the melody first")
+            melody, parent, tempo, what = base.piece, base.id, base.piece.tempo, f"the top voice of take #{base.id}"
+        else:
+            melody, tempo = self._read_abc(self.abc_text.value)
+            what = "the ABC melody"
+        tempo = tempo or ck.styles[style].get("tempo", 80.0)
+        seed = self.controls.next_seed()
+        temperature = float(self.controls.temperature.value)
+        t0 = time.perf_counter()
+        self._say(f"Harmonizing {what} in the {html.escape(style)} style…")
+        base, mask, shift = prepare_harmonization(melody, style=style, model=ck)
+        result, stopped = self._fill(base, mask, style=style, seed=seed, temperature=temperature, rounds=self._rounds())
+        result = result.replace(tempo=float(tempo), key=result.key or estimate_key(result))
+        settings = {
+            "model": INFILL_MODEL,
+            "kind": "harmonize",
+            "parent": parent,
+            "style": style,
+            "temperature": temperature,
+            "seed": seed,
+            "n": 1,
+            "rounds": self._rounds(),
+            "stopped": stopped,
+        }
+        low, high = ck.styles[style]["parts"][0][2]
+        moved = f"moved {'up' if shift > 0 else 'down'} {abs(shift)} semitones into the soprano range {low}-{high}"
+        note = f" ({moved})" if shift else ""
+        return self._add_made(result, settings, t0, f"harmonized {what} in the {html.escape(style)} style{note}")
+
+    def _read_abc(self, text: str):
+        """(melody, tempo or None) from the ABC box; a bare tune body gets a default header (4/4, quarters, C)."""
+        from ..io import read_with_report
+
+        text = (text or "").strip()
+        if not text:
+            raise MusewidgetsError("type a melody in ABC into the box first (or choose the selected take's top voice)")
+        if not any(line.strip().startswith("K:") for line in text.splitlines()):
+            text = "X:1\nM:4/4\nL:1/4\nK:C\n" + text
+        elif not text.startswith("X:"):
+            text = "X:1\n" + text
+        piece, report = read_with_report(text.encode(), name="melody.abc")
+        return piece, (piece.tempo if report.tempo_found else None)
+
+    def _add_made(self, piece, settings: dict, t0: float, words: str) -> Take:
+        """Add a take made by the infill model, select it, show its seed, save, and say so."""
+        seconds = time.perf_counter() - t0
+        take = Take(piece, settings, seconds)
+        self._show(take)
+        self.take_list.add(take)
+        self.controls.use_seed(settings["seed"])
+        problems = self._save()
+        note = f" (stopped early, after round {self.progress.value})" if settings.get("stopped") else ""
+        if problems:
+            note += f". ⚠ Not saved: {html.escape(problems[0])}; the take stays here until the kernel stops"
+        text = f"Take #{take.id}: {words}, seed {settings['seed']}, in {seconds * 1000:.0f} ms{note}."
+        self._say(text, error=bool(problems))
+        return take
+
+    def _set_rounds(self, done: int, rounds: int) -> None:
+        self.progress.max = max(1, rounds)
+        self.progress.value = done
+        self.progress_label.value = f"round {done} of {rounds}"
+
+    def _open_file(self) -> Take | None:
+        """A file chosen under "Open file" becomes a take (to regenerate, edit or harmonize)."""
+        from ..io import read_with_report
+
+        files = self.open_file.value
+        if not files:
+            return None
+        f = files[0]
+        piece, report = read_with_report(bytes(f["content"]), name=f["name"])
+        style = piece.style or self.controls.style.value
+        settings = {
+            "model": "file",
+            "kind": "file",
+            "file": f["name"],
+            "parent": None,
+            "style": style,
+            "temperature": float(self.controls.temperature.value),
+            "seed": 0,
+            "n": 1,
+        }
+        take = Take(piece, settings)
+        self._show(take)
+        self.take_list.add(take)
+        problems = self._save()
+        changed = f" ({report})" if report.changed or report.remarks else ""
+        name = html.escape(f["name"])
+        self._say(
+            f"Take #{take.id}: opened {name}, {_count(len(piece.parts), 'part')}, {piece.n_bars} bars"
+            f"{html.escape(changed)}." + (f" ⚠ Not saved: {html.escape(problems[0])}." if problems else ""),
+            error=bool(problems),
+        )
+        return take
+
+    def _on_edit(self, piece) -> None:
+        """A hand edit on the roll (or its undo, redo): the first edit of a take makes a new take with its parent
+        recorded; later ones change that take until another is selected. Sound and score follow after a pause."""
+        take = self.current
+        if take is None:
+            return
+        draft = self.take_list.get(self._draft_id) if self._draft_id is not None else None
+        if draft is not None and draft.id == take.id:
+            draft.piece = piece
+            edits = draft.settings.get("edits", 0) + 1
+            draft.settings = {**draft.settings, "edits": edits}
+        else:
+            settings = {**take.settings, "kind": "edit", "parent": take.id, "edits": 1}
+            for key in ("stopped", "candidate", "where"):
+                settings.pop(key, None)
+            draft = Take(piece, settings)
+            self._draft_id = draft.id
+            with self._views:
+                self._shown_take_id = draft.id  # the roll shows it already; sound and score follow below
+                self.take_list.add(draft)
+            self._say(f"Take #{draft.id}: your edits of take #{take.id} (take #{take.id} stays as it was).")
+        problems = self._save()
+        if problems:
+            self._say(f"⚠ Not saved: {html.escape(problems[0])}; your takes stay here until the kernel stops.", True)
+        self._schedule_render()
+
+    def _schedule_render(self) -> None:
+        if self._render_timer is not None:
+            self._render_timer.cancel()
+        if self.render_delay <= 0:
+            self._render_edited()
+            return
+        self._render_timer = threading.Timer(self.render_delay, self._guard(self._render_edited))
+        self._render_timer.daemon = True
+        self._render_timer.start()
+
+    def _render_edited(self) -> None:
+        """The sound and the score of the take being edited, once the edits pause."""
+        with self._views:
+            take = self.current
+            if take is None or take.id != self._draft_id or self._shown_take_id != take.id:
+                return
+            self.view.show(take.piece, label=take.label, programs=None, marks=self._analyse(take))
+
+    def flush_edits(self) -> None:
+        """Render the sound and the score of the edited take now (tests and scripts; the page does it by itself)."""
+        if self._render_timer is not None:
+            self._render_timer.cancel()
+            self._render_timer = None
+        self._render_edited()
 
     # ------------------------------------------------------------------ status and errors
     def _say(self, text: str, error: bool = False) -> None:
