@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="an infill .pt checkpoint file instead of the shipped model")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument(
-        "--temperature", type=_non_negative_float, default=0.7, help="of the notes chosen (default 0.7; 0 = likeliest)"
+        "--temperature", type=_non_negative_float, default=1.0, help="of the notes chosen (default 1; 0 = likeliest)"
     )
     p.add_argument("--iterations", type=_non_negative_int, help="Gibbs rounds (default 96)")
     p.add_argument("--unguided", action="store_true", help="no cost on parallel fifths and octaves: the model alone")

@@ -104,6 +104,16 @@ def ending_weights(style: str | None, n_voices: int) -> dict[int, torch.Tensor]:
     return weights
 
 
+def approach_weights(style: str | None) -> torch.Tensor | None:
+    """The weight ``(12,)`` of each interval above the final bass note for the bass note before it (the style's
+    ``"approach"`` ending profile, weighted as :func:`ending_weights` does); ``None`` where the style has none."""
+    profile = ending_profiles().get(style) if style else None
+    if not profile or not sum(profile.get("approach", ())):
+        return None
+    shares = torch.tensor(profile["approach"])
+    return 1 + torch.log(shares / shares.max()).clamp(min=-1.0)
+
+
 def cadence_bias(
     tonics: list[int | None],
     n_voices: int,

@@ -198,18 +198,28 @@ def test_holding_a_note_into_a_parallel_costs_too():
 
 
 def test_the_cadence_prior_applies_under_a_final_note_of_the_tonic_chord():
-    def prior(final: int):
+    def prior(final: int, key=None, piece_key="C major"):
         notes = tuple(Note(p, 4 * i, 4) for i, p in enumerate([67, 65, 64, 62, final]))
-        piece = Piece((Part("S", notes), Part("A", ()), Part("T", ()), Part("B", ())), key="C major", length=32)
+        piece = Piece((Part("S", notes), Part("A", ()), Part("T", ()), Part("B", ())), key=piece_key, length=32)
         grid = _grid(piece).T
         free = np.zeros_like(grid, dtype=bool)
         free[:, 1:] = True
-        return _cadence(piece, grid, free, None, "chorale")
+        return _cadence(piece, grid, free, key, "chorale")
 
-    first, last, voice, pitch, hold = prior(60)  # ends on the tonic
-    assert (first, last, voice) == (16, 19, 3) and pitch[48] == pitch[36] > 0 == pitch[43]
+    windows = prior(60)  # ends on the tonic
+    bass = {(lo, hi): (pitch, hold) for lo, hi, v, pitch, hold in windows if v == 3 and lo <= 16}
+    pitch, hold = bass[(16, 19)]  # under the final note: the tonic
+    assert pitch[48] == pitch[36] > 0 == pitch[43]
     assert hold[0] > 0 > hold[7]  # holding the tonic is favoured, holding G is not
-    assert prior(64) is not None and prior(62) is None  # the third: a tonic chord; the second: a half cadence
+    approach, _ = bass[(12, 15)]  # the quarter before: Bach's basses come from the fifth
+    assert approach[43] == approach[55] > 0 == approach[48]
+    inner = [w for w in windows if w[2] in (1, 2) and w[0] == w[1] == 16]
+    assert len(inner) == 2 and all(w[3][64] > 0 == w[3][62] for w in inner)  # E in the C major chord, D is not
+    held = [w for w in windows if (w[0], w[1]) == (17, 19) and w[2] in (1, 2, 3)]  # no voice moves on under it
+    assert len(held) == 3 and all((w[4] > 0).all() and not w[3].any() for w in held)
+    assert prior(64) is not None  # the third: a tonic chord
+    assert prior(62, key="C major") is None  # the second in C major, asked for: a half cadence, left alone
+    assert prior(62) is not None  # a signature that does not fit: the key the notes fit best, with D in its chord
 
 
 def test_a_long_piece_is_read_window_by_window(tiny):
