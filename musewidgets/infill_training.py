@@ -230,7 +230,15 @@ class InfillTask:
         device = t._device()
         lr = cfg.lr or DEFAULT_LR
         batch_size = cfg.batch_size or DEFAULT_BATCH
-        model = build("infill", self.model_config).to(device)
+        model = build("infill", self.model_config)
+        lineage = {}
+        if cfg.init:  # start from another infill checkpoint's weights (a model of other sizes is refused by name)
+            from .training import init_record, initialize
+
+            lineage = {"init_from": init_record(cfg.init)}
+            if not t.resume:
+                initialize(model, cfg.init)
+        model = model.to(device)
         steps = model.config.context
         valid = self.valid.validation_set(steps)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
@@ -267,6 +275,7 @@ class InfillTask:
                 best_valid_nll=best,
                 valid_metric="NLL per hidden cell (nats), fixed seeded windows and masks of the valid split",
                 params=model.n_params(),
+                **lineage,
             )
             optimizer = None if train_state is None else opt.state_dict()  # only the resume file carries these
             save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer, train_state=train_state)

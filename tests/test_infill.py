@@ -112,6 +112,14 @@ def test_infill_trains_and_resumes_exactly(tmp_path):
     assert all(math.isfinite(x) for x in first)
 
 
+def test_init_starts_from_the_checkpoints_weights(tiny, tmp_path):
+    result = Trainer(_config(init=str(tiny), max_steps=1, eval_every=1, lr=1e-12), tmp_path).fit()
+    before, after = load_checkpoint(tiny), load_checkpoint(result["path"])
+    assert after.meta["init_from"]["steps"] == 10  # the lineage names the run it started from
+    for name, weight in before.model.state_dict().items():  # one step at a learning rate of nothing: the same weights
+        assert torch.allclose(weight, after.model.state_dict()[name], atol=1e-6), name
+
+
 def test_validation_windows_and_masks_are_fixed():
     corpora = {"chorale": corpus.load_style("chorale", progress=False)}
     data = InfillData(CODEC, corpora, "valid", limit=3)
