@@ -840,14 +840,19 @@ class Workbench(w.VBox):
         return self._job(self._harmonize, raise_errors=True)
 
     def _init_infill(self) -> None:
-        """Load the infill model (once per process) for its styles; without it Regenerate and Harmonize say why."""
+        """The Harmonize menu: the infill model's styles of several voices, read from its model card (the model
+        itself, and torch, load at the first Regenerate or Harmonize); without a card Regenerate and Harmonize say
+        why."""
+        from ..corpus import get_style
+
+        card = Path(__file__).parents[1] / "data" / "models" / f"{INFILL_MODEL}.json"  # checkpoints.SHIPPED_DIR
         try:
-            ck = self._infill()
-        except Exception as err:
-            self._infill_problem = f"the infill model could not be loaded ({_plain(err).lstrip('⚠ ')})"
+            known = json.loads(card.read_text())["styles"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            self._infill_problem = f"the infill model could not be found ({card.name}: {_plain(err).lstrip('⚠ ')})"
             self.regenerate_button.tooltip = self.harmonize_button.tooltip = self._infill_problem
             return
-        styles = [name for name, info in ck.styles.items() if len(info["parts"]) > 1]
+        styles = [name for name in known if get_style(name).voices > 1]
         self.harmonize_style.options = styles
         if self.controls.style.value in styles:
             self.harmonize_style.value = self.controls.style.value
