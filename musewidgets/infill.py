@@ -25,7 +25,7 @@ own odds (:data:`RHYTHM_TEMPERATURE` 1), then which note, at ``temperature`` (de
 is surest, and an orderless model is surest that a note goes on: cooled as a whole, the lower voices of a chorale
 held on and played a fifth fewer notes than Bach's (12.9 against 16.3 a bar); cooled in their pitches only, they
 play as many (16.4). Cooled too far (0.7 falling to 0.35) they grow diatonic and plain (pitch-class entropy 2.82
-against Bach's 2.99, C2ST 0.75); from 1 to 0.7, 0.60-0.70 over three sets of seeds (``python -m
+against Bach's 2.99, C2ST 0.75); from 1 to 0.7, 0.63-0.66 over three sets of seeds (``python -m
 benchmarks.compose``).
 
 **Guidance** (``guide=True``, the default, as for the sequence models), documented nudges on the logits:
@@ -35,17 +35,17 @@ benchmarks.compose``).
   :mod:`musewidgets.analysis.voice_leading` counts them, on both of the moves the note decides (into it from the
   event before, and out of it into the voice's next note, after the cells that hold it), and so does a ``HOLD`` that
   moves a note's end into a parallel (the soft form of :mod:`musewidgets.strict`, both ways, since a Gibbs cell has
-  neighbours on both sides). Harmonizing held-out chorale sopranos, the shipped model alone writes 8.5 parallels per
-  8 bars, guided 0.02-0.05 (Bach: 0.19).
+  neighbours on both sides). Harmonizing held-out chorale sopranos, the shipped model alone writes 5.8 parallels per
+  8 bars, guided 0.00-0.07 (Bach: 0.20).
 - *Cadence* (``ending=True``). Where the top voice's last note is given and belongs to the tonic chord (of ``key``,
   else of the key the piece most likely ends in: :func:`_ending_key`), the voices under it are nudged to a perfect
   or plagal cadence, by ``CADENCE_STRENGTH`` logits (:data:`~musewidgets.guidance.CADENCE_STRENGTH`): the bass to
   the notes the style's pieces end on (:func:`~musewidgets.guidance.ending_weights`: the tonic), and on the quarter
   before to the notes its basses come from (:func:`~musewidgets.guidance.approach_weights`: the fifth in a chorale,
   the fifth or the fourth in Palestrina); the inner voices to the notes of the tonic chord; and every voice to hold
-  the final chord while the top voice does. Harmonizing the 41 held-out chorale endings, 98-100 % end in such a
-  cadence (a root-position triad reached by a bass fourth or fifth; Bach: 93 %; the bass alone nudged: 51 %;
-  without guidance: 22 %).
+  the final chord while the top voice does. Harmonizing the 41 held-out chorale endings, 90-100 % end in such a
+  cadence over three sets of seeds (a root-position triad reached by a bass fourth or fifth; Bach: 93 %; the bass
+  alone nudged: 51 %; without guidance: 12-22 %).
 
 **What never changes.** Cells outside the mask keep their tokens, bit for bit, and their sound: a note that begins
 inside the mask and sounds on into cells outside it is kept whole (its masked cells are taken out of the mask),

@@ -236,12 +236,12 @@ def test_regenerate_without_a_selection_says_what_to_do(wb):
 
 def test_a_take_the_infill_model_cannot_take_is_refused_by_name(wb):
     n = len(wb.takes)
-    folk = chorale_take(make_piece(), style="folk")
-    wb.take_list.add(folk)
+    other = chorale_take(make_piece(), style="gregorian")  # a style of someone's own model, unknown to the infill one
+    wb.take_list.add(other)
     wb.editor.select((0, 1))
     with pytest.raises(MusewidgetsError, match="knows only chorale"):
         wb.regenerate()
-    assert "folk" in wb.status.value and RED in wb.status.value
+    assert "gregorian" in wb.status.value and RED in wb.status.value
     two = chorale_take(make_piece())  # two parts, the bass with a chord
     wb.take_list.add(two)
     wb.editor.select((0, 1))

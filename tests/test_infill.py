@@ -369,7 +369,7 @@ def test_the_shipped_checkpoint_loads_safely_and_fits_the_budget():
     assert data["family"] == "infill" and "optimizer" not in data
     assert SHIPPED.stat().st_size <= 5 * 2**20
     ck = load_checkpoint(SHIPPED)
-    assert {"chorale", "renaissance"} <= set(ck.styles)
+    assert {"chorale", "renaissance", "folk", "irish"} <= set(ck.styles)
     assert ck.meta["command"].startswith("musewidgets train --model infill")
     assert SHIPPED.with_suffix(".md").exists() and SHIPPED.with_suffix(".json").exists()
 
@@ -388,3 +388,13 @@ def test_the_shipped_model_harmonizes_a_held_out_soprano(chorale, tmp_path):
     copy = tmp_path / "infill.pt"
     shutil.copy(SHIPPED, copy)
     assert harmonize(melody, seed=0, model=copy) == result  # a path replays the same notes
+
+
+@needs_shipped
+def test_the_shipped_model_regenerates_bars_of_a_folk_tune():
+    tune = next(p for p in corpus.load_style("folk", progress=False).split("test") if p.n_bars >= 8).slice_bars(0, 8)
+    again = regenerate(tune, bars=(2, 4), seed=1, iterations=8)
+    mask = bar_mask(tune, (2, 4))
+    assert np.array_equal(_grid(tune)[~mask], _grid(again)[~mask])  # only bars 2-3 may change
+    assert again.n_bars == tune.n_bars and again.parts[0].is_monophonic
+    assert again.parts[0].notes != tune.parts[0].notes  # and they do (a seed other than the tune's own)
