@@ -1,10 +1,10 @@
 """``python -m benchmarks``: run every benchmark, rewrite docs/benchmarks.md, and put a summary table on top."""
 
-from benchmarks import compose, editor, jsb, listening, models, see_and_hear, startup, workbench
+from benchmarks import compose, editor, jsb, listening, models, prepare, see_and_hear, startup, workbench
 from benchmarks.common import machine, table, write_section
 
 rows = []
-for module in (workbench, models, see_and_hear, startup, jsb, listening, compose, editor):
+for module in (workbench, models, see_and_hear, startup, jsb, listening, compose, editor, prepare):
     result = module.main()
     print(result["markdown"], "\n")
     rows += result.get("summary", [])

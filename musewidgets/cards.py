@@ -28,14 +28,100 @@ def write_cards(folder: str | Path, *, seq_len: int = 512, limit_pieces: int | N
     folder = Path(folder)
     paths = sorted(p for p in folder.glob("*.pt") if not p.name.endswith(".last.pt"))
     checkpoints = {p.stem: load_checkpoint(p) for p in paths}
-    classifiers = [p for p in paths if checkpoints[p.stem].family == "classifier"]
+    own = {k: ck for k, ck in checkpoints.items() if "store" in ck.meta}  # trained on the user's own music
+    cards = {name: _write_store_card(folder, name, ck, seq_len) for name, ck in own.items()}
+    checkpoints = {k: ck for k, ck in checkpoints.items() if k not in own}
+    if not checkpoints:
+        return cards
+    classifiers = [p for p in paths if p.stem in checkpoints and checkpoints[p.stem].family == "classifier"]
     if classifiers:  # style classifiers have cards of their own: accuracy and confusion, not NLL
         from .analysis.classifier import write_card
 
-        cards = {p.stem: write_card(p, limit=limit_pieces) for p in classifiers}
+        cards |= {p.stem: write_card(p, limit=limit_pieces) for p in classifiers}
         rest = {k: v for k, v in checkpoints.items() if v.family != "classifier"}
         return cards | (_write_sequence_cards(folder, rest, seq_len, limit_pieces) if rest else {})
-    return _write_sequence_cards(folder, checkpoints, seq_len, limit_pieces)
+    return cards | _write_sequence_cards(folder, checkpoints, seq_len, limit_pieces)
+
+
+STORE_EVAL_TOKENS = 200_000  # tokens per split a store-trained model's card is evaluated on (a store can be huge)
+
+
+def _write_store_card(folder: Path, name: str, ck, seq_len: int) -> dict:
+    """The card of a model trained on the user's own music (a token store): its data as preparation found it, and
+    NLL per token on the store's valid and test splits (their first :data:`STORE_EVAL_TOKENS` tokens) beside
+    unigram and bigram baselines fitted on (the first 2,000 pieces of) its train split."""
+    import itertools
+
+    import torch
+
+    from .models.ngram import NGram
+    from .store import TokenStore
+    from .training import evaluate_nll
+
+    info = ck.meta["store"]
+    store = TokenStore(info["path"])
+    style = store.style
+    split = {part: store.split(part) for part in ("train", "valid", "test")}
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    rows: dict[str, dict] = {}
+    for order, label in ((1, "unigram"), (2, "bigram")):
+        model = NGram(order).fit(itertools.islice(split["train"].by_style[style], 2000))
+        rows[label] = {
+            part: {style: _per_token(*model.nll(_first_tokens(split[part].by_style[style])))}
+            for part in ("valid", "test")
+        }
+    ck.model.to(device)
+    rows[name] = {
+        part: evaluate_nll(ck.model, split[part], seq_len, device, max_tokens=STORE_EVAL_TOKENS)
+        if len(split[part])
+        else {style: None}
+        for part in ("valid", "test")
+    }
+    ck.model.to("cpu")
+    skipped = ", ".join(f"{n} {reason}" for reason, n in info["skipped"].items()) or "none"
+    meta = ck.meta
+    card = {
+        "name": name,
+        "family": ck.family,
+        "parameters": int(sum(p.numel() for p in ck.model.parameters())),
+        "styles": list(ck.styles),
+        "data": _store_data(info, style, skipped),
+        "command": meta.get("command", ""),
+        "train_seconds": meta.get("train_seconds"),
+        "steps": meta.get("steps"),
+        "machine": meta.get("machine", ""),
+        "train_config": meta.get("train_config", {}),
+        "init_from": meta.get("init_from"),
+        "nll_per_token": rows[name],
+        "comparison": rows,
+        "evaluated": time.strftime("%Y-%m-%d"),
+    }
+    (folder / f"{name}.json").write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
+    (folder / f"{name}.md").write_text(_markdown(card, [style]))
+    return card
+
+
+def _store_data(info: dict, style: str, skipped: str) -> str:
+    """The card's data line for a model trained on a token store."""
+    splits = info["splits"]
+    voices = f"{info['voices']} voice{'s' * (info['voices'] != 1)}"
+    return (
+        f"your own music: {info['used']:,} of {info['files']:,} files under {info['folder']} as style {style!r} "
+        f"({voices}; skipped: {skipped}); {info['tokens']:,} tokens in the token store {info['path']}; file-level "
+        f"80/10/10 split by a stable hash of each file's path (train {splits.get('train', 0):,}, valid "
+        f"{splits.get('valid', 0):,}, test {splits.get('test', 0):,} files); random transposition within the voice "
+        "ranges while training"
+    )
+
+
+def _first_tokens(pieces, limit: int = STORE_EVAL_TOKENS):
+    """Pieces from the start of ``pieces`` until ``limit`` tokens are reached."""
+    count = 0
+    for e in pieces:
+        if count >= limit:
+            return
+        count += len(e.tokens)
+        yield e
 
 
 def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_pieces: int | None) -> dict:

@@ -77,10 +77,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
         model=overrides,
         init=args.init,
         seed=args.seed,
+        data=args.data,
+        style_name=args.style_name,
     )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: is a file, not a folder")
+    if args.data is None and args.style_name is not None:
+        raise ValueError("--style-name names the style of your own music: give --data FOLDER too")
+    if args.data is not None and args.style:
+        raise ValueError("--data trains on your own music as one style: leave out --style")
     command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
     trainer = Trainer(config, args.out, command=command, resume=args.resume)
     if args.resume and not trainer.last_path.exists():
@@ -90,6 +96,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     for path in ([args.init] if args.init else []) + ([trainer.last_path] if args.resume else []):
         load_checkpoint(resolve(path))  # a damaged or untrusted checkpoint is refused before any work
+    if args.data is not None:  # read the folder (or reuse its store) before training, and say what was used
+        trainer.show_progress = not args.quiet
+        trainer.open_store()
+        print(trainer.store_report, file=sys.stderr)
     subscribe_progress(trainer, desc=f"training {args.model}", quiet=args.quiet)
     result = trainer.fit()
     print(
@@ -320,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model family (or the style classifier) on corpus styles")
     p.add_argument("--model", required=True, choices=["rnn", "lstm", "transformer", "gan", "classifier", "infill"])
     p.add_argument("--style", action="append", help="style to train on (repeat; default all four)")
+    p.add_argument(
+        "--data",
+        metavar="FOLDER",
+        help="train on your own music instead: every MIDI, MusicXML and ABC file under FOLDER (rnn, lstm, "
+        "transformer); it is read once into a token store in OUT/store and reused",
+    )
+    p.add_argument("--style-name", help="with --data: the name of the style your music becomes (default: FOLDER's)")
     p.add_argument("--minutes", type=_positive_float, default=10.0, help="wall-clock budget (default 10)")
     p.add_argument("--out", required=True, help="folder for the checkpoint and model card")
     p.add_argument("--max-steps", type=_positive_int)

@@ -107,6 +107,13 @@ class TrainConfig:
     init: str | None = None  # checkpoint to start from (same family); see Trainer
     end_share: float = 0.25  # share of training windows that end where their piece ends
     key_dropout: float = 0.2  # share of training windows whose key is hidden (index 0)
+    # your own music (rnn, lstm, transformer): a folder of MIDI/MusicXML/ABC files, or a token store made of one
+    # (musewidgets.store); it becomes one style, named ``style_name`` (default: the folder's name), and ``styles``
+    # is not used. The store is kept in ``store`` (default: ``<out_dir>/store``), prepared once and reused.
+    data: str | None = None
+    style_name: str | None = None
+    store: str | None = None
+    voices: int | None = None  # keep pieces of this many voices (default: the most common count in the folder)
 
 
 # --------------------------------------------------------------------------- data
@@ -342,6 +349,9 @@ class Trainer:
         self.callbacks: dict[str, list[Callable]] = defaultdict(list)
         self.stop_requested = False
         self.n_threads: int | None = None  # torch threads while training; None: chosen by threads()
+        self.show_progress = True  # a progress bar while a ``data`` folder is prepared
+        self.store_report = None  # with ``data``: what preparing the folder found (musewidgets.store.StoreReport)
+        self._store = None  # with ``data``: the token store, once opened
 
     def add_callback(self, event: str, fn: Callable[[dict], None]) -> None:
         if event not in EVENTS:
@@ -386,6 +396,12 @@ class Trainer:
         """
         cfg = self.config
         self.check()
+        if cfg.data is not None:
+            store = self.open_store()
+            self.styles_info = {store.style: store.style_info}
+            task = SequenceTask(self, {}, store=store)
+            with torch_threads(self.threads()), seeded_torch(cfg.seed, self._device()):
+                return task.run()
         for style in cfg.styles:
             corpus_mod.get_style(style)
         corpora = {s: corpus_mod.load_style(s, progress=False) for s in cfg.styles}
@@ -415,8 +431,11 @@ class Trainer:
         size = self.config.batch_size
         if size is not None and not 1 <= size <= MAX_BATCH_SIZE:
             raise ValueError(f"`batch_size` must be from 1 to {MAX_BATCH_SIZE}, got {size}")
-        for style in self.config.styles:
-            corpus_mod.get_style(style)  # UnknownStyleError lists the known ones
+        if self.config.data is not None:
+            self._check_data()
+        else:
+            for style in self.config.styles:
+                corpus_mod.get_style(style)  # UnknownStyleError lists the known ones
         overrides = dict(self.config.model)
         if overrides and self.config.family in REGISTRY:  # a misspelt or impossible size, before any data is read
             try:
@@ -425,6 +444,47 @@ class Trainer:
             except (TypeError, ValueError, RuntimeError) as err:
                 shown = ", ".join(f"{k}={v}" for k, v in overrides.items())
                 raise ValueError(f"model settings ({shown}) do not make a {self.config.family}: {err}") from None
+
+    def _check_data(self) -> None:
+        """``data`` must be a folder (or a token store), for a family that learns next tokens."""
+        from .store import StoreError, is_store, style_name_for
+
+        cfg = self.config
+        if cfg.family not in ("rnn", "lstm", "transformer"):
+            raise ValueError(f"`data` (your own music) trains rnn, lstm or transformer models, not {cfg.family}")
+        if cfg.init:
+            raise ValueError("`data` and `init` together are not supported yet: train your own music from scratch")
+        path = Path(cfg.data)
+        if not path.is_dir():
+            raise StoreError(f"{path}: no such folder" if not path.exists() else f"{path}: is a file, not a folder")
+        if cfg.voices is not None and not 1 <= cfg.voices <= 4:
+            raise ValueError(f"`voices` must be 1 to 4, got {cfg.voices}")
+        if not is_store(path):
+            style_name_for(path, cfg.style_name)
+
+    @property
+    def store_path(self) -> Path:
+        """Where the token store of ``config.data`` is kept: ``config.store``, else ``<out_dir>/store``."""
+        return Path(self.config.store) if self.config.store else self.out_dir / "store"
+
+    def open_store(self, *, progress: bool | None = None):
+        """The :class:`~musewidgets.store.TokenStore` of ``config.data``: prepared (in parallel, with a progress
+        bar unless ``progress=False``), resumed or reused; the report is kept in :attr:`store_report`."""
+        from .store import TokenStore, is_store, prepare
+
+        cfg = self.config
+        if self._store is not None:
+            return self._store
+        if is_store(cfg.data):
+            store = TokenStore(cfg.data)
+        else:
+            show = self.show_progress if progress is None else progress
+            report = prepare(cfg.data, self.store_path, style_name=cfg.style_name, voices=cfg.voices, progress=show)
+            store = TokenStore(self.store_path)
+            store.report = report  # this run's (seconds, reused) rather than the first preparation's
+        self.store_report = store.report
+        self._store = store
+        return store
 
     def threads(self) -> int:
         """Torch threads for this run: :attr:`n_threads` if set, else on the CPU
@@ -580,11 +640,20 @@ class Trainer:
         return f"{platform.machine()} {platform.system()}, {cores}, torch {torch.__version__}, {device}{gpu}"
 
     def _meta(self, **extra) -> dict:
+        data = {s: "music21 corpus, split by musewidgets.corpus.split_of (80/10/10)" for s in self.config.styles}
+        if self.config.data is not None and self.store_report is not None:
+            r = self.store_report
+            data = {
+                r.style: f"{r.used} of {r.files} files of {r.folder} ({r.voices} voice{'s' * (r.voices != 1)}), "
+                "split by file by musewidgets.corpus.split_of (80/10/10)"
+            }
+            keys = ("folder", "style", "voices", "files", "used", "skipped", "splits", "tokens")
+            extra = {"store": {"path": r.store, **{k: getattr(r, k) for k in keys}}, **extra}
         return {
             "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
             "command": self.command,
             "machine": self._machine(),
-            "data": {s: "music21 corpus, split by musewidgets.corpus.split_of (80/10/10)" for s in self.config.styles},
+            "data": data,
             **extra,
         }
 
@@ -630,9 +699,22 @@ def fresh_names(model, path: str | os.PathLike) -> list[str]:
 class SequenceTask:
     """Next-token training of the rnn / lstm / transformer families."""
 
-    def __init__(self, trainer: Trainer, corpora: dict):
+    def __init__(self, trainer: Trainer, corpora: dict, *, store=None):
         self.t = trainer
         cfg = trainer.config
+        if store is not None:  # the user's own music: one style, windows read from the token store
+            self.codec = store.codec
+            self.train, self.valid = store.split("train"), store.split("valid")
+            if not len(self.train):
+                from .store import StoreError
+
+                raise StoreError(
+                    f"{store.path}: none of the {store.report.used} usable files fell in the train split (80 % of "
+                    "files by a hash of their names); add more files"
+                )
+            if not len(self.valid):  # a small folder: validate on the training pieces rather than on nothing
+                self.valid = self.train
+            return
         self.codec = TokenCodec()
         self.train = SequenceData(self.codec, corpora, "train", cfg.limit_pieces)
         self.valid = SequenceData(self.codec, corpora, "valid", cfg.limit_pieces)
