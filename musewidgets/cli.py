@@ -249,7 +249,15 @@ def _cmd_models(args: argparse.Namespace) -> None:
     from .cards import read_test_nll
     from .checkpoints import load_checkpoint, shipped
 
-    for name, path in shipped().items():
+    found = shipped()
+    if args.dir is not None:  # checkpoints of your own (musewidgets train --out FOLDER)
+        folder = Path(args.dir)
+        if not folder.is_dir():
+            raise ValueError(f"--dir {folder}: no such folder")
+        found = {p.stem: p for p in sorted(folder.glob("*.pt")) if not p.name.endswith(".last.pt")}
+        if not found:
+            raise ValueError(f"--dir {folder}: holds no checkpoint (.pt)")
+    for name, path in found.items():
         ck = load_checkpoint(path)
         nll = read_test_nll(path.with_suffix(".json"))
         shown = " ".join(f"{s}={v:.3f}" for s, v in nll.items()) if nll else "n/a (no likelihood)"
@@ -432,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_scorecard)
 
-    p = sub.add_parser("models", help="list the shipped checkpoints: family, styles, test NLL")
+    p = sub.add_parser("models", help="list the shipped checkpoints (or your own): family, styles, test NLL")
+    p.add_argument("--dir", metavar="FOLDER", help="list the checkpoints in FOLDER instead (musewidgets train --out)")
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("sessions", help="list the Workbench sessions saved on this computer (or delete them)")

@@ -231,6 +231,17 @@ def test_train_from_the_store_and_sample_the_new_style(folder, tmp_path):
     [piece] = sampler.generate(style="mytunes", bars=2, seed=0)
     assert len(piece.parts) == 1 and piece.n_bars == 2
 
+    import musewidgets
+
+    wb = musewidgets.Workbench(model=str(tmp_path / "run" / "lstm.pt"), session=False)  # its own style, chosen
+    assert wb.controls.style.value == "mytunes" and "mytunes" in wb.controls.style.options
+    assert "chorale" in wb.controls.style.options and wb.controls.primer_piece.options == ()
+    wb.controls.bars.value = 2
+    take = wb.generate()
+    assert take.settings["style"] == "mytunes" and len(take.piece.parts) == 1
+    with pytest.raises(musewidgets.errors.UnknownStyleError, match="mytunes"):
+        musewidgets.Workbench(model=str(tmp_path / "run" / "lstm.pt"), style="chorale", session=False)
+
 
 def test_the_cli_trains_on_a_folder_and_writes_the_card(folder, tmp_path, capsys):
     out = tmp_path / "run"
@@ -243,6 +254,10 @@ def test_the_cli_trains_on_a_folder_and_writes_the_card(folder, tmp_path, capsys
     card = json.loads((out / "lstm.json").read_text())
     assert card["styles"] == ["mytunes"] and "your own music: 16 of 23 files" in card["data"]
     assert set(card["nll_per_token"]) == {"valid", "test"}
+    assert main(["models", "--dir", str(out)]) == 0  # your own checkpoints listed as the shipped ones are
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert line.split()[:2] == ["lstm", "lstm"] and "styles: mytunes" in line and "mytunes=" in line
+    _fails(capsys, ["models", "--dir", str(tmp_path / "nowhere")], "no such folder")
 
 
 def _fails(capsys, args: list[str], message: str) -> None:

@@ -77,7 +77,9 @@ class Workbench(w.VBox):
         A shipped model, or a checkpoint file of your own (``musewidgets train``), which joins the model menu. It
         is loaded safely (weights only: a checkpoint can never run code); a damaged or foreign file raises
         :class:`~musewidgets.errors.CheckpointError` before anything is built.
-    style : str, default 'chorale'
+    style : str, optional
+        Default ``'chorale'``, or the first style of a model of your own that does not know it. A model trained on
+        your own music (``musewidgets train --data FOLDER``) adds its style to the style menu.
     taste_file : str or Path, optional
         JSON file that keeps the listener's taste (likes and dislikes) across sessions: read if it exists, written
         after every rating and reset.
@@ -95,21 +97,32 @@ class Workbench(w.VBox):
     >>> take = wb.generate()                # doctest: +SKIP  (what the Generate button does)
     """
 
-    def __init__(self, model: str = "lstm", style: str = "chorale", *, taste_file=None, session=None):
+    def __init__(self, model: str = "lstm", style: str | None = None, *, taste_file=None, session=None):
         from ..analysis.taste import FEATURE_NAMES, TasteModel
-        from ..corpus import get_style
+        from ..corpus import get_style, styles
+        from ..errors import UnknownStyleError
         from ..session import Session
         from .controls import MODELS
 
-        get_style(style)  # an unknown style fails here, before anything is built
         self._samplers: dict = {}
         own = model not in MODELS
+        menu = [s.name for s in styles()]  # the corpus styles, and those of a model trained on your own music
         if own:
             from ..sampling import load_sampler
 
             sampler = load_sampler(model)  # a damaged or untrusted checkpoint fails here too
             model = str(sampler.checkpoint.path)
             self._samplers[model] = sampler
+            menu += [s for s in sampler.styles if s not in menu]
+            if style is None and "chorale" not in sampler.styles:
+                style = next(iter(sampler.styles))
+        style = "chorale" if style is None else style
+        if style not in menu:
+            get_style(style)  # an unknown style fails here, before anything is built, naming the known ones
+        if own and style not in sampler.styles:
+            raise UnknownStyleError(
+                f"{Path(model).name} does not know the style {style!r}; it knows: {', '.join(sampler.styles)}"
+            )
         self.taste_file = None if taste_file is None else Path(taste_file)
         self.taste = TasteModel(FEATURE_NAMES)
         if self.taste_file is not None and self.taste_file.exists():
@@ -117,7 +130,7 @@ class Workbench(w.VBox):
                 self.taste = TasteModel.from_dict(json.loads(self.taste_file.read_text()))
             except ValueError as err:  # a damaged file is reported, never silently replaced
                 raise MusewidgetsError(f"{self.taste_file}: not a saved taste ({err})") from err
-        self.controls = SamplerControls(model="lstm" if own else model, style=style)
+        self.controls = SamplerControls(model="lstm" if own else model, style=style, styles=menu)
         if own:
             label = f"{Path(model).name} ({sampler.family})"
             self.controls.model.options = [(m, m) for m in MODELS] + [(label, model)]
@@ -463,8 +476,10 @@ class Workbench(w.VBox):
         if kind == "none":
             return None
         if kind == "corpus":
-            from ..corpus import load_style
+            from ..corpus import STYLES, load_style
 
+            if settings["style"] not in STYLES:
+                raise MusewidgetsError(f"{settings['style']!r} is your own style: no corpus piece to start from")
             corpus = load_style(settings["style"], progress=False)
             name = settings["primer_piece"].strip()
             try:
@@ -773,9 +788,10 @@ class Workbench(w.VBox):
         self.controls.set_metres(sampler.metres(style))
         primed = self.controls.primer.value == "upload" and self._uploaded_tempo
         self._set_tempo(self._uploaded_tempo if primed else info["tempo"])
-        from ..corpus import load_style
+        from ..corpus import STYLES, load_style
 
-        self.controls.primer_piece.options = tuple(load_style(style, progress=False).ids[:500])
+        ids = load_style(style, progress=False).ids[:500] if style in STYLES else ()  # your own: none
+        self.controls.primer_piece.options = tuple(ids)
 
     def _on_primer(self) -> None:
         if self.controls.primer.value == "upload" and self._uploaded_tempo:
