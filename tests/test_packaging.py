@@ -85,7 +85,7 @@ def test_notebooks_are_small_saved_with_outputs_and_linked_from_the_readme():
 
     readme = (ROOT / "README.md").read_text()
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    assert [p.stem[:2] for p in notebooks] == ["01", "02", "03", "04", "05", "06", "07", "08"]
+    assert [p.stem[:2] for p in notebooks] == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
     for path in notebooks:
         assert path.stat().st_size < 2_000_000, path.name
         nb = json.loads(path.read_text())
