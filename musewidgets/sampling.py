@@ -159,7 +159,7 @@ class Sampler:
             Ignored with a ``primer``, which brings its own.
         ending : bool, default True
             End the take like a piece, on a cadence (models with :attr:`controls`); ``False``: "keep going", as
-            if the music went on after the last bar. Models without controls and the GAN never plan an ending.
+            if the music went on after the last bar. Models without controls never plan an ending.
         guide : bool, default True
             Add the priors of :mod:`musewidgets.guidance` to the model's logits: phrases that return (every sequence
             model, in the corpus styles) and, for models with controls, the key asked for and the cadence of a take
@@ -175,16 +175,15 @@ class Sampler:
         if key is not None:
             key = _check_key(key)
         time_signature = self._metre(style, metre)
-        if self.family == "gan" and primer is not None:
-            raise ValueError("the gan family draws whole phrases and cannot continue a `primer`")
         if self.family == "gan" and strict:
             raise ValueError(
-                "strict voice leading needs a model that samples note by note; the gan draws whole phrases"
+                "strict voice leading is for the sequence models (rnn, lstm, transformer); the gan writes with its own "
+                "note-to-note chain and guidance (parallels cost there): leave `strict` off"
             )
         rng = torch.Generator().manual_seed(seed)
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
         if self.family == "gan":
-            steps = self._gan(style, bars, rng, n, settings, time_signature)
+            steps = self._gan(style, bars, rng, n, settings, time_signature, primer, key, ending, guide, seed)
         else:
             plan = {
                 "key": key if primer is None else None,
@@ -237,10 +236,10 @@ class Sampler:
         """Masked logits ``(vocab,)`` of the token that would follow ``primer``: voice 0 of the next step.
 
         For looking inside the model (see notebooks/03): ``filter_logits(...).softmax(-1)`` gives the distribution
-        a sampler would draw from. Not available for the GAN, which draws whole phrases.
+        a sampler would draw from. Not available for the GAN, which writes each bar from latents.
         """
         if self.family == "gan":
-            raise ValueError("the gan family has no next-token distribution: it draws whole phrases")
+            raise ValueError("the gan family has no next-token distribution: it writes each bar from latents")
         self._check_style(style)
         enc = self.codec.encode(primer.replace(style=style))
         n_steps = len(enc.tokens) // enc.n_voices
@@ -415,32 +414,141 @@ class Sampler:
         return bias, torch.tensor([-1 if t is None else t for t in tonics]), weights
 
     # ------------------------------------------------------------------ GAN
-    def _gan(self, style, bars, rng, n, settings, time_signature=None):
-        from .codecs.roll import CHANNELS
+    def _gan(
+        self, style, bars, rng, n, settings, time_signature=None, primer=None, key=None, ending=True, guide=True, seed=0
+    ):
+        """The GAN writes bar after bar, each bar reading the bars before it: a primer's last bars first.
+
+        Every cell is drawn as the sequence models draw tokens (temperature, top-k, top-p; a GAN trained on the
+        argmax, ``stochastic=False``, takes the argmax and scales its latents by the temperature instead). The key
+        the GAN is conditioned on: the primer's (its own, else estimated from its notes), else the one asked for,
+        else one drawn from the style's key distribution; a take without an asked key gets its key estimated from
+        its notes, as with the other models. With ``guide`` the sequence models' priors of
+        :mod:`musewidgets.guidance` apply as they do there: bars planned to return lean to the bar they return to,
+        parallel fifths and octaves cost (voices drawn from the top, one after the other) and the outer voices of
+        the last bar of a take that ends lean to the style's finals on the tonic of the key the GAN writes in.
+        """
+        from .codecs.roll import RollCodec
+        from .models.gan import key_parts, voice_mask
 
         model, cfg = self.model, self.model.config
-        header = self._header(style, None, {"time_signature": time_signature})
+        header = self._header(style, primer, {"time_signature": time_signature, "key": key})
         V = len(header["parts"])
         ts = tuple(header["time_signature"])
+        trained = tuple(self.checkpoint.styles[style]["time_signature"])
+        if ts != trained:
+            raise ValueError(
+                f"the gan writes {style} in {trained[0]}/{trained[1]} only; the `primer` is in {ts[0]}/{ts[1]}"
+            )
         spb = self.codec.steps_per_quarter * 4 * ts[0] // ts[1]
-        total = bars * spb
-        mask = torch.full((cfg.voices, CHANNELS), -math.inf)
-        for v in range(cfg.voices):
-            if v < V:
-                low, high = header["parts"][v][2] or (0, 127)
-                mask[v, :2] = 0.0
-                mask[v, 2 + low : 2 + high + 1] = 0.0
-            else:
-                mask[v, 0] = 0.0  # absent voices rest
-        style_t = torch.full((n,), self.codec.style_index(style), dtype=torch.long)
-        grids = []  # (n, voices, steps) token grids, one per phrase
-        while sum(g.shape[2] for g in grids) < total:
-            z = torch.randn(n, cfg.z_dim, generator=rng)
-            logits = model.logits(z, style_t, mask.expand(n, -1, -1))  # (n, voices, steps, C)
-            channel = sample_next_token(logits.reshape(-1, CHANNELS), rng, **settings).view(n, cfg.voices, cfg.steps)
-            grids.append(torch.where(channel >= 2, channel - 2 + PITCH0, torch.where(channel == 1, HOLD, REST)))
-            done = torch.cat(grids, dim=2)[:, :V, :total]  # (n, V, steps so far)
-            yield [self.codec.decode(done[i].T.reshape(-1).tolist(), header) for i in range(n)]
+        context = None
+        primer_steps = []
+        if primer is not None:
+            tokens = self.codec.encode(primer.replace(style=style)).tokens.reshape(-1, V)
+            primer_steps = tokens.tolist()
+            grid = torch.zeros((len(tokens), cfg.voices), dtype=torch.long)  # rests
+            grid[:, :V] = torch.as_tensor(RollCodec.channels(tokens))
+            context = grid.T[None].expand(n, -1, -1)
+            key = primer.key or estimate_key(primer)
+        if key is not None:
+            key_t = torch.full((n,), self.codec.key_index(key), dtype=torch.long)
+        else:
+            prior = model.key_prior[self.codec.style_index(style)]
+            key_t = torch.multinomial(prior.expand(n, -1), 1, generator=rng)[:, 0]
+        ranges = [part[2] for part in header["parts"]]
+        bars_left = [bars - i if ending and bars - i <= cfg.ending_bars else 0 for i in range(bars)]
+        decoders = [self.codec.decoder(header) for _ in range(n)]
+        for d in decoders:
+            d.feed(primer_steps)
+
+        def choose(logits):  # a GAN trained on sampled cells: sample them, as the sequence models sample tokens
+            return sample_next_token(logits.flatten(0, -2), rng, **settings).view(logits.shape[:-1])
+
+        P, vocab = cfg.pitch_high - cfg.pitch_low + 1, self.codec.vocab_size
+        token_of = torch.tensor([REST, HOLD, *range(PITCH0 + cfg.pitch_low, PITCH0 + cfg.pitch_high + 1)])
+
+        class Guide:  # the priors of musewidgets.guidance, on the GAN's inner channels
+            def __init__(self):
+                self.bar, self.cadence = 0, None
+                self.guard = None
+                first = len(primer_steps)  # the step where the new bars begin, a bar line
+                self.history = torch.zeros(n, cfg.voices, first + bars * spb, dtype=torch.long)  # inner channels
+                if context is not None:
+                    self.history[:, :, :first] = model.inner_channels(context)
+                self.start, self.returning = first, None
+                self.repeats = torch.Generator().manual_seed(seed + 7919)
+                self.first_bar = (first - header["pickup"]) // spb
+                if V > 1:
+                    self.guard = StrictVoiceLeading(
+                        n, V, vocab, parallels_only=True, penalty=guidance.PARALLEL_STRENGTH
+                    )
+                    for row in primer_steps:  # the primer's notes, as the sequence models feed them
+                        for v, tok in enumerate(row):
+                            self.guard.update(v, torch.full((n,), tok, dtype=torch.long))
+                        self.guard.end_step()
+                self.voices = self.guard is not None
+                if ending and bars:
+                    tonics = key_parts(key_t)[0]
+                    weights = ending_weights(style, V)
+                    bias = cadence_bias(tonics.tolist(), V, vocab, guidance.CADENCE_STRENGTH, weights)
+                    self.cadence = (torch.zeros(n, cfg.voices, len(token_of)), tonics, weights)
+                    self.cadence[0][:, :V] = bias[:, :, token_of]
+
+            def step(self, t, state):
+                last = self.cadence is not None and self.bar == bars - 1
+                if t == 0 and not last:  # does this bar return to an earlier one?
+                    greedy = settings["temperature"] == 0
+                    lags = plan_repeats(style, self.first_bar + self.bar, n, self.repeats, greedy=greedy)
+                    rows = (lags > 0).nonzero().flatten()
+                    self.returning = (rows, self.start - lags[rows] * spb) if len(rows) else None
+                elif t == 0:
+                    self.returning = None
+                if not last and self.returning is None:
+                    return None
+                bias = self.cadence[0].clone() if last else torch.zeros(n, cfg.voices, len(token_of))
+                if last:
+                    for v in outer_voices(V):
+                        sounding = torch.where(state[:, v] < P, state[:, v] + cfg.pitch_low, -1)
+                        weights = self.cadence[2][v]
+                        bias[:, v, 1] += hold_bias(sounding, self.cadence[1], guidance.CADENCE_STRENGTH, weights)
+                if self.returning is not None:  # the channel the returning bar had here
+                    rows, source = self.returning
+                    for v in range(V):
+                        bias[rows, v, self.history[rows, v, source + t]] += guidance.REPEAT_STRENGTH
+                return bias
+
+            def voice(self, v):
+                return self.guard.mask(v)[:, token_of] if v < V else None
+
+            def drawn(self, v, channel):
+                if v < V:
+                    self.guard.update(v, token_of[channel])
+
+            def end_step(self):
+                self.guard.end_step()
+
+            def end_bar(self, inner):
+                self.history[:, :, self.start : self.start + spb] = inner
+                self.bar, self.start = self.bar + 1, self.start + spb
+
+        written = model.sample_bars(
+            style=torch.full((n,), self.codec.style_index(style), dtype=torch.long),
+            metre=torch.full((n,), self.codec.metre_index(ts), dtype=torch.long),
+            key=key_t,
+            mask=voice_mask(ranges, V, cfg.voices).expand(n, -1, -1),
+            bar_steps=spb,
+            to_end=bars_left,
+            generator=rng,
+            temperature=1.0 if cfg.stochastic else settings["temperature"],
+            context=context,
+            choose=choose if cfg.stochastic else None,
+            guide=Guide() if guide else None,
+        )
+        for channels in written:  # (n, voices, spb)
+            tokens = RollCodec.tokens_of(channels[:, :V].numpy()).transpose(0, 2, 1)  # (n, spb, V)
+            for d, rows in zip(decoders, tokens.tolist()):
+                d.feed(rows)
+            yield [d.piece() for d in decoders]
 
 
 def _check_key(key) -> str:

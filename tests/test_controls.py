@@ -301,9 +301,11 @@ def test_workbench_key_metre_and_ending_make_the_take_and_replay_it():
     assert wb.generate().piece.parts == take.piece.parts
     c.style.value = "chorale"
     assert list(c.metre.options) == ["4/4", "3/4"] and c.metre.value == "4/4"
-    c.model.value = "gan"
-    assert c.key.disabled and c.ending.disabled and c.key.value is None
-    assert list(c.metre.options) == wb._sampler("gan").metres("chorale")
+    c.model.value = "gan"  # the GAN takes a key and an ending too, and writes each style in one metre
+    assert not c.key.disabled and not c.ending.disabled and c.key.value == "D minor"
+    assert list(c.metre.options) == wb._sampler("gan").metres("chorale") == ["4/4"]
+    gan_take = wb.generate()
+    assert gan_take.settings["key"] == "D minor" and gan_take.piece.key == "D minor"
     c.model.value = "lstm"
     assert not c.key.disabled
 

@@ -150,43 +150,74 @@ def gan():
     return models.build("gan", GAN_TINY)
 
 
-def test_gan_generator_shape_and_one_hot_fake(gan):
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(5, 8, generator=g)
-    style = torch.tensor([0, 1, 2, 3, 0])
-    gan.eval()
-    logits = gan.logits(z, style)
-    assert logits.shape == (5, 4, 64, 130)
-    gan.train()
-    fake = gan.fake(z, style)
-    assert fake.shape == (5, 4, 64, 130)
-    assert torch.equal(fake.sum(dim=-1), torch.ones(5, 4, 64))
-    assert set(fake.detach().unique().tolist()) == {0.0, 1.0}
-    assert fake.requires_grad  # straight-through gradients reach the generator
+def _gan_inputs(gan, B: int = 3, L: int = 16, seed: int = 0):
+    """Context rolls (one-hot, inner channels), conditioning and latents for ``B`` windows of ``L``-step bars."""
+    c = gan.config
+    g = torch.Generator().manual_seed(seed)
+    context = F.one_hot(torch.randint(0, c.inner, (B, c.voices, c.context_bars * L), generator=g), c.inner).float()
+    cond = {
+        "style": torch.arange(B) % 4,
+        "metre": torch.ones(B, dtype=torch.long),
+        "key": torch.arange(B) * 5 % 25,
+        "mask": torch.zeros(B, c.voices, c.inner),
+    }
+    before = torch.zeros(B, c.context_bars)
+    return context, before, cond, torch.randn(B, c.z_dim, generator=g), g
+
+
+def test_gan_writes_one_hot_bars_with_straight_through_gradients(gan):
+    c = gan.config
+    context, before, cond, z, g = _gan_inputs(gan)
+    noise = torch.randn(3, 2, c.bar_z_dim, generator=g)
+    to_end = torch.tensor([[0, 0], [2, 1], [0, 0]])
+    logits = gan.logits(context, before, cond, z, noise[:, 0], to_end[:, 0], 16)
+    assert logits.shape == (3, 4, 16, 130)
+    outside = torch.ones(130, dtype=torch.bool)
+    outside[:2] = outside[2 + c.pitch_low : 3 + c.pitch_high] = False
+    assert torch.isinf(logits[..., outside]).all() and torch.isfinite(logits[..., ~outside]).all()
+    bars = gan.generator.rollout(context, before, cond, z, noise, to_end, 16)
+    assert bars.shape == (3, 4, 32, c.inner)
+    hard = bars.detach()  # one-hot forward (hard + soft - soft, so up to rounding)
+    assert torch.allclose(hard.sum(-1), torch.ones(3, 4, 32)) and (hard - hard.round()).abs().max() < 1e-6
+    assert bars.requires_grad  # straight-through gradients reach the generator
+    seen = c.critic_context * 16  # the critic sees the last context bar and the written ones
+    gan.critic(torch.cat([context[:, :, -seen:], bars], dim=2), cond, to_end).sum().backward()
+    assert all(p.grad is not None for p in gan.generator.latent.parameters())
+    gan.zero_grad()
 
 
 def test_gan_voice_mask_forces_rests(gan):
-    mask = torch.full((2, 4, 130), -float("inf"))
-    mask[:, 0, :] = 0.0  # voice 0 is free
-    mask[:, 1:, 0] = 0.0  # voices 1..3 may only rest
-    gan.train()
-    fake = gan.fake(torch.randn(2, 8), torch.tensor([1, 1]), mask)
-    assert (fake[:, 1:, :, 0] == 1).all()
-    assert torch.equal(fake.sum(dim=-1), torch.ones(2, 4, 64))
+    from musewidgets.models.gan import voice_mask
+
+    c = gan.config
+    context, before, cond, z, g = _gan_inputs(gan, B=2)
+    mask = voice_mask([(60, 72)], 1)  # one voice, an octave; the others rest
+    cond["mask"] = gan.to_inner(mask).expand(2, -1, -1)
+    bars = gan.generator.rollout(
+        context, before, cond, z, torch.randn(2, 1, c.bar_z_dim), torch.zeros(2, 1, dtype=torch.long), 16
+    )
+    channels = gan.roll_channels(bars.argmax(-1))
+    assert (channels[:, 1:] == 0).all()
+    played = channels[:, 0][channels[:, 0] >= 2] - 2
+    assert ((played >= 60) & (played <= 72)).all()
 
 
 def test_gan_gradient_penalty_is_finite_and_trains_the_critic(gan):
-    gan.train()
-    real = F.one_hot(torch.randint(0, 130, (3, 4, 64)), 130).float()
-    fake = gan.fake(torch.randn(3, 8), torch.tensor([0, 1, 2])).detach()
-    gp = gan.gradient_penalty(real, fake, torch.tensor([0, 1, 2]))
+    c = gan.config
+    context, before, cond, z, g = _gan_inputs(gan)
+    seen = (c.critic_context + 2) * 16  # the join and two written bars
+    real = F.one_hot(torch.randint(0, c.inner, (3, 4, seen), generator=g), c.inner).float()
+    to_end = torch.zeros(3, 2, dtype=torch.long)
+    bars = gan.generator.rollout(context, before, cond, z, torch.randn(3, 2, c.bar_z_dim, generator=g), to_end, 16)
+    fake = torch.cat([context[:, :, -c.critic_context * 16 :], bars], 2)
+    gp = gan.gradient_penalty(real, fake.detach(), cond, to_end)
     assert gp.dim() == 0 and torch.isfinite(gp) and gp.item() >= 0
     gan.zero_grad()
     gp.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in gan.critic.parameters())
     assert all(p.grad is None for p in gan.generator.parameters())
-    scores = gan.critic(real, torch.tensor([0, 1, 2]))
-    assert scores.shape == (3,)
+    assert gan.critic(real, cond, to_end).shape == (3,)
+    gan.zero_grad()
 
 
 # ----------------------------------------------------------------------------- registry

@@ -248,11 +248,20 @@ def test_gan_parts_ranges_and_phrases(gan):
     assert all(low <= n.pitch <= high for n in folk.parts[0].notes)
     spb = folk.steps_per_bar
     assert folk.end <= 9 * spb
-    # one yield per 64-step phrase
-    assert len(list(gan.iter_generate(style="folk", bars=9, seed=3))) == math.ceil(9 * spb / 64)
+    # one yield per bar: the GAN writes bar after bar
+    assert len(list(gan.iter_generate(style="folk", bars=9, seed=3))) == 9
 
 
-def test_gan_refuses_a_primer(gan):
-    primer = corpus.load_style("chorale", progress=False).pieces[0].slice_bars(0, 1)
-    with pytest.raises(ValueError, match="primer"):
-        gan.generate(style="chorale", bars=2, primer=primer)
+def test_gan_continues_a_primer_in_its_metre(gan):
+    chorales = corpus.load_style("chorale", progress=False).pieces
+    primer = next(p for p in chorales if p.time_signature == (4, 4) and not p.pickup).slice_bars(0, 1)
+    [take] = gan.generate(style="chorale", bars=2, primer=primer, seed=1)
+    assert take.n_bars == 3
+    for kept, given in zip(take.parts, primer.parts):  # the primer's notes, bit for bit (the last may be held on)
+        inside = [n for n in kept.notes if n.start < primer.end]
+        assert inside[:-1] == list(given.notes[:-1])
+        assert (inside[-1].pitch, inside[-1].start) == (given.notes[-1].pitch, given.notes[-1].start)
+        assert inside[-1].duration >= given.notes[-1].duration
+    other = next(p for p in chorales if p.time_signature == (3, 4)).slice_bars(0, 1)
+    with pytest.raises(ValueError, match="4/4"):
+        gan.generate(style="chorale", bars=2, primer=other)

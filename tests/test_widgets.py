@@ -556,19 +556,24 @@ def test_model_style_mismatch_is_shown(wb, monkeypatch):
     assert len(wb.controls.instruments.children) == 4
 
 
-def test_gan_cannot_continue_a_primer_and_says_so(wb):
+def test_gan_continues_a_primer_in_its_metre_and_names_another(wb):
+    from musewidgets import corpus
+
     wb.generate()
     before = wb.takes
     c = wb.controls
     c.model.value = "gan"
-    c.primer.value = "corpus"  # in code: the menu itself is disabled for the GAN
-    c.primer_piece.value = c.primer_piece.options[0]
+    c.primer.value = "corpus"
+    chorales = corpus.load_style("chorale", progress=False)
+    c.primer_piece.value = next(i for i in c.primer_piece.options if chorales.get(i).time_signature == (3, 4))
     wb.generate_button.click()
     wb.wait(30)
-    assert is_error(wb) and "primer" in wb.status.value
+    assert is_error(wb) and "4/4" in wb.status.value  # the GAN writes chorales in 4/4 only, and says so
     assert wb.takes == before
     assert not wb.generate_button.disabled and wb.stop_button.disabled
-    assert wb.continue_button.disabled  # the GAN cannot continue music
+    c.primer_piece.value = next(i for i in c.primer_piece.options if chorales.get(i).time_signature == (4, 4))
+    take = wb.generate()
+    assert take.settings["model"] == "gan" and take.settings["primer"] == "corpus"
 
 
 # ----- 8. stop
@@ -773,13 +778,13 @@ def test_progress_counts_the_bars_right_under_the_buttons(wb, monkeypatch):
     assert wb.status not in descendants(right) and wb.progress_box not in descendants(right)
 
 
-def test_gan_progress_jumps_by_phrases(wb, monkeypatch):
+def test_gan_progress_goes_bar_by_bar(wb, monkeypatch):
     reached, go = pausing_sampler(monkeypatch, pause_after=(1,))
     wb.controls.model.value = "gan"
     wb.controls.bars.value = 6
     wb.generate_button.click()
     assert reached[1].wait(30)
-    assert wb.progress.value == 4 and wb.progress_label.value == "bar 4 of 6"  # a 4-bar phrase came at once
+    assert wb.progress.value == 1 and wb.progress_label.value == "bar 1 of 6"  # the GAN writes bar after bar
     go[1].set()
     wb.wait(30)
     assert not is_error(wb) and wb.current.settings["bars_made"] == 6
@@ -858,23 +863,18 @@ def test_a_take_selected_while_generating_is_shown_until_the_new_take_arrives(fr
 
 
 # ----- 11. GAN, uploads, seeds and failed presses
-def test_gan_disables_continue_and_the_primer_and_says_why(wb):
+def test_the_gan_continues_takes_but_is_never_strict(wb):
     c = wb.controls
-    wb.generate()
-    c.primer.value = "corpus"
+    c.voice_leading.value = True
     c.model.value = "gan"
-    assert wb.continue_button.disabled and c.primer.disabled and c.continue_bars.disabled
-    assert "cannot continue" in wb.continue_button.tooltip and "cannot continue" in c.primer.tooltip
-    assert c.primer.value == "none"  # a GAN take has no primer
-    take = wb.generate()
-    assert take.settings["model"] == "gan" and take.settings["primer"] == "none"
-    assert wb.continue_button.disabled and not wb.generate_button.disabled  # still, after a take
-    with pytest.raises(musewidgets.MusewidgetsError, match="GAN .*cannot continue"):
-        wb.continue_take()
-    c.model.value = "transformer"
     assert not wb.continue_button.disabled and not c.primer.disabled and not c.continue_bars.disabled
-    assert "cannot" not in (wb.continue_button.tooltip or "") and not c.primer.tooltip
-    assert c.primer.value == "corpus"  # the choice made before the GAN comes back
+    assert c.voice_leading.disabled and c.voice_leading.value is False and "note by note" in c.voice_leading.tooltip
+    take = wb.generate()
+    c.continue_bars.value = 2
+    longer = wb.continue_take()  # a GAN take, continued by the GAN
+    assert longer.settings["model"] == "gan" and longer.piece.n_bars == take.piece.n_bars + 2
+    c.model.value = "transformer"
+    assert not c.voice_leading.disabled and not c.voice_leading.tooltip
 
 
 def one_voice_tune(tmp_path, tempo: float = 132.0):

@@ -45,16 +45,27 @@ class RollCodec:
         return out
 
     @staticmethod
-    def to_roll(tokens: np.ndarray) -> np.ndarray:
-        """One-hot roll ``(voices, steps, 130)`` of a token grid ``(voices, steps)``."""
-        channels = np.where(tokens >= PITCH0, tokens - PITCH0 + 2, np.where(tokens == HOLD, 1, 0))
-        return np.eye(CHANNELS, dtype=np.float32)[channels]
+    def channels(tokens: np.ndarray) -> np.ndarray:
+        """The roll channel of every token of a grid (any shape): 0 rest, 1 hold, ``2 + p`` a new note of pitch
+        ``p``."""
+        tokens = np.asarray(tokens)
+        return np.where(tokens >= PITCH0, tokens - PITCH0 + 2, np.where(tokens == HOLD, 1, 0))
 
     @staticmethod
-    def to_tokens(roll: np.ndarray) -> np.ndarray:
-        """Token grid ``(voices, steps)`` of a roll (the most likely channel of each cell)."""
-        channels = np.asarray(roll).argmax(axis=-1)
+    def tokens_of(channels: np.ndarray) -> np.ndarray:
+        """The tokens of roll channels (any shape); the inverse of :meth:`channels`."""
+        channels = np.asarray(channels)
         return np.where(channels >= 2, channels - 2 + PITCH0, np.where(channels == 1, HOLD, REST))
+
+    @classmethod
+    def to_roll(cls, tokens: np.ndarray) -> np.ndarray:
+        """One-hot roll ``(voices, steps, 130)`` of a token grid ``(voices, steps)``."""
+        return np.eye(CHANNELS, dtype=np.float32)[cls.channels(tokens)]
+
+    @classmethod
+    def to_tokens(cls, roll: np.ndarray) -> np.ndarray:
+        """Token grid ``(voices, steps)`` of a roll (the most likely channel of each cell)."""
+        return cls.tokens_of(np.asarray(roll).argmax(axis=-1))
 
     def decode(self, roll: np.ndarray, header: dict) -> Piece:
         """A piece from a roll; ``header`` as in :class:`~musewidgets.codecs.tokens.Encoded` (its parts decide how

@@ -51,7 +51,7 @@ from .views import DownloadLinks
 
 __all__ = ["Workbench"]
 
-GAN_CANNOT_CONTINUE = "the GAN draws whole phrases and cannot continue music"
+GAN_NOT_STRICT = "the GAN draws each bar's cells together: it cannot refuse a fault note by note"
 CONTINUE_TIP = "extend the selected take by the bars below"
 NO_CONTROLS = "this model was trained without key and ending control"
 INFILL_MODEL = "infill"  # the shipped infill model: Regenerate and Harmonize
@@ -468,7 +468,7 @@ class Workbench(w.VBox):
         return self._samplers[family]
 
     def _is_gan(self, model: str) -> bool:
-        """The GAN draws whole phrases: no primer, no continuing, nothing to refuse note by note."""
+        """The GAN draws a bar's cells together: nothing to refuse note by note (no strict voice leading)."""
         return model == "gan" or (model in self._samplers and self._samplers[model].family == "gan")
 
     def _primer(self, settings: dict):
@@ -540,8 +540,6 @@ class Workbench(w.VBox):
             settings, primer, bars = self._continue_settings(settings)
         else:
             settings["seed"] = self.controls.next_seed()  # shown once the take is made: a failure changes nothing
-            if self._is_gan(settings["model"]) and settings["primer"] != "none":
-                raise MusewidgetsError(f"{GAN_CANNOT_CONTINUE}: set the primer to none")
             primer, bars = self._primer(settings), settings["bars"]
             if settings["primer"] == "upload":
                 settings["primer_file"] = self._uploaded_name
@@ -587,8 +585,6 @@ class Workbench(w.VBox):
     def _continue_settings(self, settings: dict) -> tuple[dict, object, int]:
         """(settings, primer, bars) to extend the selected take by ``continue_bars`` bars."""
         base = self.current
-        if self._is_gan(settings["model"]) or (base is not None and self._is_gan(base.settings["model"])):
-            raise MusewidgetsError(f"{GAN_CANNOT_CONTINUE}: pick the lstm, transformer or rnn to continue a take")
         if base is None:
             raise MusewidgetsError("select a take to continue first")
         bars = int(self.controls.continue_bars.value)
@@ -647,10 +643,9 @@ class Workbench(w.VBox):
         self.progress_label.value = f"bar {made} of {bars}"
 
     def _set_buttons(self) -> None:
-        """Generate and Continue while idle (Continue not for the GAN), Stop while generating."""
-        gan = self._is_gan(self.controls.model.value)
+        """Generate and Continue while idle, Stop while generating."""
         self.generate_button.disabled = self._busy
-        self.continue_button.disabled = self._busy or gan
+        self.continue_button.disabled = self._busy
         self.stop_button.disabled = not self._busy
         self.regenerate_button.disabled = self.harmonize_button.disabled = self._busy or bool(self._infill_problem)
 
@@ -766,16 +761,13 @@ class Workbench(w.VBox):
 
     # ------------------------------------------------------------------ controls
     def _on_model(self) -> None:
-        """The GAN cannot continue music: Continue and the primer are disabled, with a tooltip saying why."""
+        """Strict voice leading is disabled for the GAN, with a tooltip saying why; every model continues music."""
         gan = self._is_gan(self.controls.model.value)
-        self.controls.allow_primer(not gan, why=GAN_CANNOT_CONTINUE)
-        self.controls.continue_bars.disabled = gan
-        self.controls.continue_bars.tooltip = GAN_CANNOT_CONTINUE if gan else None
         if gan:
             self.controls.voice_leading.value = False
-        self.controls.voice_leading.disabled = gan  # the GAN draws whole phrases: nothing to refuse note by note
+        self.controls.voice_leading.disabled = gan
+        self.controls.voice_leading.tooltip = GAN_NOT_STRICT if gan else None
         self.controls.allow_controls(self._sampler(self.controls.model.value).controls, why=NO_CONTROLS)
-        self.continue_button.tooltip = GAN_CANNOT_CONTINUE if gan else CONTINUE_TIP
         self._set_buttons()
 
     def _on_style(self) -> None:
