@@ -92,18 +92,26 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.resume and not trainer.last_path.exists():
         raise ValueError(f"--resume: nothing to resume in {out} (no {trainer.last_path.name}); leave out --resume")
     trainer.check()
+    from . import distributed
     from .checkpoints import load_checkpoint, resolve
 
     for path in ([args.init] if args.init else []) + ([trainer.last_path] if args.resume else []):
         load_checkpoint(resolve(path))  # a damaged or untrusted checkpoint is refused before any work
-    if args.data is not None:  # read the folder (or reuse its store) before training, and say what was used
-        trainer.show_progress = not args.quiet
-        trainer.open_store()
-        print(trainer.store_report, file=sys.stderr)
-    subscribe_progress(trainer, desc=f"training {args.model}", quiet=args.quiet)
-    result = trainer.fit()
+    # under torchrun: one process group for the whole command; process 0 alone prints, saves and writes cards
+    with distributed.session(trainer._device()) as ctx:
+        main = ctx is None or ctx.is_main
+        if args.data is not None:  # read the folder (or reuse its store) before training, and say what was used
+            trainer.show_progress = not args.quiet
+            trainer.open_store()
+            if main:
+                print(trainer.store_report, file=sys.stderr)
+        subscribe_progress(trainer, desc=f"training {args.model}", quiet=args.quiet or not main)
+        result = trainer.fit()
+        workers = f" on {ctx.world} process{'es' * (ctx.world != 1)}" if ctx is not None else ""
+    if not main:
+        return
     print(
-        f"{args.model}: {result['reason']} after {result['steps']} steps, {result['seconds']:.0f} s; "
+        f"{args.model}: {result['reason']} after {result['steps']} steps{workers}, {result['seconds']:.0f} s; "
         f"best validation {result['best']:.3f}; checkpoint {result['path']}"
     )
     if not args.no_cards:

@@ -974,10 +974,15 @@ class StoreSplit:
         *,
         end_share: float = 0.0,
         key_dropout: float = 0.0,
+        part: tuple[int, int] | None = None,
     ) -> dict:
         """Random windows: the same dict of tensors as :meth:`musewidgets.training.SequenceData.batch` (pieces
         drawn in proportion to their length, a share ``end_share`` ending where the piece ends, a share
-        ``key_dropout`` with key 0, transposed at random within the voice ranges when ``augment``)."""
+        ``key_dropout`` with key 0, transposed at random within the voice ranges when ``augment``).
+
+        ``part=(rank, world)`` (distributed training) gives rows ``rank::world`` of that batch, bit for bit, and
+        reads only their windows: the generator advances as for the whole batch, so every process, drawing from
+        the same seeded generator, gets its own rows of the same global batch."""
         import torch
 
         from .codecs.tokens import BOS, PAD, PITCH0
@@ -986,24 +991,32 @@ class StoreSplit:
         if not len(self.rows):
             raise StoreError(f"{self.store.path}: the split has no pieces")
         ix, V, codec = self.store.index, self.store.voices, self.codec
+        rank, world = part or (0, 1)
+        if not 0 <= rank < world:
+            raise ValueError(f"`part` must be (rank, world) with 0 <= rank < world, got {part!r}")
+        kept = len(range(rank, batch_size, world))
         rows = {
-            k: np.full((batch_size, seq_len), PAD if k in ("inputs", "targets") else 0, dtype=np.int64)
+            k: np.full((kept, seq_len), PAD if k in ("inputs", "targets") else 0, dtype=np.int64)
             for k in ("inputs", "targets", "voice", "bar_pos", "to_end")
         }
-        metre, style, key = (np.zeros(batch_size, dtype=np.int64) for _ in range(3))
-        for b in range(batch_size):
+        metre, style, key = (np.zeros(kept, dtype=np.int64) for _ in range(3))
+        for row in range(batch_size):
             i = min(int(np.searchsorted(self._cdf, rng.random(), side="right")), len(self.rows) - 1)
             r = self.rows[i]
             length = int(ix["length"][r])
             last = max(0, (length - seq_len) // V)
             at_end = rng.random() < end_share
             start = (last if at_end else int(rng.integers(0, last + 1))) * V
+            shift = int(rng.integers(ix["shift_lo"][r], ix["shift_hi"][r] + 1)) if augment else 0
+            dropped = rng.random() < key_dropout
+            if row % world != rank:  # another process's row: drawn, not read
+                continue
+            b = row // world
             n = min(seq_len, length - start)
             lead = 1 if start > 0 else 0
             raw = self.store.read(ix["shard"][r], ix["offset"][r] + start - lead, n + lead).astype(np.int64)
             tokens = raw[lead:]
             prev = np.concatenate([raw[:1] if lead else [BOS], tokens[:-1]])
-            shift = int(rng.integers(ix["shift_lo"][r], ix["shift_hi"][r] + 1)) if augment else 0
             tokens = np.where(tokens >= PITCH0, tokens + shift, tokens)
             prev = np.where(prev >= PITCH0, prev + shift, prev)
             rows["inputs"][b, :n], rows["targets"][b, :n] = prev, tokens
@@ -1014,7 +1027,7 @@ class StoreSplit:
             left = -((steps - total) // spb)
             rows["to_end"][b, :n] = np.where((left >= 1) & (left <= codec.ending_bars), left, 0)
             metre[b], style[b] = ix["metre"][r], 0
-            key[b] = 0 if rng.random() < key_dropout else transpose_key_index(int(ix["key"][r]), shift)
+            key[b] = 0 if dropped else transpose_key_index(int(ix["key"][r]), shift)
         out = {k: torch.from_numpy(v) for k, v in rows.items()}
         out["metre"], out["style"], out["key"] = (torch.from_numpy(a) for a in (metre, style, key))
         return out

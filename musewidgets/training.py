@@ -29,10 +29,15 @@ Ctrl-C, a SIGKILL or a power cut loses at most one interval. ``resume=True`` con
 had never stopped: stopped by its step cap, a resumed run ends with the same weights, bit for bit, as one that ran
 through, on the same machine and thread count (on a GPU, as far as its kernels are deterministic). A run stopped by
 its time budget is not reproducible, resumed or not: where it stops depends on the machine's speed and load.
+
+Under ``torchrun`` the rnn, lstm and transformer train with DistributedDataParallel (:mod:`musewidgets.distributed`):
+the same global batch and seed give the single-process loss curve up to floating-point noise; process 0 alone
+prepares the token store, validates, saves, emits the events and decides when to stop.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -48,12 +53,13 @@ import numpy as np
 import torch
 
 from . import corpus as corpus_mod
+from . import distributed
 from .analysis.keys import estimate_key
 from .checkpoints import load_checkpoint, partial_path, resolve, save_checkpoint
 from .codecs import TokenCodec
 from .codecs.tokens import BOS, PAD, PITCH0, Encoded
 from .models import REGISTRY, build
-from .threads import torch_threads, training_threads
+from .threads import available_cores, torch_threads, training_threads
 
 __all__ = [
     "DEFAULTS",
@@ -359,6 +365,10 @@ class Trainer:
         self.callbacks[event].append(fn)
 
     def emit(self, event: str, **payload) -> None:
+        """Call the callbacks of ``event``; under torchrun on process 0 only (its progress is everyone's)."""
+        ctx = self._dist()
+        if ctx is not None and not ctx.is_main:
+            return
         for fn in self.callbacks[event]:
             fn(payload)
 
@@ -374,11 +384,31 @@ class Trainer:
     def last_path(self) -> Path:
         return self.out_dir / f"{self.config.family}.last.pt"
 
+    def _dist(self) -> distributed.Context | None:
+        """The process group of a run under torchrun, once joined (:func:`musewidgets.distributed.session`)."""
+        return distributed.current() if distributed.launched() else None
+
     def _device(self) -> torch.device:
-        """The device to train on; ``ValueError`` naming the problem for an unknown or unavailable one."""
+        """The device to train on; ``ValueError`` naming the problem for an unknown or unavailable one.
+
+        Under torchrun a GPU run puts each process on the GPU of its ``LOCAL_RANK``."""
         name = self.config.device
         if name == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            name = "cuda" if torch.cuda.is_available() else "cpu"
+        if distributed.launched() and str(name).startswith("cuda"):
+            if str(name) != "cuda":
+                raise ValueError(f"device {name!r}: under torchrun each process takes its LOCAL_RANK's GPU; use cuda")
+            if not torch.cuda.is_available():
+                raise ValueError(f"device {name!r}: this torch ({torch.__version__}) sees no CUDA GPU; use cpu or auto")
+            rank, gpus = distributed.local_rank(), torch.cuda.device_count()
+            if rank >= gpus:
+                raise ValueError(
+                    f"process {rank} on this machine has no GPU of its own ({gpus} here): start at most {gpus} "
+                    "processes per machine (--nproc_per_node), or use --device cpu"
+                )
+            return torch.device("cuda", rank)
+        if self.config.device == "auto":
+            return torch.device(name)
         try:
             device = torch.device(name)
         except (RuntimeError, TypeError):
@@ -394,8 +424,12 @@ class Trainer:
 
         On the CPU, training runs on :meth:`threads` torch threads and gives the caller's count back afterwards.
         """
-        cfg = self.config
         self.check()
+        with distributed.session(self._device()):  # under torchrun: the process group, for the whole run
+            return self._fit()
+
+    def _fit(self) -> dict:
+        cfg = self.config
         if cfg.data is not None:
             store = self.open_store()
             self.styles_info = {store.style: store.style_info}
@@ -431,6 +465,13 @@ class Trainer:
         size = self.config.batch_size
         if size is not None and not 1 <= size <= MAX_BATCH_SIZE:
             raise ValueError(f"`batch_size` must be from 1 to {MAX_BATCH_SIZE}, got {size}")
+        if distributed.launched():
+            family, world = self.config.family, int(os.environ["WORLD_SIZE"])
+            if family not in distributed.SEQUENCE_FAMILIES:
+                raise ValueError(f"under torchrun rnn, lstm and transformer train; train the {family} with one process")
+            if (size or DEFAULTS[family]["batch_size"]) < world:
+                size = size or DEFAULTS[family]["batch_size"]
+                raise ValueError(f"`batch_size` {size} is less than the {world} processes: each needs a row of it")
         if self.config.data is not None:
             self._check_data()
         else:
@@ -470,7 +511,7 @@ class Trainer:
     def open_store(self, *, progress: bool | None = None):
         """The :class:`~musewidgets.store.TokenStore` of ``config.data``: prepared (in parallel, with a progress
         bar unless ``progress=False``), resumed or reused; the report is kept in :attr:`store_report`."""
-        from .store import TokenStore, is_store, prepare
+        from .store import StoreError, TokenStore, is_store, prepare
 
         cfg = self.config
         if self._store is not None:
@@ -478,9 +519,23 @@ class Trainer:
         if is_store(cfg.data):
             store = TokenStore(cfg.data)
         else:
-            show = self.show_progress if progress is None else progress
-            report = prepare(cfg.data, self.store_path, style_name=cfg.style_name, voices=cfg.voices, progress=show)
-            store = TokenStore(self.store_path)
+            ctx = self._dist()
+            show = (self.show_progress if progress is None else progress) and (ctx is None or ctx.is_main)
+
+            def make():
+                return prepare(cfg.data, self.store_path, style_name=cfg.style_name, voices=cfg.voices, progress=show)
+
+            # under torchrun process 0 prepares the store, the others wait, then all open it read-only
+            report = make() if ctx is None else ctx.on_main(make)
+            try:
+                store = TokenStore(self.store_path)
+            except StoreError:
+                if ctx is None or ctx.is_main:
+                    raise
+                raise StoreError(
+                    f"{self.store_path}: process {ctx.rank} does not see the token store process 0 prepared; put --out "
+                    "on a folder every machine shares, or give each machine a prepared store as --data"
+                ) from None
             store.report = report  # this run's (seconds, reused) rather than the first preparation's
         self.store_report = store.report
         self._store = store
@@ -491,7 +546,11 @@ class Trainer:
         :func:`~musewidgets.threads.training_threads`, and on a GPU the caller's count."""
         if self.n_threads is not None:
             return self.n_threads
-        return training_threads() if self._device().type == "cpu" else torch.get_num_threads()
+        if self._device().type != "cpu":
+            return torch.get_num_threads()
+        if distributed.launched():  # the machine's cores shared among the processes torchrun started on it
+            return max(1, available_cores() // distributed.local_world_size())
+        return training_threads()
 
     def loop(
         self,
@@ -519,10 +578,14 @@ class Trainer:
         start = start or RunState()
         step, best, bad, elapsed = start.step, start.best, start.bad, start.seconds
         device = self._device()
+        ctx = self._dist()  # under torchrun: process 0 validates, saves and decides when to stop, for all
+        main = ctx is None or ctx.is_main
         metrics: dict = {}
         t0 = time.perf_counter()
-        for path in (self.best_path, self.last_path):  # what a save killed midway left behind
+        for path in (self.best_path, self.last_path) if main else ():  # what a save killed midway left behind
             partial_path(path).unlink(missing_ok=True)
+        if ctx is not None:
+            validate = functools.partial(ctx.on_main, validate)
 
         def seconds():
             return elapsed + time.perf_counter() - t0
@@ -538,17 +601,24 @@ class Trainer:
                     "metrics": dict(metrics),
                     "extra": extra() if extra else {},
                 }
-            save(path, step=step, seconds=round(seconds(), 1), valid=valid, best=best, train_state=state)
+            if main:
+                save(path, step=step, seconds=round(seconds(), 1), valid=valid, best=best, train_state=state)
             self.emit("checkpoint", path=str(path), step=step)
 
         reason = "time budget"
         try:
-            while seconds() <= cfg.minutes * 60:
-                if cfg.max_steps is not None and step >= cfg.max_steps:
-                    reason = "step cap"
-                    break
-                if self.stop_requested:
-                    reason = "stopped"
+            while True:
+                why = None
+                if seconds() > cfg.minutes * 60:
+                    why = "time budget"
+                elif cfg.max_steps is not None and step >= cfg.max_steps:
+                    why = "step cap"
+                elif self.stop_requested:
+                    why = "stopped"
+                if ctx is not None:  # every process stops at the same step
+                    why = ctx.decide(why)
+                if why is not None:
+                    reason = why
                     break
                 tick = time.perf_counter()
                 metrics = train_step(step)
@@ -578,8 +648,13 @@ class Trainer:
                         reason = "early stopping"
                         break
         except KeyboardInterrupt:
+            if ctx is not None:  # the other processes may be anywhere: no more collectives; `last` is kept
+                raise
             reason = "interrupted"
-        if not self.best_path.exists() or best == math.inf:  # too short for a validation: keep what we have
+        short = not self.best_path.exists() or best == math.inf
+        if ctx is not None:
+            short = ctx.decide(short)  # what process 0 sees on its disk
+        if short:  # too short for a validation: keep what we have
             valid = validate()
             best = float(np.mean(list(valid.values())))
             checkpoint(self.best_path, valid, True)
@@ -740,8 +815,17 @@ class SequenceTask:
         rng = np.random.default_rng(cfg.seed)
         start = t.restore(model, opt, rng)
         model.train()
+        ctx = t._dist()
+        if ctx is not None:
+            net = distributed.wrap(model, device)
+            if ctx.rank:  # dropout masks of its own (inside seeded_torch: the caller's state is not touched)
+                torch.default_generator.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
+                if device.type == "cuda":
+                    torch.cuda.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
 
         def train_step(step):
+            if ctx is not None:
+                return distributed_step(step)
             batch = self.train.batch(
                 rng, batch_size, cfg.seq_len, cfg.augment, end_share=cfg.end_share, key_dropout=cfg.key_dropout
             )
@@ -754,6 +838,32 @@ class SequenceTask:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
             return {"loss": loss.item(), "tokens": int((batch["targets"] != PAD).sum())}
+
+        def distributed_step(step):
+            # every process draws the same global batch and learns from its rows rank::world (the token store reads
+            # only those). Its loss is the sum of its tokens' NLL over the global token count, times world (DDP
+            # averages the gradients): the gradient of the global batch's mean NLL, as with one process.
+            args = (rng, batch_size, cfg.seq_len, cfg.augment)
+            kwargs = {"end_share": cfg.end_share, "key_dropout": cfg.key_dropout}
+            if isinstance(self.train, SequenceData):  # the corpus, in memory
+                batch = {k: v[ctx.rank :: ctx.world].contiguous() for k, v in self.train.batch(*args, **kwargs).items()}
+            else:
+                batch = self.train.batch(*args, **kwargs, part=(ctx.rank, ctx.world))
+            batch = {k: v.to(device) for k, v in batch.items()}
+            mine = int((batch["targets"] != PAD).sum())
+            [total] = ctx.all_sum([mine])
+            total = round(total)
+            for group in opt.param_groups:
+                group["lr"] = lr * group["lr_scale"] * min(1.0, (step + 1) / 100)
+            logits, loss = net(batch)
+            if mine == 0:  # rows of padding only: no loss, but a graph through every weight (DDP needs one)
+                loss = logits.sum() * 0.0
+            opt.zero_grad(set_to_none=True)
+            (loss * (mine * ctx.world / max(total, 1))).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            [nll] = ctx.all_sum([loss.item() * mine])
+            return {"loss": nll / max(total, 1), "tokens": total}
 
         def save(path, *, step, seconds, valid, best, train_state):
             meta = t._meta(
