@@ -195,3 +195,15 @@ def test_progress_bar_with_or_without_a_time_budget(tmp_path, capsys, minutes, m
     out, err = capsys.readouterr()
     assert "tiny step 3: valid folk=" in out + err
     assert shows in err
+
+
+def test_precision_is_checked_and_mixed_only_on_a_gpu(tmp_path):
+    import contextlib
+
+    from musewidgets.training import mixed_precision
+
+    assert isinstance(mixed_precision("cpu", "auto"), contextlib.nullcontext)  # the CPU computes in float32
+    with pytest.raises(ValueError, match="precision"):
+        Trainer(tiny_config(precision="half"), tmp_path).check()
+    with pytest.raises(ValueError, match="bf16 needs a GPU"):
+        Trainer(tiny_config(precision="bf16", device="cpu"), tmp_path).check()
