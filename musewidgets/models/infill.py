@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import register
-from .transformer import _rotary, _rotate
+from .transformer import Block, _rotary, _rotate
 
 __all__ = ["Infill", "InfillConfig"]
 
@@ -55,19 +55,9 @@ class InfillConfig:
         return self.vocab_size
 
 
-class _Block(nn.Module):
-    """Pre-norm residual block: bidirectional self-attention with rotary positions, then a 4x MLP."""
-
-    def __init__(self, c: InfillConfig):
-        super().__init__()
-        self.heads = c.heads
-        self.ln1 = nn.LayerNorm(c.d_model)
-        self.qkv = nn.Linear(c.d_model, 3 * c.d_model)
-        self.proj = nn.Linear(c.d_model, c.d_model)
-        self.ln2 = nn.LayerNorm(c.d_model)
-        self.mlp = nn.Sequential(nn.Linear(c.d_model, 4 * c.d_model), nn.GELU(), nn.Linear(4 * c.d_model, c.d_model))
-        self.drop = nn.Dropout(c.dropout)
-        self.p_drop = c.dropout
+class _Block(Block):
+    """The transformer's pre-norm block (self-attention with rotary positions, then a 4x MLP), bidirectional: every
+    step attends to every other step of the piece."""
 
     def forward(self, x, cos, sin, pad=None):
         # x: (B, T, C); pad: (B, T) True for steps outside the piece (attended by none)

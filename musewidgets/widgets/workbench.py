@@ -511,28 +511,7 @@ class Workbench(w.VBox):
         return [name for name, info in sampler.checkpoint.styles.items() if len(info["parts"]) == parts]
 
     def _generate(self, continue_take: bool, raise_errors: bool) -> Take | None:
-        if not self._running.acquire(blocking=False):
-            self._say("Still generating: press Stop first.", error=True)
-            if raise_errors:
-                raise MusewidgetsError("still generating: press Stop first")
-            return None
-        self._stop.clear()
-        self._busy = self._roll_follows = True
-        self._set_buttons()
-        try:
-            return self._run(continue_take)
-        except Exception as err:  # shown to the user; the history and the controls are untouched
-            self._last_error = _plain(err)
-            self._say(self._last_error, error=True)
-            if raise_errors:
-                raise
-            return None
-        finally:
-            self._busy = self._roll_follows = False
-            self.progress_box.layout.display = "none"
-            self._set_buttons()
-            self._running.release()
-            self._guard(self._sync_views)()  # e.g. a take selected while a generation failed
+        return self._job(lambda: self._run(continue_take), raise_errors)
 
     def _run(self, continue_take: bool) -> Take | None:
         settings = self.controls.settings()
@@ -910,7 +889,8 @@ class Workbench(w.VBox):
         self._thread.start()
 
     def _job(self, job, raise_errors: bool) -> Take | None:
-        """As :meth:`_generate`: one job at a time, failures in the status line, the history untouched by them."""
+        """Run ``job`` (Generate, Continue, Regenerate, Harmonize): one at a time, failures in the status line, the
+        history and the controls untouched by them."""
         if not self._running.acquire(blocking=False):
             self._say("Still generating: press Stop first.", error=True)
             if raise_errors:
