@@ -115,8 +115,10 @@ class TakeView(anywidget.AnyWidget):
     ) -> None:
         """Draw the roll, load the sound and engrave the score of ``piece`` (``None`` clears everything).
 
-        ``programs`` (one General MIDI program per part) replaces the parts' own instruments in the sound. A view made
-        with ``score=False`` engraves nothing. ``marks`` ((step, pitch) pairs) ring notes in red on the roll.
+        The roll and the sound go to the page first, in one message, so the take can be heard at once; the score
+        follows in a second one (engraving takes longer than the roll and the sound together). ``programs`` (one
+        General MIDI program per part) replaces the parts' own instruments in the sound. A view made with
+        ``score=False`` engraves nothing. ``marks`` ((step, pitch) pairs) ring notes in red on the roll.
         """
         if piece is None:
             self.clear()
@@ -125,12 +127,11 @@ class TakeView(anywidget.AnyWidget):
 
         roll = self._roll_state(piece, marks)
         wav = to_wav(piece, programs=programs)
-        svg = ""
+        self._set(roll, audio_wav=wav, score_svg="", label=label, pending=False)
         if self.score:
             from ..engraving import to_svg
 
-            svg = "".join(to_svg(piece, width=self.score_width))
-        self._set(roll, audio_wav=wav, score_svg=svg, label=label, pending=False)
+            self.score_svg = "".join(to_svg(piece, width=self.score_width))
 
     def mark(self, piece: Piece, marks: Sequence[tuple[int, int]]) -> None:
         """Redraw the roll of the piece on show with ``marks`` ringed (none: plain); the sound and score stay."""
