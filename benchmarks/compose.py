@@ -34,8 +34,8 @@ VOICE_SETS = {"all four voices": None, "alto and tenor": (1, 2)}
 
 
 def _excerpts():
-    from musewidgets import corpus
     from musewidgets.analysis.scorecard import _ending
+    from musewidgets.datasets import corpus
 
     pieces = [p for p in corpus.load_style("chorale", progress=False).split("test") if p.n_bars >= BARS]
     return [_ending(p, BARS) for p in pieces]
@@ -184,7 +184,8 @@ def main() -> dict:
             f"{len(excerpts)} held-out Bach chorales at least {BARS} bars long (see the script's docstring for every "
             "definition). C2ST: a classifier's accuracy telling the harmonizations from Bach's own (0.5: it cannot); "
             "fidelity: the style classifier hears a chorale; cadence: the excerpt ends in a perfect or plagal cadence "
-            "(a root-position triad reached by a bass fourth or fifth); parallels, crossings and spacing faults per 8 bars.",
+            "(a root-position triad reached by a bass fourth or fifth); parallels, crossings and spacing faults per 8 "
+            "bars.",
             table(
                 ["harmonizing sopranos", "C2ST", "fidelity", "parallels", "crossings", "spacing", "cadence", "time"],
                 h_rows,

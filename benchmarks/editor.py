@@ -77,7 +77,7 @@ TRIAL_JS = """async (i) => {
 
 
 def _piece():
-    from musewidgets import corpus
+    from musewidgets.datasets import corpus
     from musewidgets.piece import concatenate
 
     pieces, bars = [], 0

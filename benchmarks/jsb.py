@@ -14,7 +14,7 @@ import time
 
 from benchmarks.common import machine, table, write_section
 from musewidgets import bench
-from musewidgets.frames import load_frame_dataset
+from musewidgets.datasets.frames import load_frame_dataset
 
 # lstm_notewise's training speed before steps became batches of frames (issue 14): a step was 16 whole pieces drawn at
 # random, padded to the longest, and the within-frame stage ran on the padding too. One thread on the 2-core reference
@@ -27,7 +27,7 @@ def step_throughput(data, model: bench.BenchModel, steps: int = TIMED_STEPS, war
     """Training frames per second of ``model`` from scratch on ``data``, one torch thread, validation excluded."""
     import tempfile
 
-    from musewidgets.frame_training import FrameTrainer
+    from musewidgets.training.frames import FrameTrainer
 
     config = bench._train_config(model, steps=warmup + steps)
     config.eval_every = 10**9

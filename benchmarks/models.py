@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from benchmarks.common import machine, measure, summary, table, write_section
-from musewidgets import corpus
 from musewidgets.codecs import TokenCodec
 from musewidgets.codecs.tokens import BOS, PAD
+from musewidgets.datasets import corpus
 from musewidgets.models import build
 from musewidgets.sampling import load_sampler
 from musewidgets.training import DEFAULTS, SequenceData

@@ -31,7 +31,8 @@ STYLES = ("chorale", "folk", "irish", "renaissance")
 def _write_batch(job: tuple[str, list[tuple[str, int, int]]]) -> int:
     import warnings
 
-    from musewidgets import corpus, io
+    from musewidgets import io
+    from musewidgets.datasets import corpus
 
     folder, items = job
     warnings.simplefilter("ignore")
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=50, help="training steps of the memory run")
     parser.add_argument("--no-doc", action="store_true", help="print, do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
-    from musewidgets.store import prepare
+    from musewidgets.datasets.preparation import prepare
 
     root = Path(tempfile.mkdtemp(prefix="mw-prepare-bench-"))
     try:
@@ -189,9 +190,9 @@ def main(argv: list[str] | None = None) -> dict:
             "",
             f"`python -m benchmarks.prepare` on {machine()}. {args.files:,} MIDI files of corpus pieces (the four "
             f"styles in turn, transposed by -5..+6 semitones; written in {write_s:.0f} s by `musewidgets.io.write`) "
-            "are prepared into a token store by `musewidgets.store.prepare` (symusic for MIDI; `fallbacks`: files "
-            "handed to `musewidgets.io.read`). `used` counts the pieces of the most common voice count (1: folk and "
-            "irish); the 4-voice files are read and skipped as `wrong voice count`.",
+            "are prepared into a token store by `musewidgets.datasets.preparation.prepare` (symusic for MIDI; "
+            "`fallbacks`: files handed to `musewidgets.io.read`). `used` counts the pieces of the most common voice "
+            "count (1: folk and irish); the 4-voice files are read and skipped as `wrong voice count`.",
             "",
             table(["processes", "seconds", "files/s", "used", "fallbacks"], [r for r in rows]),
             "",

@@ -10,7 +10,8 @@ import io
 import time
 
 from benchmarks.common import machine, measure, summary, table, write_section
-from musewidgets import audio, corpus, engraving, plotting
+from musewidgets import audio, engraving, plotting
+from musewidgets.datasets import corpus
 from musewidgets.io import to_midi
 
 

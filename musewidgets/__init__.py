@@ -23,10 +23,10 @@ _LAZY = {
     "to_stream": "io",
     "from_stream": "io",
     "QuantizeReport": "io",
-    "load_style": "corpus",
-    "styles": "corpus",
-    "Corpus": "corpus",
-    "Style": "corpus",
+    "load_style": "datasets.corpus",
+    "styles": "datasets.corpus",
+    "Corpus": "datasets.corpus",
+    "Style": "datasets.corpus",
     "show": "display",
     "render_audio": "audio",
     "to_wav": "audio",
@@ -54,7 +54,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .audio import render as render_audio  # noqa: F401
     from .audio import to_wav  # noqa: F401
-    from .corpus import Corpus, Style, load_style, styles  # noqa: F401
+    from .datasets.corpus import Corpus, Style, load_style, styles  # noqa: F401
     from .display import show  # noqa: F401
     from .engraving import to_svg  # noqa: F401
     from .export import save  # noqa: F401

@@ -9,7 +9,7 @@ cores, 1 on a 2-core machine), shared out between ``jobs``: a thread team waits 
 another process keeps a core busy every step of a 2-thread run stalls, while a 1-thread run just shares the core.
 
 The metric is the field's: the NLL of each frame given the frames before it, summed over the keys, averaged over
-every frame of the split, in nats (see :func:`~musewidgets.frame_training.evaluate_frames`).
+every frame of the split, in nats (see :func:`~musewidgets.training.frames.evaluate_frames`).
 
 ::
 
@@ -133,7 +133,7 @@ def evaluate(dataset, folder: str | Path = BENCH_DIR, *, splits=("test", "valid"
     """
     import torch
 
-    from .frame_training import evaluate_frames
+    from .training.frames import evaluate_frames
 
     rows = []
     # half the cores, as for training: with another process busy, 2 threads took 34 s here and 1 thread 1.3 s
@@ -159,7 +159,7 @@ def report(path: str | Path | None = None, folder: str | Path = BENCH_DIR) -> tu
     """
     path = path or find_jsb()
     if path is not None and Path(path).is_file():
-        from .frames import load_frame_dataset
+        from .datasets.frames import load_frame_dataset
 
         return evaluate(load_frame_dataset(path), folder), f"evaluated now on {Path(path).name}"
     rows = []
@@ -212,8 +212,8 @@ def train(
 
 
 def _train_one(source, name, out, steps, minutes, command, progress, threads) -> dict:
-    from .frame_training import FrameTrainer
-    from .frames import load_frame_dataset
+    from .datasets.frames import load_frame_dataset
+    from .training.frames import FrameTrainer
 
     model = MODELS[name]
     config = _train_config(model, steps=steps, minutes=minutes)

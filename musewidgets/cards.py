@@ -54,8 +54,8 @@ def _write_store_card(folder: Path, name: str, ck, seq_len: int) -> dict:
 
     import torch
 
+    from .datasets.store import TokenStore
     from .models.ngram import NGram
-    from .store import TokenStore
     from .training import evaluate_nll
 
     info = ck.meta["store"]
@@ -127,8 +127,8 @@ def _first_tokens(pieces, limit: int = STORE_EVAL_TOKENS):
 def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_pieces: int | None) -> dict:
     import torch
 
-    from . import corpus as corpus_mod
     from .codecs import TokenCodec
+    from .datasets import corpus as corpus_mod
     from .models.ngram import NGram
     from .training import SequenceData, evaluate_nll
 
@@ -161,8 +161,8 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
             "family": ck.family,
             "parameters": int(sum(p.numel() for p in ck.model.parameters())),
             "styles": list(ck.styles),
-            "data": "music21's bundled corpus via musewidgets.corpus (chorale: Bach chorales; folk: Essen; irish: "
-            "O'Neill 1850 + Ryan's Mammoth; renaissance: Palestrina, 4 voices); piece-level 80/10/10 split by "
+            "data": "music21's bundled corpus via musewidgets.datasets.corpus (chorale: Bach chorales; folk: Essen; "
+            "irish: O'Neill 1850 + Ryan's Mammoth; renaissance: Palestrina, 4 voices); piece-level 80/10/10 split by "
             "a stable hash of each piece id; random transposition within voice ranges while training",
             "command": meta.get("command", ""),
             "train_seconds": meta.get("train_seconds"),
@@ -177,7 +177,7 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
         if ck.family == "gan":
             card["validation"] = {"metric": meta.get("valid_metric"), "per_style": meta.get("valid_stats")}
         if ck.family == "infill":
-            from .infill_training import card_nll
+            from .training.infill import card_nll
 
             card["validation"] = {"metric": meta.get("valid_metric"), "nll": card_nll(ck, corpora, limit_pieces)}
         cards[name] = card
@@ -217,7 +217,7 @@ def _markdown(card: dict, styles: list[str]) -> str:
         v = card.get("validation") or {}
         lines += [
             "A GAN has no likelihood, so it has no NLL. Validation sets 64 seeded takes of 8 bars per style beside the",
-            "last 8 bars of as many held-out pieces (musewidgets.gan_training); the score, lower is better, is the",
+            "last 8 bars of as many held-out pieces (musewidgets.training.gan); the score, lower is better, is the",
             f"{v.get('metric')} (0: told apart no better than by a coin):",
             "",
             "| style | score |",
@@ -250,7 +250,7 @@ def _infill_lines(card: dict) -> list[str]:
     return [
         "An infill model predicts hidden cells of the voices x time grid from all the others (musewidgets.infill).",
         "NLL per hidden cell (nats; lower is better) on fixed seeded windows and masks of the valid and test",
-        "splits (musewidgets.infill_training; not comparable with the sequence models' NLL per token):",
+        "splits (musewidgets.training.infill; not comparable with the sequence models' NLL per token):",
         "",
         "| split | " + " | ".join(styles) + " |",
         "|" + " --- |" * (1 + len(styles)),

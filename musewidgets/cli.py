@@ -18,7 +18,7 @@ __all__ = ["main"]
 
 
 def _cmd_styles(args: argparse.Namespace) -> None:
-    from . import corpus
+    from .datasets import corpus
 
     for style in corpus.styles():
         print(corpus.load_style(style.name, progress=not args.quiet).summary())
@@ -39,7 +39,7 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
 
 def _cmd_corpus_build(args: argparse.Namespace) -> None:
-    from . import corpus
+    from .datasets import corpus
 
     names = args.style or list(corpus.STYLES)
     for name in names:
@@ -92,8 +92,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.resume and not trainer.last_path.exists():
         raise ValueError(f"--resume: nothing to resume in {out} (no {trainer.last_path.name}); leave out --resume")
     trainer.check()
-    from . import distributed
     from .checkpoints import load_checkpoint, resolve
+    from .training import distributed
 
     for path in ([args.init] if args.init else []) + ([trainer.last_path] if args.resume else []):
         load_checkpoint(resolve(path))  # a damaged or untrusted checkpoint is refused before any work
@@ -289,7 +289,7 @@ def _cmd_sessions(args: argparse.Namespace) -> None:
 
 def _cmd_bench_jsb(args: argparse.Namespace) -> None:
     from . import bench
-    from .frames import load_frame_dataset
+    from .datasets.frames import load_frame_dataset
 
     unknown = [n for n in args.only or () if n not in bench.MODELS]
     if unknown:

@@ -194,7 +194,7 @@ def plan_repeats(style: str, bar: int, n: int, generator: torch.Generator, greed
 def _measure() -> dict:
     """Every corpus style's repetition and ending profiles, of its training split (``python -m ...guidance``)."""
     from .analysis.metrics import ending_profile, repetition_profile
-    from .corpus import load_style, styles
+    from .datasets.corpus import load_style, styles
 
     train = {s.name: load_style(s.name, progress=False).split("train") for s in styles()}
     return {

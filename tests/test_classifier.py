@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musewidgets import corpus
 from musewidgets.analysis.classifier import Classifier, classify, load_classifier, variants
 from musewidgets.codecs.features import N_CHANNELS, StyleFeatures
+from musewidgets.datasets import corpus
 from musewidgets.errors import CheckpointError
 from musewidgets.piece import Note, Part, Piece
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from musewidgets import corpus, io
+from musewidgets import io
 from musewidgets.cli import main
+from musewidgets.datasets import corpus
 from musewidgets.piece import Part, Piece
 
 

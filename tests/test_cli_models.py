@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from musewidgets import corpus, io
+from musewidgets import io
+from musewidgets.datasets import corpus
 from musewidgets.training import Trainer
 
 from .conftest import tiny_config

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from musewidgets import corpus
 from musewidgets.codecs import (
     BOS,
     HOLD,
@@ -19,6 +18,7 @@ from musewidgets.codecs import (
     codec_from_dict,
 )
 from musewidgets.codecs.roll import CHANNELS
+from musewidgets.datasets import corpus
 from musewidgets.errors import UnknownStyleError
 from musewidgets.piece import Note, Part, Piece
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from musewidgets import corpus
 from musewidgets.checkpoints import save_checkpoint
 from musewidgets.cli import main
 from musewidgets.codecs import PAD, TokenCodec
+from musewidgets.datasets import corpus
 from musewidgets.models import build
 from musewidgets.piece import Note, Part, Piece
 from musewidgets.sampling import Sampler, load_sampler

@@ -5,7 +5,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from musewidgets import UnknownStyleError, corpus
+from musewidgets import UnknownStyleError
+from musewidgets.datasets import corpus
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ import torch
 
 from musewidgets import io
 from musewidgets.checkpoints import load_checkpoint
-from musewidgets.corpus import load_style
-from musewidgets.store import prepare
+from musewidgets.datasets.corpus import load_style
+from musewidgets.datasets.preparation import prepare
 from musewidgets.training import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def _free_port() -> int:
 
 
 def test_a_process_reads_only_its_rows_of_the_global_batch(folder, tmp_path):
-    from musewidgets.store import TokenStore
+    from musewidgets.datasets.store import TokenStore
 
     prepare(folder, tmp_path / "store", progress=False)
     split = TokenStore(tmp_path / "store").split("train")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import musewidgets
-from musewidgets import corpus
 from musewidgets.codecs import TokenCodec
+from musewidgets.datasets import corpus
 from musewidgets.errors import MusewidgetsError
 from musewidgets.export import to_bytes
 from musewidgets.infill import bar_mask

@@ -13,10 +13,10 @@ from scipy import io as sio
 
 from musewidgets import bench, cli, models
 from musewidgets.codecs import FrameCodec, codec_from_dict
+from musewidgets.datasets.frames import load_frame_dataset, pad_frames, shift_range, window_batches
 from musewidgets.errors import MusicFileError
-from musewidgets.frame_training import FrameTrainer, evaluate_frames
-from musewidgets.frames import load_frame_dataset, pad_frames, shift_range, window_batches
 from musewidgets.training import TrainConfig
+from musewidgets.training.frames import FrameTrainer, evaluate_frames
 
 SMALL = {"n_keys": 4, "d_input": 8, "hidden": 8, "layers": 1, "max_shift": 1}
 SMALL_NOTEWISE = {**SMALL, "d_note": 4, "note_hidden": 8, "local": 2, "local_frames": 3, "local_channels": 4}

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from musewidgets import corpus, models
+from musewidgets import models
 from musewidgets.checkpoints import load_checkpoint
+from musewidgets.datasets import corpus
 from musewidgets.models.gan import (
     GANConfig,
     KeyEmbedding,
@@ -107,7 +108,7 @@ def test_voice_mask_and_inner_channels():
 def test_training_windows_start_end_and_flag_the_bars_before_a_piece():
     import types
 
-    from musewidgets.gan_training import GANTask
+    from musewidgets.training.gan import GANTask
 
     corpora = {"chorale": corpus.load_style("chorale", progress=False)}
     task = GANTask(types.SimpleNamespace(config=types.SimpleNamespace(limit_pieces=20)), corpora)
@@ -218,7 +219,7 @@ def test_guidance_is_the_sequence_models_and_can_be_switched_off(gan):
 
 
 def test_separability_is_zero_for_one_distribution_and_near_one_for_two():
-    from musewidgets.gan_training import separability
+    from musewidgets.training.gan import separability
 
     rng = np.random.default_rng(0)
     same = separability(rng.normal(size=(64, 5)), rng.normal(size=(64, 5)))
@@ -270,7 +271,7 @@ def test_decoding_for_sampling_writes_what_training_decodes():
 def test_the_rhythm_table_starts_at_the_styles_durations():
     import types
 
-    from musewidgets.gan_training import GANTask
+    from musewidgets.training.gan import GANTask
 
     corpora = {s: corpus.load_style(s, progress=False) for s in ("chorale", "renaissance")}
     task = GANTask(types.SimpleNamespace(config=types.SimpleNamespace(limit_pieces=20)), corpora)

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from musewidgets import corpus, io
+from musewidgets import io
 from musewidgets.checkpoints import SHIPPED_DIR, load_checkpoint
 from musewidgets.codecs import TokenCodec
 from musewidgets.codecs.tokens import HOLD, PITCH0, REST
+from musewidgets.datasets import corpus
 from musewidgets.errors import CheckpointError, UnknownStyleError
 from musewidgets.infill import (
     TranspositionWarning,
@@ -32,9 +33,9 @@ from musewidgets.infill import (
     iter_fill,
     regenerate,
 )
-from musewidgets.infill_training import InfillData, random_mask
 from musewidgets.piece import Note, Part, Piece
 from musewidgets.training import Trainer
+from musewidgets.training.infill import InfillData, random_mask
 
 from .conftest import tiny_config
 from .test_resume import _assert_same_checkpoints, _copy_folder_at, _record

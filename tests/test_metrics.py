@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from musewidgets import corpus
 from musewidgets.analysis import metrics as m
 from musewidgets.analysis.voice_leading import RATE_NAMES
+from musewidgets.datasets import corpus
 from musewidgets.piece import Note, Part, Piece
 
 muspy = pytest.importorskip("muspy")

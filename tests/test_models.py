@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from musewidgets import corpus, models
+from musewidgets import models
 from musewidgets.codecs import PAD, TokenCodec
+from musewidgets.datasets import corpus
 from musewidgets.models.ngram import NGram
 
 TINY = {

@@ -7,7 +7,7 @@ import torch
 
 from musewidgets import guidance
 from musewidgets.analysis.metrics import ending_profile, repeated_bars, repetition_profile
-from musewidgets.corpus import load_style
+from musewidgets.datasets.corpus import load_style
 from musewidgets.guidance import ending_profiles, plan_repeats, repetition_profiles
 from musewidgets.piece import Note, Part, Piece
 from musewidgets.sampling import load_sampler

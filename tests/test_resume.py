@@ -22,9 +22,9 @@ from scipy import io as sio
 
 from musewidgets import checkpoints, cli
 from musewidgets.checkpoints import load_checkpoint, partial_path
-from musewidgets.frame_training import FrameTrainer
-from musewidgets.frames import load_frame_dataset
+from musewidgets.datasets.frames import load_frame_dataset
 from musewidgets.training import TrainConfig, Trainer
+from musewidgets.training.frames import FrameTrainer
 
 from .conftest import tiny_config
 

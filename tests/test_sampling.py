@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from musewidgets import corpus
+from musewidgets.datasets import corpus
 from musewidgets.errors import UnknownStyleError
 from musewidgets.sampling import Sampler, check_settings, load_sampler, sample_next_token
 from musewidgets.training import TrainConfig, Trainer

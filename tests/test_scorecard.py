@@ -135,9 +135,7 @@ class _Obedient:
 
     def __init__(self, obey: bool):
         from musewidgets.analysis.keys import estimate_key
-        from musewidgets.piece import _parse_key
-
-        from musewidgets.piece import Note, Part, Piece
+        from musewidgets.piece import Note, Part, Piece, _parse_key
 
         self.obey = obey
         line = [60, 64, 67, 72, 71, 67, 65, 62, 60, 64, 62, 59, 60, 67, 64, 60]  # plainly C major

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musewidgets import corpus
 from musewidgets.analysis.similarity import build_index, load_index, note_hash, similar
 from musewidgets.cli import main
+from musewidgets.datasets import corpus
 
 STYLES = ("chorale", "folk", "irish", "renaissance")
 

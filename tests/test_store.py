@@ -11,9 +11,11 @@ import pytest
 
 from musewidgets import io
 from musewidgets.cli import main
-from musewidgets.corpus import load_style, split_of
+from musewidgets.datasets.corpus import load_style, split_of
+from musewidgets.datasets.midi import read_midi_fast
+from musewidgets.datasets.preparation import prepare
+from musewidgets.datasets.store import StoreError, TokenStore, style_name_for
 from musewidgets.piece import Note, Part, Piece
-from musewidgets.store import StoreError, TokenStore, prepare, read_midi_fast, style_name_for
 
 ABC = """X:1
 T:Test tune
@@ -161,7 +163,7 @@ def test_splits_do_not_move_when_files_are_added(folder, tmp_path):
 
 
 def test_an_interrupted_preparation_resumes_to_the_same_store(folder, tmp_path, monkeypatch):
-    import musewidgets.store as store_mod
+    import musewidgets.datasets.preparation as store_mod
 
     monkeypatch.setattr(store_mod, "CHUNK_FILES", 4)  # several shards
     whole = tmp_path / "whole"

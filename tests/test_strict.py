@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from musewidgets import corpus
 from musewidgets.analysis.voice_leading import faults, voice_leading
 from musewidgets.codecs.tokens import HOLD, PITCH0, REST
+from musewidgets.datasets import corpus
 from musewidgets.sampling import load_sampler
 from musewidgets.strict import StrictVoiceLeading
 

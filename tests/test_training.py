@@ -9,8 +9,8 @@ import types
 import numpy as np
 import pytest
 
-from musewidgets import corpus
 from musewidgets.checkpoints import load_checkpoint
+from musewidgets.datasets import corpus
 from musewidgets.training import TrainConfig, Trainer, subscribe_progress
 
 from .conftest import tiny_config
@@ -148,7 +148,7 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
 
 
 def test_gan_augmentation_keeps_voices_in_their_ranges():
-    from musewidgets.gan_training import GANTask
+    from musewidgets.training.gan import GANTask
 
     corpora = {"chorale": corpus.load_style("chorale", progress=False)}
     trainer = types.SimpleNamespace(config=types.SimpleNamespace(limit_pieces=40))

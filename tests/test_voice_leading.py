@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musewidgets import corpus
 from musewidgets.analysis.voice_leading import (
     FAULT_KINDS,
     RATE_NAMES,
@@ -19,6 +18,7 @@ from musewidgets.analysis.voice_leading import (
     voice_leading,
     voice_ranges,
 )
+from musewidgets.datasets import corpus
 from musewidgets.piece import Note, Part, Piece
 
 _NAMES = ("Soprano", "Alto", "Tenor", "Bass")

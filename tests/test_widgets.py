@@ -557,7 +557,7 @@ def test_model_style_mismatch_is_shown(wb, monkeypatch):
 
 
 def test_gan_continues_a_primer_in_its_metre_and_names_another(wb):
-    from musewidgets import corpus
+    from musewidgets.datasets import corpus
 
     wb.generate()
     before = wb.takes

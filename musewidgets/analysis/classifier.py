@@ -7,7 +7,7 @@
     {'chorale': 0.97, 'renaissance': 0.02, 'folk': 0.01, 'irish': 0.0}
 
 The model (:mod:`musewidgets.models.classifier`) is trained by ``musewidgets train --model classifier`` on the
-train split of the four corpus styles (:mod:`musewidgets.classifier_training`) and ships in
+train split of the four corpus styles (:mod:`musewidgets.training.classifier`) and ships in
 ``musewidgets/data/classifier/`` with its model card, written by :func:`write_card`: accuracy and confusion on the
 held-out test pieces, and the same pieces re-encoded (transposed, quantized to quarter notes, merged into one MIDI
 track, melody only, melody over chords) and music from other collections in music21's corpus.
@@ -65,8 +65,8 @@ class Classifier:
 
     def probabilities(self, pieces) -> np.ndarray:
         """Style probabilities, shape ``(len(pieces), len(styles))``, columns in :attr:`styles` order."""
-        from ..classifier_training import predict
         from ..threads import SAMPLING_THREADS, torch_threads
+        from ..training.classifier import predict
 
         encoded = self._encode(pieces)
         if not encoded:
@@ -93,8 +93,8 @@ class Classifier:
         """
         import torch
 
-        from ..classifier_training import batch_of
         from ..threads import SAMPLING_THREADS, torch_threads
+        from ..training.classifier import batch_of
 
         encoded = self._encode(pieces)
         out = np.zeros((len(encoded), self.model.config.embed), dtype=np.float32)
@@ -159,8 +159,8 @@ def _one_track(piece: Piece, folder: Path, i: int) -> Piece:
 
 
 def _with_chords(piece: Piece) -> Piece:
-    from ..classifier_training import chords_for
     from ..codecs.features import STEPS_PER_QUARTER, note_array
+    from ..training.classifier import chords_for
 
     scale = STEPS_PER_QUARTER / piece.steps_per_quarter
     notes = note_array(piece)
@@ -224,7 +224,7 @@ def _outside(pattern: str) -> list[Piece]:
     import warnings
 
     from .. import io
-    from ..corpus import _corpus_root
+    from ..datasets.corpus import _corpus_root
 
     pieces = []
     for path in sorted(_corpus_root().glob(pattern)):
@@ -248,7 +248,7 @@ def evaluate(classifier: Classifier, *, limit: int | None = None, outside: bool 
     ``macro_accuracy`` (mean recall), ``variants`` {name: macro accuracy and per-style recall}, ``outside``
     {name: style, pieces, share assigned to that style}.
     """
-    from .. import corpus
+    from ..datasets import corpus
 
     styles = classifier.styles
     pieces, truth = [], []
@@ -302,8 +302,8 @@ def write_card(path: str | os.PathLike = CLASSIFIER_PATH, *, limit: int | None =
         "family": "classifier",
         "parameters": int(sum(p.numel() for p in clf.model.parameters())),
         "styles": clf.styles,
-        "data": "music21's bundled corpus via musewidgets.corpus, the generators' piece-level 80/10/10 split; "
-        "random stretches of 48-256 sixteenths, re-encoded at random (musewidgets.classifier_training)",
+        "data": "music21's bundled corpus via musewidgets.datasets.corpus, the generators' piece-level 80/10/10 split; "
+        "random stretches of 48-256 sixteenths, re-encoded at random (musewidgets.training.classifier)",
         "command": meta.get("command", ""),
         "train_seconds": meta.get("train_seconds"),
         "steps": meta.get("steps"),

@@ -139,7 +139,7 @@ def c2st(x_takes: np.ndarray, x_real: np.ndarray, *, seed: int = 0, folds: int =
 def real_excerpts(style: str, n: int, bars: int, *, split: str = "test", seed: int = 0) -> list[Piece]:
     """``n`` excerpts of ``bars`` bars (the last bars: where the piece ends, a short final bar filled with rests) of
     pieces of ``split``, chosen with a seeded generator (fewer if the split has fewer pieces that long)."""
-    from .. import corpus
+    from ..datasets import corpus
 
     pieces = [p for p in corpus.load_style(style, progress=False).split(split) if p.n_bars >= bars]
     rng = np.random.default_rng(seed)
@@ -254,7 +254,7 @@ def scorecard(
     """
     from tqdm.auto import tqdm
 
-    from ..corpus import STYLES, get_style
+    from ..datasets.corpus import STYLES, get_style
     from ..sampling import load_sampler
     from .classifier import load_classifier
 

@@ -72,7 +72,7 @@ def note_hash(piece: Piece) -> str:
 
 
 def _cache_path(classifier) -> Path:
-    from ..corpus import cache_dir
+    from ..datasets.corpus import cache_dir
 
     path = classifier.checkpoint.path
     digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path else "unsaved"
@@ -86,7 +86,7 @@ def build_index(classifier=None, *, styles=None, limit: int | None = None, progr
     """
     from tqdm.auto import tqdm
 
-    from .. import corpus
+    from ..datasets import corpus
     from .classifier import load_classifier
 
     classifier = classifier or load_classifier()
@@ -162,7 +162,7 @@ def precision_at(k: int = 5, *, index: Index | None = None, classifier=None, lim
     Every test piece of every style asks the index (default: the whole corpus) for ``k`` neighbours, itself left
     out. Returns ``{'per_style': {style: share}, 'macro': mean over styles, 'queries': {style: count}}``.
     """
-    from .. import corpus
+    from ..datasets import corpus
     from .classifier import load_classifier
 
     classifier = classifier or load_classifier()

@@ -26,7 +26,19 @@ import numpy as np
 
 from ..piece import Note, Part, Piece
 
-__all__ = ["BOS", "HOLD", "N_KEYS", "PAD", "PITCH0", "REST", "VOCAB_SIZE", "Encoded", "TokenCodec", "token_name"]
+__all__ = [
+    "BOS",
+    "HOLD",
+    "N_KEYS",
+    "PAD",
+    "PITCH0",
+    "REST",
+    "VOCAB_SIZE",
+    "Encoded",
+    "TokenCodec",
+    "token_name",
+    "transpose_key_index",
+]
 
 PAD, BOS, REST, HOLD = 0, 1, 2, 3
 PITCH0 = 4
@@ -267,3 +279,11 @@ class StreamDecoder:
             title=h["title"],
             length=self.steps,  # every step fed, trailing rests and holds included
         )
+
+
+def transpose_key_index(index: int, semitones: int) -> int:
+    """A key index (:meth:`TokenCodec.key_index`) moved by ``semitones``; 0 (unknown) stays 0."""
+    if index == 0:
+        return 0
+    base = 1 if index <= 12 else 13
+    return base + (index - base + semitones) % 12

@@ -14,7 +14,7 @@ the same hidden vector, independently given the rest of the grid, as in Coconet.
 position in the bar, bars left to the end (the count-down of the token codec), and per piece the metre, style and
 key (index 0: unknown). Voices a style lacks (a melody has one) are ``PAD`` cells, never predicted.
 
-Training (:mod:`musewidgets.infill_training`) hides cells at random (random cells, whole voices, time blocks,
+Training (:mod:`musewidgets.training.infill`) hides cells at random (random cells, whole voices, time blocks,
 voice x time blocks) and scores the hidden cells only: ``forward(batch)`` returns the logits and the mean NLL per
 hidden cell in nats.
 """

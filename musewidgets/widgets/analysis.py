@@ -161,7 +161,7 @@ class AnalysisPanel(w.VBox):
 
     def play(self, neighbour) -> None:
         """Show and load a similar corpus piece (its first 8 bars) in the panel's small view."""
-        from ..corpus import load_style
+        from ..datasets.corpus import load_style
 
         piece = load_style(neighbour.style, progress=False).get(neighbour.id)
         piece = piece.slice_bars(0, min(8, piece.n_bars)) if piece.n_bars > 8 else piece

@@ -99,7 +99,7 @@ class Workbench(w.VBox):
 
     def __init__(self, model: str = "lstm", style: str | None = None, *, taste_file=None, session=None):
         from ..analysis.taste import FEATURE_NAMES, TasteModel
-        from ..corpus import get_style, styles
+        from ..datasets.corpus import get_style, styles
         from ..errors import UnknownStyleError
         from ..session import Session
         from .controls import MODELS
@@ -476,7 +476,7 @@ class Workbench(w.VBox):
         if kind == "none":
             return None
         if kind == "corpus":
-            from ..corpus import STYLES, load_style
+            from ..datasets.corpus import STYLES, load_style
 
             if settings["style"] not in STYLES:
                 raise MusewidgetsError(f"{settings['style']!r} is your own style: no corpus piece to start from")
@@ -759,7 +759,7 @@ class Workbench(w.VBox):
         self.controls.set_metres(sampler.metres(style))
         primed = self.controls.primer.value == "upload" and self._uploaded_tempo
         self._set_tempo(self._uploaded_tempo if primed else info["tempo"])
-        from ..corpus import STYLES, load_style
+        from ..datasets.corpus import STYLES, load_style
 
         ids = load_style(style, progress=False).ids[:500] if style in STYLES else ()  # your own: none
         self.controls.primer_piece.options = tuple(ids)
@@ -830,7 +830,7 @@ class Workbench(w.VBox):
         """The Harmonize menu: the infill model's styles of several voices, read from its model card (the model
         itself, and torch, load at the first Regenerate or Harmonize); without a card Regenerate and Harmonize say
         why."""
-        from ..corpus import get_style
+        from ..datasets.corpus import get_style
 
         card = Path(__file__).parents[1] / "data" / "models" / f"{INFILL_MODEL}.json"  # checkpoints.SHIPPED_DIR
         try:

@@ -10,14 +10,13 @@ Events (each callback gets one dict): ``batch_end`` (step, loss, tokens_per_s, s
 nll per style, mean, best, improved), ``epoch_end`` (epoch, step), ``checkpoint`` (path), ``end`` (reason,
 best, steps, seconds). The CLI subscribes a tqdm bar and a log; a notebook a progress bar and a live plot.
 
-Sequence models train on windows of ``seq_len`` tokens drawn with equal weight per style, transposed at random
-within the style's voice ranges (``corpus.transpositions``), with the key conditioning transposed along; a share of
-windows (``end_share``) ends where its piece ends, so that endings are learnt from as many examples as beginnings,
-and a share (``key_dropout``) hides the key, so that the model also composes without one. Validation is the NLL per
-token on the valid split. ``init`` starts from another checkpoint's weights (tables it lacks start at random and
-learn ten times faster), for example to teach a shipped model key and ending control.
-The GAN trains with WGAN-GP on 64-step phrases; the style classifier on re-encoded stretches of pieces
-(:mod:`musewidgets.classifier_training`).
+Each family brings a task (``run()``) that builds its model, draws its batches and hands ``Trainer.loop`` a
+``train_step``, a ``validate`` and a ``save``: next tokens for the rnn, lstm and transformer
+(:mod:`~musewidgets.training.sequence`), WGAN-GP on bars for the GAN (:mod:`~musewidgets.training.gan`), hidden
+cells for the infill model (:mod:`~musewidgets.training.infill`), labelled stretches for the style classifier
+(:mod:`~musewidgets.training.classifier`). The benchmarks' frame models have a Trainer of their own
+(:class:`~musewidgets.training.frames.FrameTrainer`) on the same loop. ``init`` starts from another checkpoint's
+weights (:func:`initialize`), for example to teach a shipped model key and ending control.
 
 ``seed`` fixes everything random: the batches and their augmentation come from a ``numpy.random.Generator``, and what
 takes no generator (weight initialisation, dropout, the GAN's noise) from torch's default generator seeded with
@@ -30,14 +29,16 @@ had never stopped: stopped by its step cap, a resumed run ends with the same wei
 through, on the same machine and thread count (on a GPU, as far as its kernels are deterministic). A run stopped by
 its time budget is not reproducible, resumed or not: where it stops depends on the machine's speed and load.
 
-Under ``torchrun`` the rnn, lstm and transformer train with DistributedDataParallel (:mod:`musewidgets.distributed`):
-the same global batch and seed give the single-process loss curve up to floating-point noise; process 0 alone
-prepares the token store, validates, saves, emits the events and decides when to stop.
+Under ``torchrun`` the rnn, lstm and transformer train with DistributedDataParallel
+(:mod:`~musewidgets.training.distributed`): the same global batch and seed give the single-process loss curve up to
+floating-point noise; process 0 alone prepares the token store, validates, saves, emits the events and decides when
+to stop.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
 import os
@@ -52,32 +53,37 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import corpus as corpus_mod
+from ..checkpoints import load_checkpoint, partial_path, resolve
+from ..datasets import corpus as corpus_mod
+from ..models import REGISTRY, build
+from ..threads import available_cores, torch_threads, training_threads
 from . import distributed
-from .analysis.keys import estimate_key
-from .checkpoints import load_checkpoint, partial_path, resolve, save_checkpoint
-from .codecs import TokenCodec
-from .codecs.tokens import BOS, PAD, PITCH0, Encoded
-from .models import REGISTRY, build
-from .threads import available_cores, torch_threads, training_threads
 
 __all__ = [
     "DEFAULTS",
+    "EVENTS",
+    "PRECISIONS",
     "RunState",
     "TrainConfig",
     "Trainer",
-    "SequenceData",
-    "evaluate_nll",
     "initialize",
+    "mixed_precision",
     "seeded_torch",
     "subscribe_progress",
-    "transpose_key_index",
 ]
 
 EVENTS = ("batch_end", "validation", "epoch_end", "checkpoint", "end")
+# family -> "module:class" of its task in this package; imported when a run starts
+TASKS = {
+    "rnn": "sequence:SequenceTask",
+    "lstm": "sequence:SequenceTask",
+    "transformer": "sequence:SequenceTask",
+    "gan": "gan:GANTask",
+    "infill": "infill:InfillTask",
+    "classifier": "classifier:ClassifierTask",
+}
 # windows per step: 16x the largest batch the shipped models trained with (100,000 tried to allocate 26 GB)
 MAX_BATCH_SIZE = 1024
-NEW_LR_SCALE = 10.0  # with ``init``: learning-rate factor for the tables the old checkpoint lacks
 DEFAULTS = {  # per family: learning rate, batch size
     "rnn": {"lr": 2e-3, "batch_size": 32},
     "lstm": {"lr": 2e-3, "batch_size": 32},
@@ -114,8 +120,8 @@ class TrainConfig:
     end_share: float = 0.25  # share of training windows that end where their piece ends
     key_dropout: float = 0.2  # share of training windows whose key is hidden (index 0)
     # your own music (rnn, lstm, transformer): a folder of MIDI/MusicXML/ABC files, or a token store made of one
-    # (musewidgets.store); it becomes one style, named ``style_name`` (default: the folder's name), and ``styles``
-    # is not used. The store is kept in ``store`` (default: ``<out_dir>/store``), prepared once and reused.
+    # (musewidgets.datasets.store); it becomes one style, named ``style_name`` (default: the folder's name), and
+    # ``styles`` is not used. The store is kept in ``store`` (default: ``<out_dir>/store``), prepared once and reused.
     data: str | None = None
     style_name: str | None = None
     store: str | None = None
@@ -127,6 +133,11 @@ class TrainConfig:
 
 
 # --------------------------------------------------------------------------- data
+
+
+def _task_class(family: str):
+    module, _, name = TASKS[family].partition(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
 
 def _style_info(corpora: dict[str, corpus_mod.Corpus]) -> dict:
@@ -146,129 +157,6 @@ def _style_info(corpora: dict[str, corpus_mod.Corpus]) -> dict:
             "tempo": float(np.median([p.tempo for p in c.pieces])),
         }
     return info
-
-
-class SequenceData:
-    """Encoded pieces of one split, per style, and random training windows drawn from them."""
-
-    def __init__(self, codec: TokenCodec, corpora: dict, split: str, limit: int | None = None):
-        self.codec = codec
-        self.by_style: dict[str, list[Encoded]] = {}
-        self.shifts: dict[str, list[list[int]]] = {}
-        self.weights: dict[str, np.ndarray] = {}  # pieces are drawn in proportion to their length
-        for name, c in corpora.items():
-            pieces = c.split(split)[:limit]
-            ranges = c.voice_ranges()
-            # the key a listener hears (the project's estimate), not the key signature the file was written with
-            self.by_style[name] = [codec.encode(p.replace(key=estimate_key(p))) for p in pieces]
-            self.shifts[name] = [corpus_mod.transpositions(p, ranges) for p in pieces]
-            lengths = np.array([len(e.tokens) for e in self.by_style[name]], dtype=float)
-            self.weights[name] = lengths / max(lengths.sum(), 1.0)
-
-    @property
-    def n_tokens(self) -> int:
-        return sum(len(e.tokens) for es in self.by_style.values() for e in es)
-
-    def batch(
-        self,
-        rng: np.random.Generator,
-        batch_size: int,
-        seq_len: int,
-        augment: bool,
-        *,
-        end_share: float = 0.0,
-        key_dropout: float = 0.0,
-    ) -> dict:
-        """Random windows, an equal share per style: inputs/targets/voice/bar_pos/to_end (B, T), metre/style/key (B,).
-
-        A share ``end_share`` of the windows ends at its piece's end; a share ``key_dropout`` has key 0 (unknown).
-        """
-        styles = list(self.by_style)
-        rows = {
-            k: np.full((batch_size, seq_len), PAD if k in ("inputs", "targets") else 0, dtype=np.int64)
-            for k in ("inputs", "targets", "voice", "bar_pos", "to_end")
-        }
-        metre, style, key = (np.zeros(batch_size, dtype=np.int64) for _ in range(3))
-        for b in range(batch_size):
-            name = styles[b % len(styles)]
-            pieces = self.by_style[name]
-            i = rng.choice(len(pieces), p=self.weights[name])
-            e = pieces[i]
-            V = e.n_voices
-            last = max(0, (len(e.tokens) - seq_len) // V)  # the last window start, in steps
-            at_end = rng.random() < end_share
-            start = (last if at_end else int(rng.integers(0, last + 1))) * V
-            tokens = e.tokens[start : start + seq_len].copy()
-            prev = np.concatenate([[BOS] if start == 0 else e.tokens[start - 1 : start], tokens[:-1]])
-            shift = int(rng.choice(self.shifts[name][i])) if augment else 0
-            tokens[tokens >= PITCH0] += shift
-            prev[prev >= PITCH0] += shift
-            n = len(tokens)
-            rows["inputs"][b, :n], rows["targets"][b, :n] = prev, tokens
-            rows["voice"][b, :n] = e.voice[start : start + n]
-            rows["bar_pos"][b, :n] = e.bar_pos[start : start + n]
-            rows["to_end"][b, :n] = e.to_end[start : start + n]
-            metre[b], style[b] = e.metre, e.style
-            key[b] = 0 if rng.random() < key_dropout else transpose_key_index(e.key, shift)
-        out = {k: torch.from_numpy(v) for k, v in rows.items()}
-        out["metre"], out["style"], out["key"] = (torch.from_numpy(a) for a in (metre, style, key))
-        return out
-
-
-def transpose_key_index(index: int, semitones: int) -> int:
-    """A key index (:meth:`TokenCodec.key_index`) moved by ``semitones``; 0 (unknown) stays 0."""
-    if index == 0:
-        return 0
-    base = 1 if index <= 12 else 13
-    return base + (index - base + semitones) % 12
-
-
-def _chunks(e: Encoded, seq_len: int):
-    """Consecutive windows of a piece for evaluation (each starts from the previous token)."""
-    for start in range(0, len(e.tokens), seq_len):
-        tokens = e.tokens[start : start + seq_len]
-        prev = np.concatenate([[BOS] if start == 0 else e.tokens[start - 1 : start], tokens[:-1]])
-        yield {
-            "inputs": torch.from_numpy(prev)[None],
-            "targets": torch.from_numpy(tokens.copy())[None],
-            "voice": torch.from_numpy(e.voice[start : start + seq_len])[None],
-            "bar_pos": torch.from_numpy(e.bar_pos[start : start + seq_len])[None],
-            "metre": torch.tensor([e.metre]),
-            "style": torch.tensor([e.style]),
-            "key": torch.tensor([e.key]),
-            "to_end": torch.from_numpy(e.to_end[start : start + seq_len])[None],
-        }
-
-
-def evaluate_nll(model, data: SequenceData, seq_len: int, device="cpu", max_tokens: int | None = None) -> dict:
-    """NLL per token (nats) per style over whole pieces, in windows of ``seq_len``; at most ``max_tokens`` each.
-
-    On the CPU it runs on :func:`~musewidgets.threads.training_threads` torch threads (one window at a time is a
-    small product, and a thread team stalls when another program is busy); the caller's count is restored.
-    """
-    threads = training_threads() if torch.device(device).type == "cpu" else torch.get_num_threads()
-    with torch_threads(threads), torch.no_grad():
-        return _evaluate_nll(model, data, seq_len, device, max_tokens)
-
-
-def _evaluate_nll(model, data: SequenceData, seq_len: int, device, max_tokens: int | None) -> dict:
-    model.eval()
-    result = {}
-    for name, pieces in data.by_style.items():
-        total, count = 0.0, 0
-        for e in pieces:
-            for chunk in _chunks(e, seq_len):
-                chunk = {k: v.to(device) for k, v in chunk.items()}
-                logits, _ = model(chunk)
-                total += torch.nn.functional.cross_entropy(
-                    logits[0], chunk["targets"][0], ignore_index=PAD, reduction="sum"
-                ).item()
-                count += chunk["targets"].numel()
-            if max_tokens and count >= max_tokens:
-                break
-        result[name] = total / max(count, 1)
-    model.train()
-    return result
 
 
 # --------------------------------------------------------------------------- the loop
@@ -360,7 +248,9 @@ class Trainer:
         self.stop_requested = False
         self.n_threads: int | None = None  # torch threads while training; None: chosen by threads()
         self.show_progress = True  # a progress bar while a ``data`` folder is prepared
-        self.store_report = None  # with ``data``: what preparing the folder found (musewidgets.store.StoreReport)
+        self.store_report = (
+            None  # with ``data``: what preparing the folder found (musewidgets.datasets.store.StoreReport)
+        )
         self._store = None  # with ``data``: the token store, once opened
 
     def add_callback(self, event: str, fn: Callable[[dict], None]) -> None:
@@ -389,7 +279,7 @@ class Trainer:
         return self.out_dir / f"{self.config.family}.last.pt"
 
     def _dist(self) -> distributed.Context | None:
-        """The process group of a run under torchrun, once joined (:func:`musewidgets.distributed.session`)."""
+        """The process group of a run under torchrun, once joined (:func:`musewidgets.training.distributed.session`)."""
         return distributed.current() if distributed.launched() else None
 
     def _device(self) -> torch.device:
@@ -434,30 +324,17 @@ class Trainer:
 
     def _fit(self) -> dict:
         cfg = self.config
+        task_class = _task_class(cfg.family)
         if cfg.data is not None:
             store = self.open_store()
             self.styles_info = {store.style: store.style_info}
-            task = SequenceTask(self, {}, store=store)
-            with torch_threads(self.threads()), seeded_torch(cfg.seed, self._device()):
-                return task.run()
-        for style in cfg.styles:
-            corpus_mod.get_style(style)
-        corpora = {s: corpus_mod.load_style(s, progress=False) for s in cfg.styles}
-        self.styles_info = _style_info(corpora)
-        if cfg.family == "gan":
-            from .gan_training import GANTask
-
-            task = GANTask(self, corpora)
-        elif cfg.family == "classifier":
-            from .classifier_training import ClassifierTask
-
-            task = ClassifierTask(self, corpora)
-        elif cfg.family == "infill":
-            from .infill_training import InfillTask
-
-            task = InfillTask(self, corpora)
+            task = task_class(self, {}, store=store)
         else:
-            task = SequenceTask(self, corpora)
+            for style in cfg.styles:
+                corpus_mod.get_style(style)
+            corpora = {s: corpus_mod.load_style(s, progress=False) for s in cfg.styles}
+            self.styles_info = _style_info(corpora)
+            task = task_class(self, corpora)
         with torch_threads(self.threads()), seeded_torch(cfg.seed, self._device()):
             return task.run()
 
@@ -496,7 +373,7 @@ class Trainer:
 
     def _check_data(self) -> None:
         """``data`` must be a folder (or a token store), for a family that learns next tokens."""
-        from .store import StoreError, is_store, style_name_for
+        from ..datasets.store import StoreError, is_store, style_name_for
 
         cfg = self.config
         if cfg.family not in ("rnn", "lstm", "transformer"):
@@ -517,9 +394,10 @@ class Trainer:
         return Path(self.config.store) if self.config.store else self.out_dir / "store"
 
     def open_store(self, *, progress: bool | None = None):
-        """The :class:`~musewidgets.store.TokenStore` of ``config.data``: prepared (in parallel, with a progress
-        bar unless ``progress=False``), resumed or reused; the report is kept in :attr:`store_report`."""
-        from .store import StoreError, TokenStore, is_store, prepare
+        """The :class:`~musewidgets.datasets.store.TokenStore` of ``config.data``: prepared (in parallel, with a
+        progress bar unless ``progress=False``), resumed or reused; the report is kept in :attr:`store_report`."""
+        from ..datasets.preparation import prepare
+        from ..datasets.store import StoreError, TokenStore, is_store
 
         cfg = self.config
         if self._store is not None:
@@ -691,7 +569,7 @@ class Trainer:
         try:
             model.load_state_dict(ck.model.state_dict())
         except RuntimeError:
-            from .errors import CheckpointError
+            from ..errors import CheckpointError
 
             sizes = ck.meta.get("train_config", {}).get("model")
             raise CheckpointError(
@@ -723,12 +601,14 @@ class Trainer:
         return f"{platform.machine()} {platform.system()}, {cores}, torch {torch.__version__}, {device}{gpu}"
 
     def _meta(self, **extra) -> dict:
-        data = {s: "music21 corpus, split by musewidgets.corpus.split_of (80/10/10)" for s in self.config.styles}
+        data = {
+            s: "music21 corpus, split by musewidgets.datasets.corpus.split_of (80/10/10)" for s in self.config.styles
+        }
         if self.config.data is not None and self.store_report is not None:
             r = self.store_report
             data = {
                 r.style: f"{r.used} of {r.files} files of {r.folder} ({r.voices} voice{'s' * (r.voices != 1)}), "
-                "split by file by musewidgets.corpus.split_of (80/10/10)"
+                "split by file by musewidgets.datasets.corpus.split_of (80/10/10)"
             }
             keys = ("folder", "style", "voices", "files", "used", "skipped", "splits", "tokens")
             extra = {"store": {"path": r.store, **{k: getattr(r, k) for k in keys}}, **extra}
@@ -748,7 +628,7 @@ def initialize(model, path: str | os.PathLike) -> list[str]:
     Those (the key and ending embeddings of a model trained before them) keep their fresh random values. Raises
     ``CheckpointError`` for another family or a weight of another shape.
     """
-    from .errors import CheckpointError
+    from ..errors import CheckpointError
 
     ck = load_checkpoint(resolve(path))
     if ck.family != model.family:
@@ -796,122 +676,3 @@ def mixed_precision(device, precision: str = "auto"):
     if precision == "bf16" and _bf16_gpu(device):
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-class SequenceTask:
-    """Next-token training of the rnn / lstm / transformer families."""
-
-    def __init__(self, trainer: Trainer, corpora: dict, *, store=None):
-        self.t = trainer
-        cfg = trainer.config
-        if store is not None:  # the user's own music: one style, windows read from the token store
-            self.codec = store.codec
-            self.train, self.valid = store.split("train"), store.split("valid")
-            if not len(self.train):
-                from .store import StoreError
-
-                raise StoreError(
-                    f"{store.path}: none of the {store.report.used} usable files fell in the train split (80 % of "
-                    "files by a hash of their names); add more files"
-                )
-            if not len(self.valid):  # a small folder: validate on the training pieces rather than on nothing
-                self.valid = self.train
-            return
-        self.codec = TokenCodec()
-        self.train = SequenceData(self.codec, corpora, "train", cfg.limit_pieces)
-        self.valid = SequenceData(self.codec, corpora, "valid", cfg.limit_pieces)
-
-    def run(self) -> dict:
-        t, cfg = self.t, self.t.config
-        device = t._device()
-        lr = cfg.lr or DEFAULTS[cfg.family]["lr"]
-        batch_size = cfg.batch_size or DEFAULTS[cfg.family]["batch_size"]
-        controls = {"n_keys": self.codec.n_keys, "ending_bars": self.codec.ending_bars}
-        model = build(cfg.family, {**controls, **cfg.model, "n_styles": len(self.codec.styles)})
-        fresh = set()  # parameters the init checkpoint lacks: they learn NEW_LR_SCALE times faster
-        lineage = {}
-        if cfg.init:
-            lineage = {"init_from": init_record(cfg.init)}
-            fresh = set(initialize(model, cfg.init)) if not t.resume else set(fresh_names(model, cfg.init))
-        model = model.to(device)
-        params = dict(model.named_parameters())
-        groups = [{"params": [p for n, p in params.items() if n not in fresh], "lr_scale": 1.0}]
-        if fresh:
-            groups.append({"params": [params[n] for n in sorted(fresh)], "lr_scale": NEW_LR_SCALE})
-        opt = torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
-        rng = np.random.default_rng(cfg.seed)
-        start = t.restore(model, opt, rng)
-        model.train()
-        ctx = t._dist()
-        if ctx is not None:
-            net = distributed.wrap(model, device)
-            if ctx.rank:  # dropout masks of its own (inside seeded_torch: the caller's state is not touched)
-                torch.default_generator.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
-                if device.type == "cuda":
-                    torch.cuda.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
-
-        def train_step(step):
-            if ctx is not None:
-                return distributed_step(step)
-            batch = self.train.batch(
-                rng, batch_size, cfg.seq_len, cfg.augment, end_share=cfg.end_share, key_dropout=cfg.key_dropout
-            )
-            batch = {k: v.to(device) for k, v in batch.items()}
-            for group in opt.param_groups:
-                group["lr"] = lr * group["lr_scale"] * min(1.0, (step + 1) / 100)  # linear warm-up over 100 steps
-            with mixed_precision(device, cfg.precision):
-                _, loss = model(batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            return {"loss": loss.item(), "tokens": int((batch["targets"] != PAD).sum())}
-
-        def distributed_step(step):
-            # every process draws the same global batch and learns from its rows rank::world (the token store reads
-            # only those). Its loss is the sum of its tokens' NLL over the global token count, times world (DDP
-            # averages the gradients): the gradient of the global batch's mean NLL, as with one process.
-            args = (rng, batch_size, cfg.seq_len, cfg.augment)
-            kwargs = {"end_share": cfg.end_share, "key_dropout": cfg.key_dropout}
-            if isinstance(self.train, SequenceData):  # the corpus, in memory
-                batch = {k: v[ctx.rank :: ctx.world].contiguous() for k, v in self.train.batch(*args, **kwargs).items()}
-            else:
-                batch = self.train.batch(*args, **kwargs, part=(ctx.rank, ctx.world))
-            batch = {k: v.to(device) for k, v in batch.items()}
-            mine = int((batch["targets"] != PAD).sum())
-            [total] = ctx.all_sum([mine])
-            total = round(total)
-            for group in opt.param_groups:
-                group["lr"] = lr * group["lr_scale"] * min(1.0, (step + 1) / 100)
-            with mixed_precision(device, cfg.precision):
-                logits, loss = net(batch)
-            if mine == 0:  # rows of padding only: no loss, but a graph through every weight (DDP needs one)
-                loss = logits.sum() * 0.0
-            opt.zero_grad(set_to_none=True)
-            (loss * (mine * ctx.world / max(total, 1))).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            [nll] = ctx.all_sum([loss.item() * mine])
-            return {"loss": nll / max(total, 1), "tokens": total}
-
-        def save(path, *, step, seconds, valid, best, train_state):
-            meta = t._meta(
-                steps=step,
-                train_seconds=seconds,
-                valid_nll=valid,
-                best_valid_nll=best,
-                params=model.n_params(),
-                **lineage,
-            )
-            optimizer = None if train_state is None else opt.state_dict()  # only the resume file carries these
-            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer, train_state=train_state)
-
-        return t.loop(
-            train_step=train_step,
-            validate=lambda: evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000),
-            save=save,
-            rng=rng,
-            start=start,
-            patience=cfg.patience,
-            epoch_steps=max(1, self.train.n_tokens // (batch_size * cfg.seq_len)),
-        )

@@ -1,0 +1,252 @@
+"""Bulk MIDI reading for the token store, through ``symusic`` (a C++ core; about 100x pretty_midi).
+
+:func:`read_midi_fast` gives the :class:`~musewidgets.piece.Piece` :func:`musewidgets.io.read` gives (the same notes,
+checked by tests/test_store.py) or ``None`` where it cannot vouch for that: tempo 0, several channels in one track, a
+program change after a note, SMPTE time, damage, zero-length notes, beyond the reading limits. Preparation
+(:mod:`~musewidgets.datasets.preparation`) encodes straight from :func:`midi_arrays` and hands a ``None`` to
+:func:`musewidgets.io.read`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MusicFileError
+
+__all__ = ["midi_arrays", "piece_from_arrays", "read_midi_fast"]
+
+
+def _scan_midi(data: bytes) -> dict | None:
+    """What the fast path must know that symusic does not say: per track the channels with notes and whether a
+    program changes after a note; the tick of the last text/lyric/metre/key event (pretty_midi counts them in a
+    piece's length); note and event counts. ``None`` for anything unusual (the slow reader decides)."""
+    if data[:4] != b"MThd" or len(data) < 14:
+        return None
+    if data[12] & 0x80:  # SMPTE time
+        return None
+    pos, n = 8 + int.from_bytes(data[4:8], "big"), len(data)
+    notes = events = 0
+    meta_end = 0
+    tempo_zero = False
+    while pos + 8 <= n:
+        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
+        i, end = pos + 8, pos + 8 + size
+        if end > n:
+            return None  # truncated: the slow reader says how
+        pos = end
+        if chunk != b"MTrk":
+            continue
+        status, tick, channels, noted, late_program = 0, 0, set(), False, False
+        while i < end:
+            delta = 0
+            while True:
+                if i >= end:
+                    return None
+                c = data[i]
+                i += 1
+                delta = (delta << 7) | (c & 0x7F)
+                if c < 0x80:
+                    break
+            tick += delta
+            if i >= end:
+                return None
+            byte = data[i]
+            if byte == 0xFF:
+                if i + 1 >= end:
+                    return None
+                kind = data[i + 1]
+                i += 2
+                length = 0
+                while True:
+                    if i >= end:
+                        return None
+                    c = data[i]
+                    i += 1
+                    length = (length << 7) | (c & 0x7F)
+                    if c < 0x80:
+                        break
+                if kind in (0x01, 0x05, 0x58, 0x59):  # text, lyrics, time and key signatures
+                    meta_end = max(meta_end, tick)
+                if kind == 0x51 and length == 3 and data[i : i + 3] == b"\x00\x00\x00":
+                    tempo_zero = True
+                if kind == 0x58 and length >= 1 and data[i] == 0:
+                    tempo_zero = True  # a 0/x metre: the slow reader replaces it and says so
+                i += length
+                if kind == 0x2F:
+                    break
+            elif byte in (0xF0, 0xF7):
+                i += 1
+                length = 0
+                while True:
+                    if i >= end:
+                        return None
+                    c = data[i]
+                    i += 1
+                    length = (length << 7) | (c & 0x7F)
+                    if c < 0x80:
+                        break
+                i += length
+            else:
+                if byte & 0x80:
+                    status = byte
+                    i += 1
+                elif not status:
+                    return None
+                kind = status & 0xF0
+                if kind == 0x90 and i + 1 < end and data[i + 1]:
+                    notes += 1
+                    channels.add(status & 0x0F)
+                    noted = True
+                elif kind == 0xC0 and noted:
+                    late_program = True
+                i += 1 if kind in (0xC0, 0xD0) else 2
+            events += 1
+        if i > end or len(channels) > 1 or late_program:
+            return None
+    if tempo_zero:
+        return None
+    return {"notes": notes, "events": events, "meta_end": meta_end}
+
+
+def midi_arrays(data: bytes, name: str, spq: int) -> dict | None:
+    """A MIDI file's notes on the step grid, as :func:`musewidgets.io.read` would place them, in numpy arrays:
+    ``{"tracks": [(name, program, onsets, durations, pitches, velocities)], "time_signature", "key", "tempo",
+    "length", "report"}``; ``None`` where the fast path cannot vouch for the same result. Raises
+    :class:`MusicFileError` for a file without notes."""
+    from fractions import Fraction
+
+    from symusic import Score
+
+    from .. import io
+    from ..piece import key_name
+
+    scan = _scan_midi(data)
+    if scan is None or scan["notes"] > io.MAX_NOTES or scan["events"] > io.MAX_MIDI_EVENTS:
+        return None
+    try:
+        score = Score.from_midi(data)
+    except Exception:  # symusic's parser refuses: the slow reader says why in words
+        return None
+    report = io.QuantizeReport(name, spq)
+    res = score.ticks_per_quarter
+    if res <= 0:
+        return None
+    tracks, end_tick = [], scan["meta_end"]
+    for track in score.tracks:
+        if track.is_drum:
+            report.drum_notes_dropped += track.note_num()
+            continue
+        if not track.note_num():
+            continue
+        arr = track.notes.numpy()
+        start, dur = arr["time"].astype(np.int64), arr["duration"].astype(np.int64)
+        if (dur <= 0).any():
+            return None
+        end_tick = max(end_tick, int((start + dur).max()))
+        onsets, moved = io._round_steps(start * spq, res)
+        durations, changed = io._round_steps(dur * spq, res)
+        changed |= durations < 1
+        report.onsets_moved += int(moved.sum())
+        report.durations_changed += int(changed.sum())
+        label = track.name.strip()
+        if not label:
+            import pretty_midi
+
+            label = pretty_midi.program_to_instrument_name(int(track.program))
+        pitches = arr["pitch"].astype(np.int64)
+        velocities = np.maximum(arr["velocity"].astype(np.int64), 1)
+        order = np.lexsort((pitches, onsets))  # as a Part sorts its notes: by (start, pitch)
+        tracks.append(
+            (
+                label,
+                int(track.program),
+                onsets[order],
+                np.maximum(durations, 1)[order],
+                pitches[order],
+                velocities[order],
+            )
+        )
+    if not tracks:
+        raise MusicFileError(
+            f"{name}: the file holds no notes" + (" (only drums)" if report.drum_notes_dropped else "")
+        )
+    for t in score.tracks:  # controllers and pitch bends count in pretty_midi's end time
+        for events in (t.controls, t.pitch_bends):
+            if len(events):
+                end_tick = max(end_tick, int(max(e.time for e in events)))
+    sigs = sorted(score.time_signatures, key=lambda s: s.time)
+    time_sig = (4, 4)
+    if sigs:
+        time_sig = (sigs[0].numerator, sigs[0].denominator)
+        if len({(s.numerator, s.denominator) for s in sigs}) > 1:
+            report.remarks.append(f"metre changes ignored, kept {time_sig[0]}/{time_sig[1]}")
+    key = None
+    keys = sorted(score.key_signatures, key=lambda k: k.time)
+    if keys:
+        minor = bool(keys[0].tonality)
+        key = key_name((7 * int(keys[0].key) + (9 if minor else 0)) % 12, "minor" if minor else "major")
+    tempi = sorted(score.tempos, key=lambda t: t.time)
+    report.tempo_found = bool(tempi)
+    qpm = None
+    if tempi:
+        qpm = round(60_000_000 / tempi[0].mspq, 2) if tempi[0].time == 0 else 120.0
+    tempo = io._usable_tempo(qpm, 120.0, report)
+    last = round(Fraction(end_tick, res) * spq)
+    length = max([last] + [int((t[2] + t[3]).max()) for t in tracks])
+    return {
+        "tracks": tracks,
+        "time_signature": time_sig,
+        "key": key,
+        "tempo": tempo,
+        "length": length,
+        "report": report,
+    }
+
+
+def piece_from_arrays(found: dict):
+    """The :class:`~musewidgets.piece.Piece` of :func:`midi_arrays`' result, checked as io checks its pieces."""
+    from .. import io
+    from ..piece import Note, Part
+
+    parts = [
+        Part(
+            label,
+            tuple(Note(p, s, d, v) for p, s, d, v in zip(pi.tolist(), on.tolist(), du.tolist(), ve.tolist())),
+            program=program,
+        )
+        for label, program, on, du, pi, ve in found["tracks"]
+    ]
+    report = found["report"]
+    piece = io._make_piece(
+        parts,
+        report,
+        tempo=found["tempo"],
+        time_signature=found["time_signature"],
+        key=found["key"],
+        length=found["length"],
+    )
+    return io._check_piece(piece, report)
+
+
+def read_midi_fast(source: str | os.PathLike | bytes, *, steps_per_quarter: int = 4, name: str | None = None):
+    """A MIDI file as :func:`musewidgets.io.read` reads it, parsed by symusic; ``None`` where this fast path cannot
+    vouch for the same result (then use :func:`musewidgets.io.read`).
+
+    Raises :class:`MusicFileError` as :func:`musewidgets.io.read` does for a file without notes or beyond the
+    reading limits.
+    """
+    from .. import io
+
+    if isinstance(source, (bytes, bytearray)):
+        data, name = bytes(source), name or "<bytes>"
+    else:
+        path = Path(source)
+        name = name or path.name
+        if path.stat().st_size > io.MAX_FILE_BYTES:
+            return None
+        data = path.read_bytes()
+    found = midi_arrays(data, name, steps_per_quarter)
+    return None if found is None else piece_from_arrays(found)

@@ -1,0 +1,223 @@
+"""Training the ``classifier`` family: which corpus style a stretch of music comes from.
+
+Training examples are random stretches (3 to 16 quarter-note bars' worth: 48 to 256 sixteenths) of the train-split
+pieces, one style drawn with equal weight and then one of its pieces, and they are re-encoded at random so that the
+classifier hears the music rather than how it was written down:
+
+=========================  ===========  =================================================================
+augmentation               probability  what changes
+=========================  ===========  =================================================================
+transposition              always       -6..+5 semitones (where the notes stay in MIDI 21..108)
+melody only                0.3          only the top part is kept (a chorale's soprano, a motet's cantus)
+melody over chords         0.2          the top part plus block chords, one per bar: the lower parts' pitch
+                                        classes at the bar line, or for a melody the diatonic triad that
+                                        fits the bar's notes best, voiced in C2-B3
+quantized to quarters      0.15         onsets floored and durations rounded to quarter notes
+no metre                   0.1          written as 4/4 without a pickup, like a MIDI file with no time
+                                        signature
+=========================  ===========  =================================================================
+
+All parts are merged into one roll by the features, so "all voices in one MIDI track" needs no augmentation of its
+own. Validation is the error rate per style (1 - recall) on whole valid-split pieces; the checkpoint with the lowest
+mean is kept. The learning rate warms up over 100 steps and, with a step cap, falls along a cosine to 0 at the cap.
+The examples come from one ``numpy.random.Generator`` seeded with ``config.seed``; dropout and the initial weights
+from torch's default generator, which :meth:`~musewidgets.training.Trainer.fit` seeds inside a forked random state
+(the caller's is restored). The ``last`` checkpoint keeps both random states, so ``resume`` goes on exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..checkpoints import save_checkpoint
+from ..codecs.features import STEPS_PER_QUARTER, StyleFeatures, note_array
+from ..models import build
+
+__all__ = ["ClassifierTask", "augment", "batch_of", "chords_for"]
+
+DEFAULT_LR, DEFAULT_BATCH = 2e-3, 64
+MIN_WINDOW, MAX_WINDOW = 48, 256
+VALID_MAX_STEPS = 512  # validation reads at most the first 32 quarter notes of each piece
+
+_TRIADS = {
+    "major": ((0, 4, 7), (7, 11, 2), (5, 9, 0), (9, 0, 4), (2, 5, 9)),  # I V IV vi ii
+    "minor": ((0, 3, 7), (7, 11, 2), (5, 8, 0), (8, 0, 3), (3, 7, 10)),  # i V iv VI III
+}
+
+
+class _Item:
+    """One piece prepared for cropping: its notes on the sixteenth grid, length, metre, pickup and bar length."""
+
+    def __init__(self, piece):
+        self.notes = note_array(piece)
+        scale = STEPS_PER_QUARTER / piece.steps_per_quarter
+        self.length = max(1, round(piece.end * scale))
+        self.metre = piece.time_signature
+        self.pickup = round(piece.pickup * scale)
+        self.bar = round(piece.steps_per_bar * scale)
+        self.n_parts = len(piece.parts)
+
+
+def chords_for(notes: np.ndarray, length: int, bar: int, pickup: int, n_parts: int) -> np.ndarray:
+    """Block chords, one per bar, as a note array (part index ``n_parts``) in C2-B3: see the module docstring."""
+    from ..analysis.keys import key_of_durations
+
+    chords = []
+    lower = notes[notes[:, 3] > 0] if n_parts > 1 else notes[:0]
+    profile = np.zeros(12)
+    np.add.at(profile, notes[:, 0] % 12, notes[:, 2] - notes[:, 1])
+    key = key_of_durations(profile) or (0, "major")
+    starts = list(range(pickup % bar - bar if pickup % bar else 0, length, bar))
+    for s in starts:
+        lo, hi = max(0, s), min(length, s + bar)
+        if hi <= lo:
+            continue
+        if n_parts > 1:
+            at = lower[(lower[:, 1] <= lo) & (lower[:, 2] > lo)]
+            pcs = sorted({int(p) % 12 for p in at[:, 0]})
+            root = int(at[:, 0].min()) % 12 if len(at) else None
+        else:
+            inside = notes[(notes[:, 1] < hi) & (notes[:, 2] > lo)]
+            weight = np.zeros(12)
+            np.add.at(weight, inside[:, 0] % 12, np.minimum(inside[:, 2], hi) - np.maximum(inside[:, 1], lo))
+            triads = [tuple((key[0] + i) % 12 for i in t) for t in _TRIADS[key[1]]]
+            best = max(triads, key=lambda t: weight[list(t)].sum()) if inside.size else triads[0]
+            pcs, root = sorted(best), best[0]
+        if not pcs:
+            continue
+        chords.append((36 + root, lo, hi, n_parts))
+        chords.extend((48 + pc, lo, hi, n_parts) for pc in pcs)
+    return np.array(chords, dtype=np.int64).reshape(-1, 4)
+
+
+def augment(item: _Item, rng: np.random.Generator, window: tuple[int, int] | None = None):
+    """A random re-encoding of a random stretch of ``item``: (notes, length, metre, pickup)."""
+    notes, length, metre, pickup = item.notes, item.length, item.metre, item.pickup
+    if window is not None:
+        size = int(rng.integers(window[0], window[1] + 1))
+        if length > size:
+            s = int(rng.integers(0, length - size + 1))
+            notes = notes[(notes[:, 2] > s) & (notes[:, 1] < s + size)].copy()
+            notes[:, 1:3] = np.clip(notes[:, 1:3] - s, 0, size)
+            length, pickup = size, (pickup - s) % item.bar
+    u = rng.random(5)
+    if u[0] < 0.5:  # melody only (0.3, where there is more than a melody) or melody over chords (0.2)
+        top = notes[notes[:, 3] == 0]
+        if u[0] < 0.3 and item.n_parts > 1:
+            notes = top
+        elif u[0] >= 0.3:
+            notes = np.concatenate([top, chords_for(notes, length, item.bar, pickup, item.n_parts)])
+    if len(notes):
+        lo, hi = int(notes[:, 0].min()), int(notes[:, 0].max())
+        shifts = [k for k in range(-6, 6) if lo + k >= 21 and hi + k <= 108] or [0]
+        notes = notes.copy()
+        notes[:, 0] += shifts[int(rng.integers(len(shifts)))]
+    if u[1] < 0.15:  # quantized to quarter notes
+        q = STEPS_PER_QUARTER
+        start = notes[:, 1] // q * q
+        end = np.maximum(start + q, np.round(notes[:, 2] / q).astype(np.int64) * q)
+        notes = np.unique(np.stack([notes[:, 0], start, end, notes[:, 3]], axis=1), axis=0)
+    if u[2] < 0.1:  # no metre
+        metre, pickup = (4, 4), 0
+    return notes, length, metre, pickup
+
+
+def batch_of(encoded: list[np.ndarray], styles: list[int] | None = None) -> dict[str, torch.Tensor]:
+    """Pad ``(T_i, C)`` feature arrays into a batch: ``x`` (B, T, C), ``mask`` (B, T), ``style`` (B,) if given."""
+    T = max(len(e) for e in encoded)
+    x = np.zeros((len(encoded), T, encoded[0].shape[1]), dtype=np.float32)
+    mask = np.zeros((len(encoded), T), dtype=bool)
+    for i, e in enumerate(encoded):
+        x[i, : len(e)] = e
+        mask[i, : len(e)] = True
+    batch = {"x": torch.from_numpy(x), "mask": torch.from_numpy(mask)}
+    if styles is not None:
+        batch["style"] = torch.tensor(styles, dtype=torch.long)
+    return batch
+
+
+class ClassifierTask:
+    """Supervised training of the style classifier inside :class:`~musewidgets.training.Trainer`'s loop."""
+
+    def __init__(self, trainer, corpora: dict):
+        self.t = trainer
+        cfg = trainer.config
+        self.styles = list(corpora)
+        self.features = StyleFeatures()
+        limit = cfg.limit_pieces
+        self.train = {s: [_Item(p) for p in c.split("train")[:limit]] for s, c in corpora.items()}
+        valid = [(i, p) for i, c in enumerate(corpora.values()) for p in c.split("valid")[:limit]]
+        self.valid_x = [self.features.encode(p)[:VALID_MAX_STEPS] for _, p in valid]
+        self.valid_y = np.array([i for i, _ in valid])
+
+    def run(self) -> dict:
+        t, cfg = self.t, self.t.config
+        device = t._device()
+        lr = cfg.lr or DEFAULT_LR
+        batch_size = cfg.batch_size or DEFAULT_BATCH
+        model = build("classifier", {**cfg.model, "n_styles": len(self.styles)}).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+        rng = np.random.default_rng(cfg.seed)
+        start = t.restore(model, opt, rng)
+
+        def train_step(step):
+            model.train()
+            ys = rng.integers(len(self.styles), size=batch_size)
+            xs = []
+            for y in ys:
+                items = self.train[self.styles[y]]
+                notes, length, metre, pickup = augment(
+                    items[int(rng.integers(len(items)))], rng, (MIN_WINDOW, MAX_WINDOW)
+                )
+                xs.append(self.features.encode_notes(notes, length, metre, pickup))
+            batch = {k: v.to(device) for k, v in batch_of(xs, ys.tolist()).items()}
+            for group in opt.param_groups:  # warm-up over 100 steps, then a cosine down to 0 at the step cap
+                decay = 0.5 * (1 + math.cos(math.pi * min(step / cfg.max_steps, 1.0))) if cfg.max_steps else 1.0
+                group["lr"] = lr * min(1.0, (step + 1) / 100) * decay
+            _, loss = model(batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            return {"loss": loss.item(), "tokens": int(batch["mask"].sum())}
+
+        def validate() -> dict:
+            pred = predict(model, self.valid_x, device).argmax(1)
+            return {s: float(np.mean(pred[self.valid_y == i] != i)) for i, s in enumerate(self.styles)}
+
+        def save(path, *, step, seconds, valid, best, train_state):
+            meta = t._meta(
+                steps=step, train_seconds=seconds, valid_error=valid, best_valid_error=best, params=model.n_params()
+            )
+            optimizer = None if train_state is None else opt.state_dict()
+            save_checkpoint(
+                path, model, self.features, t.styles_info, meta, optimizer=optimizer, train_state=train_state
+            )
+
+        return t.loop(
+            train_step=train_step,
+            validate=validate,
+            save=save,
+            rng=rng,
+            start=start,
+            patience=cfg.patience,
+        )
+
+
+@torch.no_grad()
+def predict(model, encoded: list[np.ndarray], device="cpu", batch_size: int = 64) -> np.ndarray:
+    """Style probabilities, shape ``(len(encoded), n_styles)``, for feature arrays; batches of similar length."""
+    was_training = model.training
+    model.eval()
+    order = np.argsort([len(e) for e in encoded])
+    out = np.zeros((len(encoded), model.config.n_styles), dtype=np.float64)
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        batch = {k: v.to(device) for k, v in batch_of([encoded[j] for j in idx]).items()}
+        logits, _ = model(batch)
+        out[idx] = logits.softmax(-1).double().cpu().numpy()
+    model.train(was_training)
+    return out

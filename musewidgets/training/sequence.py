@@ -1,0 +1,264 @@
+"""Next-token training of the rnn, lstm and transformer families: the corpus's windows, the NLL they are judged by,
+and the step (one process, or DistributedDataParallel under torchrun).
+
+Windows of ``seq_len`` tokens are drawn with equal weight per style, transposed at random within the style's voice
+ranges (:func:`~musewidgets.datasets.corpus.transpositions`), with the key conditioning transposed along; a share of
+windows (``end_share``) ends where its piece ends, so that endings are learnt from as many examples as beginnings,
+and a share (``key_dropout``) hides the key, so that the model also composes without one. Validation is the NLL per
+token on the valid split. With ``data`` (your own music) the windows come from the token store
+(:class:`~musewidgets.datasets.store.StoreSplit`), which draws them the same way. ``init`` starts from another
+checkpoint's weights; the tables it lacks start at random and learn ``NEW_LR_SCALE`` times faster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..analysis.keys import estimate_key
+from ..checkpoints import save_checkpoint
+from ..codecs import TokenCodec
+from ..codecs.tokens import BOS, PAD, PITCH0, Encoded, transpose_key_index
+from ..datasets import corpus as corpus_mod
+from ..models import build
+from ..threads import torch_threads, training_threads
+from . import distributed
+from .trainer import DEFAULTS, Trainer, fresh_names, init_record, initialize, mixed_precision
+
+__all__ = ["NEW_LR_SCALE", "SequenceData", "SequenceTask", "evaluate_nll"]
+
+NEW_LR_SCALE = 10.0  # with ``init``: learning-rate factor for the tables the old checkpoint lacks
+
+
+class SequenceData:
+    """Encoded pieces of one split, per style, and random training windows drawn from them."""
+
+    def __init__(self, codec: TokenCodec, corpora: dict, split: str, limit: int | None = None):
+        self.codec = codec
+        self.by_style: dict[str, list[Encoded]] = {}
+        self.shifts: dict[str, list[list[int]]] = {}
+        self.weights: dict[str, np.ndarray] = {}  # pieces are drawn in proportion to their length
+        for name, c in corpora.items():
+            pieces = c.split(split)[:limit]
+            ranges = c.voice_ranges()
+            # the key a listener hears (the project's estimate), not the key signature the file was written with
+            self.by_style[name] = [codec.encode(p.replace(key=estimate_key(p))) for p in pieces]
+            self.shifts[name] = [corpus_mod.transpositions(p, ranges) for p in pieces]
+            lengths = np.array([len(e.tokens) for e in self.by_style[name]], dtype=float)
+            self.weights[name] = lengths / max(lengths.sum(), 1.0)
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(len(e.tokens) for es in self.by_style.values() for e in es)
+
+    def batch(
+        self,
+        rng: np.random.Generator,
+        batch_size: int,
+        seq_len: int,
+        augment: bool,
+        *,
+        end_share: float = 0.0,
+        key_dropout: float = 0.0,
+    ) -> dict:
+        """Random windows, an equal share per style: inputs/targets/voice/bar_pos/to_end (B, T), metre/style/key (B,).
+
+        A share ``end_share`` of the windows ends at its piece's end; a share ``key_dropout`` has key 0 (unknown).
+        """
+        styles = list(self.by_style)
+        rows = {
+            k: np.full((batch_size, seq_len), PAD if k in ("inputs", "targets") else 0, dtype=np.int64)
+            for k in ("inputs", "targets", "voice", "bar_pos", "to_end")
+        }
+        metre, style, key = (np.zeros(batch_size, dtype=np.int64) for _ in range(3))
+        for b in range(batch_size):
+            name = styles[b % len(styles)]
+            pieces = self.by_style[name]
+            i = rng.choice(len(pieces), p=self.weights[name])
+            e = pieces[i]
+            V = e.n_voices
+            last = max(0, (len(e.tokens) - seq_len) // V)  # the last window start, in steps
+            at_end = rng.random() < end_share
+            start = (last if at_end else int(rng.integers(0, last + 1))) * V
+            tokens = e.tokens[start : start + seq_len].copy()
+            prev = np.concatenate([[BOS] if start == 0 else e.tokens[start - 1 : start], tokens[:-1]])
+            shift = int(rng.choice(self.shifts[name][i])) if augment else 0
+            tokens[tokens >= PITCH0] += shift
+            prev[prev >= PITCH0] += shift
+            n = len(tokens)
+            rows["inputs"][b, :n], rows["targets"][b, :n] = prev, tokens
+            rows["voice"][b, :n] = e.voice[start : start + n]
+            rows["bar_pos"][b, :n] = e.bar_pos[start : start + n]
+            rows["to_end"][b, :n] = e.to_end[start : start + n]
+            metre[b], style[b] = e.metre, e.style
+            key[b] = 0 if rng.random() < key_dropout else transpose_key_index(e.key, shift)
+        out = {k: torch.from_numpy(v) for k, v in rows.items()}
+        out["metre"], out["style"], out["key"] = (torch.from_numpy(a) for a in (metre, style, key))
+        return out
+
+
+def _chunks(e: Encoded, seq_len: int):
+    """Consecutive windows of a piece for evaluation (each starts from the previous token)."""
+    for start in range(0, len(e.tokens), seq_len):
+        tokens = e.tokens[start : start + seq_len]
+        prev = np.concatenate([[BOS] if start == 0 else e.tokens[start - 1 : start], tokens[:-1]])
+        yield {
+            "inputs": torch.from_numpy(prev)[None],
+            "targets": torch.from_numpy(tokens.copy())[None],
+            "voice": torch.from_numpy(e.voice[start : start + seq_len])[None],
+            "bar_pos": torch.from_numpy(e.bar_pos[start : start + seq_len])[None],
+            "metre": torch.tensor([e.metre]),
+            "style": torch.tensor([e.style]),
+            "key": torch.tensor([e.key]),
+            "to_end": torch.from_numpy(e.to_end[start : start + seq_len])[None],
+        }
+
+
+def evaluate_nll(model, data: SequenceData, seq_len: int, device="cpu", max_tokens: int | None = None) -> dict:
+    """NLL per token (nats) per style over whole pieces, in windows of ``seq_len``; at most ``max_tokens`` each.
+
+    On the CPU it runs on :func:`~musewidgets.threads.training_threads` torch threads (one window at a time is a
+    small product, and a thread team stalls when another program is busy); the caller's count is restored.
+    """
+    threads = training_threads() if torch.device(device).type == "cpu" else torch.get_num_threads()
+    with torch_threads(threads), torch.no_grad():
+        return _evaluate_nll(model, data, seq_len, device, max_tokens)
+
+
+def _evaluate_nll(model, data: SequenceData, seq_len: int, device, max_tokens: int | None) -> dict:
+    model.eval()
+    result = {}
+    for name, pieces in data.by_style.items():
+        total, count = 0.0, 0
+        for e in pieces:
+            for chunk in _chunks(e, seq_len):
+                chunk = {k: v.to(device) for k, v in chunk.items()}
+                logits, _ = model(chunk)
+                total += torch.nn.functional.cross_entropy(
+                    logits[0], chunk["targets"][0], ignore_index=PAD, reduction="sum"
+                ).item()
+                count += chunk["targets"].numel()
+            if max_tokens and count >= max_tokens:
+                break
+        result[name] = total / max(count, 1)
+    model.train()
+    return result
+
+
+class SequenceTask:
+    """Next-token training of the rnn / lstm / transformer families."""
+
+    def __init__(self, trainer: Trainer, corpora: dict, *, store=None):
+        self.t = trainer
+        cfg = trainer.config
+        if store is not None:  # the user's own music: one style, windows read from the token store
+            self.codec = store.codec
+            self.train, self.valid = store.split("train"), store.split("valid")
+            if not len(self.train):
+                from ..datasets.store import StoreError
+
+                raise StoreError(
+                    f"{store.path}: none of the {store.report.used} usable files fell in the train split (80 % of "
+                    "files by a hash of their names); add more files"
+                )
+            if not len(self.valid):  # a small folder: validate on the training pieces rather than on nothing
+                self.valid = self.train
+            return
+        self.codec = TokenCodec()
+        self.train = SequenceData(self.codec, corpora, "train", cfg.limit_pieces)
+        self.valid = SequenceData(self.codec, corpora, "valid", cfg.limit_pieces)
+
+    def run(self) -> dict:
+        t, cfg = self.t, self.t.config
+        device = t._device()
+        lr = cfg.lr or DEFAULTS[cfg.family]["lr"]
+        batch_size = cfg.batch_size or DEFAULTS[cfg.family]["batch_size"]
+        controls = {"n_keys": self.codec.n_keys, "ending_bars": self.codec.ending_bars}
+        model = build(cfg.family, {**controls, **cfg.model, "n_styles": len(self.codec.styles)})
+        fresh = set()  # parameters the init checkpoint lacks: they learn NEW_LR_SCALE times faster
+        lineage = {}
+        if cfg.init:
+            lineage = {"init_from": init_record(cfg.init)}
+            fresh = set(initialize(model, cfg.init)) if not t.resume else set(fresh_names(model, cfg.init))
+        model = model.to(device)
+        params = dict(model.named_parameters())
+        groups = [{"params": [p for n, p in params.items() if n not in fresh], "lr_scale": 1.0}]
+        if fresh:
+            groups.append({"params": [params[n] for n in sorted(fresh)], "lr_scale": NEW_LR_SCALE})
+        opt = torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
+        rng = np.random.default_rng(cfg.seed)
+        start = t.restore(model, opt, rng)
+        model.train()
+        ctx = t._dist()
+        if ctx is not None:
+            net = distributed.wrap(model, device)
+            if ctx.rank:  # dropout masks of its own (inside seeded_torch: the caller's state is not touched)
+                torch.default_generator.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
+                if device.type == "cuda":
+                    torch.cuda.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
+
+        def train_step(step):
+            if ctx is not None:
+                return distributed_step(step)
+            batch = self.train.batch(
+                rng, batch_size, cfg.seq_len, cfg.augment, end_share=cfg.end_share, key_dropout=cfg.key_dropout
+            )
+            batch = {k: v.to(device) for k, v in batch.items()}
+            for group in opt.param_groups:
+                group["lr"] = lr * group["lr_scale"] * min(1.0, (step + 1) / 100)  # linear warm-up over 100 steps
+            with mixed_precision(device, cfg.precision):
+                _, loss = model(batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            return {"loss": loss.item(), "tokens": int((batch["targets"] != PAD).sum())}
+
+        def distributed_step(step):
+            # every process draws the same global batch and learns from its rows rank::world (the token store reads
+            # only those). Its loss is the sum of its tokens' NLL over the global token count, times world (DDP
+            # averages the gradients): the gradient of the global batch's mean NLL, as with one process.
+            args = (rng, batch_size, cfg.seq_len, cfg.augment)
+            kwargs = {"end_share": cfg.end_share, "key_dropout": cfg.key_dropout}
+            if isinstance(self.train, SequenceData):  # the corpus, in memory
+                batch = {k: v[ctx.rank :: ctx.world].contiguous() for k, v in self.train.batch(*args, **kwargs).items()}
+            else:
+                batch = self.train.batch(*args, **kwargs, part=(ctx.rank, ctx.world))
+            batch = {k: v.to(device) for k, v in batch.items()}
+            mine = int((batch["targets"] != PAD).sum())
+            [total] = ctx.all_sum([mine])
+            total = round(total)
+            for group in opt.param_groups:
+                group["lr"] = lr * group["lr_scale"] * min(1.0, (step + 1) / 100)
+            with mixed_precision(device, cfg.precision):
+                logits, loss = net(batch)
+            if mine == 0:  # rows of padding only: no loss, but a graph through every weight (DDP needs one)
+                loss = logits.sum() * 0.0
+            opt.zero_grad(set_to_none=True)
+            (loss * (mine * ctx.world / max(total, 1))).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            [nll] = ctx.all_sum([loss.item() * mine])
+            return {"loss": nll / max(total, 1), "tokens": total}
+
+        def save(path, *, step, seconds, valid, best, train_state):
+            meta = t._meta(
+                steps=step,
+                train_seconds=seconds,
+                valid_nll=valid,
+                best_valid_nll=best,
+                params=model.n_params(),
+                **lineage,
+            )
+            optimizer = None if train_state is None else opt.state_dict()  # only the resume file carries these
+            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer, train_state=train_state)
+
+        return t.loop(
+            train_step=train_step,
+            validate=lambda: evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000),
+            save=save,
+            rng=rng,
+            start=start,
+            patience=cfg.patience,
+            epoch_steps=max(1, self.train.n_tokens // (batch_size * cfg.seq_len)),
+        )
