@@ -22,7 +22,15 @@ from .analysis.keys import estimate_key
 from .checkpoints import Checkpoint, load_checkpoint, resolve
 from .codecs.tokens import BOS, HOLD, PITCH0, REST
 from .errors import CheckpointError, UnknownStyleError
-from .guidance import cadence_bias, ending_weights, hold_bias, key_bias, outer_voices, plan_repeats
+from .guidance import (
+    cadence_bias,
+    hold_bias,
+    key_bias,
+    outer_voices,
+    plan_ending,
+    plan_repeats,
+    repetition_profiles,
+)
 from .piece import Piece, _parse_key
 from .strict import StrictVoiceLeading
 from .threads import SAMPLING_THREADS, torch_threads
@@ -323,6 +331,8 @@ class Sampler:
         repeats = torch.Generator().manual_seed(plan.get("seed", 0) + 7919) if plan.get("guide", True) else None
         history = torch.zeros(n, total_steps, V, dtype=torch.long)  # every token so far, the primer's included
         returning = None  # (candidates whose bar returns, the step each copies from, per step of the bar)
+        # bars the plan keeps new: the earlier bars (their first steps) each candidate has copied so far in this bar
+        earlier, copying = [], None
         cadence = None  # (pitch bias (n, V, vocab), tonics (n,), weights per outer voice) once the last bar begins
         outer = outer_voices(V)
         sounding = torch.full((n, V), -1, dtype=torch.long)  # the pitch each voice plays (-1: silent)
@@ -361,11 +371,20 @@ class Sampler:
         bar = []  # tokens of the current bar: one (n, V) list per step
         for step in range(start_step, total_steps):
             if step == cadence_from:
-                cadence = self._cadence(header, decoders, V)
+                greedy = settings["temperature"] == 0
+                cadence = self._cadence(header, decoders, V, plan.get("seed", 0), greedy)
             if repeats is not None and step >= pickup and (step - pickup) % spb == 0:
                 lags = plan_repeats(style, (step - pickup) // spb, n, repeats, greedy=settings["temperature"] == 0)
                 rows = (lags > 0).nonzero().flatten() if cadence is None else torch.zeros(0, dtype=torch.long)
                 returning = (rows, step - lags[rows] * spb) if len(rows) else None
+                if earlier and repetition_profiles().get(style) is not None:
+                    starts = torch.tensor(earlier)
+                    span = starts[:, None] + torch.arange(spb)  # (J, spb): the steps of each earlier bar
+                    onsets = (history[:, span] >= PITCH0).flatten(2).any(2)  # (n, J): bars with notes can repeat
+                    planned_new = torch.ones(n, dtype=torch.bool)
+                    planned_new[rows] = False
+                    copying = (starts, onsets & planned_new[:, None])
+                earlier.append(step)
             sampled = []
             for v in range(V):
                 logits, state = model.step(inputs(step, v), state)
@@ -377,10 +396,18 @@ class Sampler:
                 if returning is not None:  # the token the returning bar had here
                     rows, source = returning
                     logits[rows, history[rows, source + (step - pickup) % spb, v]] += guidance.REPEAT_STRENGTH
+                if copying is not None:  # a bar kept new that has copied an earlier one so far: vary its second half
+                    starts, still = copying
+                    theirs = history[:, starts + (step - pickup) % spb, v]  # (n, J): what those bars had here
+                    if (step - pickup) % spb >= spb // 2:
+                        cost = torch.zeros_like(logits).scatter_add_(1, theirs, still.float())
+                        logits = logits - guidance.REPEAT_STRENGTH * cost.clamp(max=1.0)
                 if guard is not None:
                     logits = logits + guard.mask(v)
                 prev = sample_next_token(logits, rng, **settings)
                 history[:, step, v] = prev
+                if copying is not None:
+                    copying = (copying[0], copying[1] & (theirs == prev[:, None]))
                 hold_block[:, v] = torch.where(prev == REST, -math.inf, 0.0)
                 sounding[:, v] = torch.where(
                     prev >= PITCH0, prev - PITCH0, torch.where(prev == REST, -1, sounding[:, v])
@@ -398,18 +425,21 @@ class Sampler:
                 bar = []
                 yield [d.piece() for d in decoders]
 
-    def _cadence(self, header: dict, decoders, V: int):
+    def _cadence(self, header: dict, decoders, V: int, seed: int = 0, greedy: bool = False):
         """The last bar's cadence prior: (pitch bias (n, V, vocab), tonic per candidate (n,), -1 where unknown, and the
-        weights of the outer voices' finals, :func:`~musewidgets.guidance.ending_weights`).
+        weights ``(n, 12)`` of the outer voices' finals, :func:`~musewidgets.guidance.plan_ending`).
 
-        The tonic of the requested key, else of the key estimated from each candidate so far.
+        The tonic of the requested key, else of the key estimated from each candidate so far. The final each
+        candidate aims at is drawn from a generator of its own (seeded from ``seed``), so the notes are drawn as
+        without it.
         """
         if header["key"] is not None:
             keys = [header["key"]] * len(decoders)
         else:
             keys = [estimate_key(d.piece()) for d in decoders]
         tonics = [_parse_key(k)[0] if k is not None else None for k in keys]
-        weights = ending_weights(header.get("style"), V)
+        generator = torch.Generator().manual_seed(seed + 104_729)
+        weights = plan_ending(header.get("style"), V, len(decoders), generator, greedy)
         bias = cadence_bias(tonics, V, self.codec.vocab_size, guidance.CADENCE_STRENGTH, weights)
         return bias, torch.tensor([-1 if t is None else t for t in tonics]), weights
 
@@ -489,7 +519,8 @@ class Sampler:
                 self.voices = self.guard is not None
                 if ending and bars:
                     tonics = key_parts(key_t)[0]
-                    weights = ending_weights(style, V)
+                    ends = torch.Generator().manual_seed(seed + 104_729)  # as the sequence models draw their finals
+                    weights = plan_ending(style, V, n, ends, greedy=settings["temperature"] == 0)
                     bias = cadence_bias(tonics.tolist(), V, vocab, guidance.CADENCE_STRENGTH, weights)
                     self.cadence = (torch.zeros(n, cfg.voices, len(token_of)), tonics, weights)
                     self.cadence[0][:, :V] = bias[:, :, token_of]
