@@ -370,8 +370,8 @@ class Sampler:
                     guard.end_step()
         bar = []  # tokens of the current bar: one (n, V) list per step
         for step in range(start_step, total_steps):
-            if step == cadence_from:
-                greedy = settings["temperature"] == 0
+            if step == cadence_from:  # a key asked for (or the primer's) closes on its tonic; else a drawn final
+                greedy = settings["temperature"] == 0 or header["key"] is not None
                 cadence = self._cadence(header, decoders, V, plan.get("seed", 0), greedy)
             if repeats is not None and step >= pickup and (step - pickup) % spb == 0:
                 lags = plan_repeats(style, (step - pickup) // spb, n, repeats, greedy=settings["temperature"] == 0)
@@ -520,7 +520,8 @@ class Sampler:
                 if ending and bars:
                     tonics = key_parts(key_t)[0]
                     ends = torch.Generator().manual_seed(seed + 104_729)  # as the sequence models draw their finals
-                    weights = plan_ending(style, V, n, ends, greedy=settings["temperature"] == 0)
+                    asked = header["key"] is not None  # asked for, or the primer's: close on its tonic
+                    weights = plan_ending(style, V, n, ends, greedy=settings["temperature"] == 0 or asked)
                     bias = cadence_bias(tonics.tolist(), V, vocab, guidance.CADENCE_STRENGTH, weights)
                     self.cadence = (torch.zeros(n, cfg.voices, len(token_of)), tonics, weights)
                     self.cadence[0][:, :V] = bias[:, :, token_of]

@@ -127,14 +127,18 @@ def test_endings_are_drawn_as_the_style_ends_and_the_top_voice_keeps_its_place_i
     assert torch.equal(plan_ending("my-own", 1, 2, torch.Generator())[0], TONIC_ONLY.expand(2, 12))
 
 
-def test_takes_end_on_the_finals_the_plan_drew_for_them(lstm, monkeypatch):
+def test_takes_end_on_the_finals_the_plan_drew_for_them_and_an_asked_key_on_its_tonic(lstm, monkeypatch):
+    from musewidgets.analysis.keys import estimate_key
     from musewidgets.guidance import plan_ending
     from musewidgets.piece import _parse_key
 
     monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
-    seed, n = 4, 12
-    takes = lstm.generate(style="folk", bars=4, seed=seed, n=n, key="G major")
+    seed, n, bars = 4, 12, 4
+    takes = lstm.generate(style="folk", bars=bars, seed=seed, n=n, metre="4/4")
     drawn = plan_ending("folk", 1, n, torch.Generator().manual_seed(seed + 104_729))[0].argmax(1).tolist()
-    tonic = _parse_key("G major")[0]
-    finals = [(max(t.parts[0].notes, key=lambda x: x.start).pitch - tonic) % 12 for t in takes]
-    assert finals == drawn and 0 in drawn and set(drawn) != {0}
+    assert 0 in drawn and set(drawn) != {0}
+    for take, r in zip(takes, drawn):
+        tonic = _parse_key(estimate_key(take.slice_bars(0, bars - 1)))[0]  # the key of the take when its last bar began
+        assert (max(take.parts[0].notes, key=lambda x: x.start).pitch - tonic) % 12 == r
+    asked = lstm.generate(style="folk", bars=bars, seed=seed, n=n, key="G major")
+    assert {max(t.parts[0].notes, key=lambda x: x.start).pitch % 12 for t in asked} == {7}  # all on G

@@ -139,6 +139,7 @@ def session(device) -> Iterator[Context | None]:
     dist.init_process_group(backend, timeout=TIMEOUT)
     try:
         yield current()
+        dist.barrier()  # leave together: one process tearing the group down under another's last step aborts it
     finally:
         dist.destroy_process_group()
 
