@@ -25,6 +25,7 @@ stops at the same step.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -139,7 +140,11 @@ def session(device) -> Iterator[Context | None]:
     dist.init_process_group(backend, timeout=TIMEOUT)
     try:
         yield current()
-        dist.barrier()  # leave together: one process tearing the group down under another's last step aborts it
+        # free the DistributedDataParallel wrapper (in a reference cycle of the task's closures) and its pending
+        # gloo work now: left to interpreter shutdown, their tensors were freed after Python had gone and the
+        # process aborted now and then ("terminate called without an active exception"); then leave together
+        gc.collect()
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
