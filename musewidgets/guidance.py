@@ -85,6 +85,7 @@ CADENCE_STRENGTH = 5.0
 PARALLEL_STRENGTH = 6.0  # 2 left 2.3 parallels per 8 bars of LSTM chorale, 4 left 0.7, 6 left 0.06 (Bach: 0.03)
 REPEAT_STRENGTH = 8.0  # 6: two in three planned returns came out note for note (LSTM, Irish); 8: most
 PHRASE_BARS = 8  # repetition is planned within phrases of this many bars
+ENDING_SEED_OFFSET = 104_729  # a take's finals are drawn from seed + this (its repetition plan: seed + 7919)
 PROFILES = Path(__file__).parent / "data" / "guidance" / "profiles.json"
 
 
@@ -205,17 +206,16 @@ def plan_repeats(style: str, bar: int, n: int, generator: torch.Generator, greed
     return torch.multinomial(probs, n, replacement=True, generator=generator)
 
 
-def plan_ending(
-    style: str | None, n_voices: int, n: int, generator: torch.Generator, greedy: bool = False
-) -> dict[int, torch.Tensor]:
+def plan_ending(style: str | None, n_voices: int, n: int, seed: int, greedy: bool = False) -> dict[int, torch.Tensor]:
     """Per outer voice, ``(n, 12)`` weights of each interval above the tonic for the final note: a final drawn per
     candidate from the style's ending profile, so that takes end on the tonic, the fifth or the fourth as often as
     the style's pieces do (always nudging toward the likeliest final would end every take on the tonic).
 
     The bass (the one voice of a melody) ends on the drawn interval ``r`` (weight 1, 0 elsewhere); the top voice of
     several takes the top profile's weights moved up by ``r``, so it keeps its usual place in the final chord
-    (mostly doubling the bass) whatever chord that is. ``greedy`` (temperature 0) takes the likeliest final. A style
-    without a profile ends on the tonic.
+    (mostly doubling the bass) whatever chord that is. The draws come from a generator of their own, seeded from the
+    take's ``seed``, so the notes are drawn as without them. ``greedy`` (temperature 0, or a key asked for) takes the
+    likeliest final. A style without a profile ends on the tonic.
     """
     profile = ending_profiles().get(style) if style else None
     voices = outer_voices(n_voices)
@@ -225,6 +225,7 @@ def plan_ending(
     if greedy:
         finals = shares.argmax().expand(n).clone()
     else:
+        generator = torch.Generator().manual_seed(seed + ENDING_SEED_OFFSET)
         finals = torch.multinomial(shares + 1e-12, n, replacement=True, generator=generator)
     weights = {voices[-1]: torch.eye(12)[finals]}
     if n_voices > 1:

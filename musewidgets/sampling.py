@@ -429,17 +429,15 @@ class Sampler:
         """The last bar's cadence prior: (pitch bias (n, V, vocab), tonic per candidate (n,), -1 where unknown, and the
         weights ``(n, 12)`` of the outer voices' finals, :func:`~musewidgets.guidance.plan_ending`).
 
-        The tonic of the requested key, else of the key estimated from each candidate so far. The final each
-        candidate aims at is drawn from a generator of its own (seeded from ``seed``), so the notes are drawn as
-        without it.
+        The tonic of the requested key, else of the key estimated from each candidate so far; the final each candidate
+        aims at is drawn from the take's ``seed``.
         """
         if header["key"] is not None:
             keys = [header["key"]] * len(decoders)
         else:
             keys = [estimate_key(d.piece()) for d in decoders]
         tonics = [_parse_key(k)[0] if k is not None else None for k in keys]
-        generator = torch.Generator().manual_seed(seed + 104_729)
-        weights = plan_ending(header.get("style"), V, len(decoders), generator, greedy)
+        weights = plan_ending(header.get("style"), V, len(decoders), seed, greedy)
         bias = cadence_bias(tonics, V, self.codec.vocab_size, guidance.CADENCE_STRENGTH, weights)
         return bias, torch.tensor([-1 if t is None else t for t in tonics]), weights
 
@@ -519,9 +517,8 @@ class Sampler:
                 self.voices = self.guard is not None
                 if ending and bars:
                     tonics = key_parts(key_t)[0]
-                    ends = torch.Generator().manual_seed(seed + 104_729)  # as the sequence models draw their finals
                     asked = header["key"] is not None  # asked for, or the primer's: close on its tonic
-                    weights = plan_ending(style, V, n, ends, greedy=settings["temperature"] == 0 or asked)
+                    weights = plan_ending(style, V, n, seed, greedy=settings["temperature"] == 0 or asked)
                     bias = cadence_bias(tonics.tolist(), V, vocab, guidance.CADENCE_STRENGTH, weights)
                     self.cadence = (torch.zeros(n, cfg.voices, len(token_of)), tonics, weights)
                     self.cadence[0][:, :V] = bias[:, :, token_of]

@@ -363,7 +363,7 @@ def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sam
     assert [estimate_key(t.replace(key=None)) for t in takes] == ["E minor"] * 4
     assert [tonic_ending(t) for t in takes] == [1.0] * 4  # a key asked for closes on its tonic
     # without one, each take ends on a final drawn from Bach's endings (for this seed: the tonic, four times)
-    drawn = plan_ending("chorale", 4, 4, torch.Generator().manual_seed(3 + 104_729))[3].argmax(1)
+    drawn = plan_ending("chorale", 4, 4, 3)[3].argmax(1)
     assert drawn.tolist() == [0] * 4
     free = sampler.generate(style="chorale", bars=2, n=4, seed=3, strict=True)  # the tonic of the take so far
     assert [tonic_ending(t, estimate_key(t.slice_bars(0, 1))) for t in free] == [1.0] * 4
