@@ -392,7 +392,7 @@ class Sampler:
                 logits[:, HOLD] += hold_block[:, v]
                 if cadence is not None and v in outer:
                     logits = logits + cadence[0][:, v]
-                    logits[:, HOLD] += hold_bias(sounding[:, v], cadence[1], guidance.CADENCE_STRENGTH, cadence[2][v])
+                    logits[:, HOLD] += hold_bias(sounding[:, v], cadence[1], guidance.HOLD_STRENGTH, cadence[2][v])
                 if returning is not None:  # the token the returning bar had here
                     rows, source = returning
                     logits[rows, history[rows, source + (step - pickup) % spb, v]] += guidance.REPEAT_STRENGTH
@@ -539,7 +539,7 @@ class Sampler:
                     for v in outer_voices(V):
                         sounding = torch.where(state[:, v] < P, state[:, v] + cfg.pitch_low, -1)
                         weights = self.cadence[2][v]
-                        bias[:, v, 1] += hold_bias(sounding, self.cadence[1], guidance.CADENCE_STRENGTH, weights)
+                        bias[:, v, 1] += hold_bias(sounding, self.cadence[1], guidance.HOLD_STRENGTH, weights)
                 if self.returning is not None:  # the channel the returning bar had here
                     rows, source = self.returning
                     for v in range(V):

@@ -358,6 +358,7 @@ def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sam
 
     monkeypatch.setattr(guidance, "KEY_STRENGTH", 4.0)  # the rated notes of the key: tonic, fifth, third, ...
     monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
+    monkeypatch.setattr(guidance, "HOLD_STRENGTH", 100.0)
     # strict: an untrained model crosses its voices, and then the top note of the last chord is not the soprano's
     takes = sampler.generate(style="chorale", bars=2, n=4, seed=3, key="E minor", strict=True)
     assert [estimate_key(t.replace(key=None)) for t in takes] == ["E minor"] * 4

@@ -133,6 +133,7 @@ def test_takes_end_on_the_finals_the_plan_drew_for_them_and_an_asked_key_on_its_
     from musewidgets.piece import _parse_key
 
     monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
+    monkeypatch.setattr(guidance, "HOLD_STRENGTH", 100.0)
     seed, n, bars = 4, 12, 4
     takes = lstm.generate(style="folk", bars=bars, seed=seed, n=n, metre="4/4")
     drawn = plan_ending("folk", 1, n, seed)[0].argmax(1).tolist()
