@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -115,6 +116,18 @@ def test_a_damaged_taste_file_is_reported_not_replaced(tmp_path):
     assert path.read_text() == '{"format": "something else"}'
 
 
+def test_candidates_are_ranked_as_they_will_be_heard(bench, monkeypatch):
+    """The taste learnt from takes at the tempo and with the instruments chosen; it ranks candidates the same way."""
+    bench.controls.style.value = "folk"
+    bench.controls.candidates.value = 3
+    bench.controls.tempo.value = 61
+    ranked = []
+    monkeypatch.setattr(bench, "_rank", lambda pieces: ranked.extend(pieces) or list(range(len(pieces))))
+    bench.generate()
+    assert len(ranked) == 3 and {p.tempo for p in ranked} == {61.0}
+    assert [p.parts[0].program for p in ranked] == [bench.takes[-1].piece.parts[0].program] * 3
+
+
 def test_candidates_come_ranked_by_taste(bench):
     bench.controls.style.value = "folk"
     bench.controls.candidates.value = 6
@@ -127,12 +140,15 @@ def test_candidates_come_ranked_by_taste(bench):
     bench.rate(1)
     bench.take_list.selected = low.id
     bench.rate(-1)
+    # scoring adds the candidates to the taste's running statistics: rank on a copy in the state the Workbench
+    # ranks in, so that two nearly tied candidates compare the same way here
+    before = copy.deepcopy(bench.taste)
     taken = bench.generate()  # same locked seed: the same six candidates, now best-liked first
     batch = bench.takes[-6:]
     assert taken is batch[0]
     order = [t.settings["candidate"] for t in batch]
     assert sorted(order) == list(range(6))
-    expected = bench.taste.rank([piece_features(p) for p in unranked])
+    expected = before.rank([piece_features(p) for p in unranked])
     assert order == [int(i) for i in expected]
     assert "ranked by your taste" in bench.status.value
     names = bench.taste.feature_names

@@ -527,14 +527,15 @@ class Workbench(w.VBox):
         self._say(f"Generating {bars} bars of {settings['style']} with the {settings['model']}…")
         pieces, made, stopped = self._sample(sampler, settings, primer, bars)
         seconds = time.perf_counter() - t0
-        order = self._rank(pieces)
+        heard = []  # the candidates as the takes will sound, at the tempo and with the instruments chosen
+        for piece in pieces:
+            parts = tuple(replace(p, program=prog) for p, prog in zip(piece.parts, settings["programs"]))
+            heard.append(piece.replace(tempo=float(settings["tempo"]), parts=parts or piece.parts))
+        order = self._rank(heard)  # ranked as they are heard and rated (the taste's features include the tempo)
         takes = []
         for i in order:
-            piece = pieces[i]
-            parts = tuple(replace(p, program=prog) for p, prog in zip(piece.parts, settings["programs"]))
-            piece = piece.replace(tempo=float(settings["tempo"]), parts=parts or piece.parts)
             extra = {"candidate": i, "stopped": stopped, "bars_made": made}
-            takes.append(Take(piece, {**settings, **extra}, seconds))
+            takes.append(Take(heard[i], {**settings, **extra}, seconds))
         self._show(takes[0])  # rendered before it joins the history: a failure here leaves the history as it was
         self.take_list.add(*takes)  # selects takes[0], which the views already show
         if not continue_take:
