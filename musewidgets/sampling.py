@@ -291,6 +291,14 @@ class Sampler:
             "title": f"{self.family} {style}",
         }
 
+    def _key_prior(self, header: dict, primer) -> torch.Tensor | None:
+        """The key prior ``(vocab_size,)`` of :func:`~musewidgets.guidance.key_bias` for a key the user asked for;
+        ``None`` without one, or when the key is a primer's (the model hears the primer's key in its notes)."""
+        if header["key"] is None or primer is not None:
+            return None
+        tonic, mode = _parse_key(header["key"])
+        return key_bias(tonic, mode, self.codec.vocab_size, guidance.KEY_STRENGTH)
+
     def _masks(self, header: dict) -> torch.Tensor:
         """(voices, vocab) additive mask: 0 where allowed, -inf for BOS/PAD and pitches outside a voice's range."""
         masks = torch.full((len(header["parts"]), self.codec.vocab_size), -math.inf)
@@ -323,9 +331,9 @@ class Sampler:
             controls = {"key": key_t, "to_end": [to_end_t[int(b)] for b in to_end]}
         masks = self._masks(header)
         guided = self.controls and plan.get("guide", True)
-        if guided and header["key"] is not None and primer is None:
-            tonic, mode = _parse_key(header["key"])
-            masks = masks + key_bias(tonic, mode, codec.vocab_size, guidance.KEY_STRENGTH)
+        asked = self._key_prior(header, primer)
+        if guided and asked is not None:
+            masks = masks + asked
         cadence_from = total_steps - spb if guided and plan.get("ending", True) else None  # the last bar
         # phrases that return: the plan has its own generator, so bars that do not return are drawn as without it
         repeats = torch.Generator().manual_seed(plan.get("seed", 0) + 7919) if plan.get("guide", True) else None
@@ -498,6 +506,8 @@ class Sampler:
         P, vocab = cfg.pitch_high - cfg.pitch_low + 1, self.codec.vocab_size
         token_of = torch.tensor([REST, HOLD, *range(PITCH0 + cfg.pitch_low, PITCH0 + cfg.pitch_high + 1)])
 
+        key_prior = self._key_prior(header, primer)  # a key asked for: its pitches favoured, as for the others
+
         class Guide:  # the priors of musewidgets.guidance, on the GAN's inner channels
             def __init__(self):
                 self.bar, self.cadence = 0, None
@@ -518,10 +528,7 @@ class Sampler:
                             self.guard.update(v, torch.full((n,), tok, dtype=torch.long))
                         self.guard.end_step()
                 self.voices = self.guard is not None
-                self.key = None  # a key asked for (not a primer's): its pitches favoured, as for the sequence models
-                if header["key"] is not None and primer is None:
-                    tonic, mode = _parse_key(header["key"])
-                    self.key = key_bias(tonic, mode, vocab, guidance.KEY_STRENGTH)[token_of]
+                self.key = key_prior if key_prior is None else key_prior[token_of]  # on the inner channels
                 if ending and bars:
                     tonics = key_parts(key_t)[0]
                     asked = header["key"] is not None  # asked for, or the primer's: close on its tonic
