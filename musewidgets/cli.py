@@ -79,6 +79,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         data=args.data,
         style_name=args.style_name,
+        anneal=args.anneal,
     )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -358,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=_positive_float, help="peak learning rate (default per family)")
+    p.add_argument(
+        "--anneal",
+        action="store_true",
+        help="rnn, lstm, transformer: lower the learning rate along a cosine to a tenth at --max-steps (default: "
+        "it stays at its peak)",
+    )
     p.add_argument("--seq-len", type=_positive_int, default=512, help="tokens per training window (default 512)")
     p.add_argument("--eval-every", type=_positive_int, default=200, help="steps between validations (default 200)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")

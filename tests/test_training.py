@@ -207,3 +207,25 @@ def test_precision_is_checked_and_mixed_only_on_a_gpu(tmp_path):
         Trainer(tiny_config(precision="half"), tmp_path).check()
     with pytest.raises(ValueError, match="bf16 needs a GPU"):
         Trainer(tiny_config(precision="bf16", device="cpu"), tmp_path).check()
+
+
+@pytest.mark.parametrize("anneal", [False, True])
+def test_the_learning_rate_anneals_to_a_tenth_at_the_step_cap_only_when_asked(tmp_path, anneal):
+    from musewidgets.training.trainer import lr_factor
+
+    assert lr_factor(0) == pytest.approx(0.01) and lr_factor(99) == lr_factor(5000) == 1.0  # warm-up, then the peak
+    assert lr_factor(1000, 2000) == pytest.approx(0.55) and lr_factor(2000, 2000) == pytest.approx(0.1)
+    assert lr_factor(150, 200) < lr_factor(120, 200) < lr_factor(100, 200) < 1.0  # falls all the way to the cap
+    trainer = Trainer(_config(max_steps=150, eval_every=75, lr=1e-3, anneal=anneal), tmp_path)
+    trainer.fit()
+    [group] = load_checkpoint(tmp_path / "lstm.last.pt").optimizer["param_groups"]
+    # the last step (149) ran at this rate
+    assert group["lr"] == pytest.approx(1e-3 * (lr_factor(149, 150) if anneal else 1.0))
+    assert (group["lr"] < 2e-4) == anneal
+
+
+def test_anneal_needs_a_step_cap_and_a_sequence_family(tmp_path):
+    with pytest.raises(ValueError, match="give `max_steps`"):
+        Trainer(tiny_config(max_steps=None, anneal=True), tmp_path).check()
+    with pytest.raises(ValueError, match="not the gan"):
+        Trainer(tiny_config(family="gan", anneal=True), tmp_path).check()

@@ -7,7 +7,9 @@ windows (``end_share``) ends where its piece ends, so that endings are learnt fr
 and a share (``key_dropout``) hides the key, so that the model also composes without one. Validation is the NLL per
 token on the valid split. With ``data`` (your own music) the windows come from the token store
 (:class:`~musewidgets.datasets.store.StoreSplit`), which draws them the same way. ``init`` starts from another
-checkpoint's weights; the tables it lacks start at random and learn ``NEW_LR_SCALE`` times faster.
+checkpoint's weights; the tables it lacks start at random and learn ``NEW_LR_SCALE`` times faster. The learning rate
+warms up over 100 steps and then stays at its peak, or with ``anneal`` falls along a cosine to a tenth at
+``max_steps`` (:func:`~musewidgets.training.trainer.lr_factor`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..datasets import corpus as corpus_mod
 from ..models import build
 from ..threads import torch_threads, training_threads
 from . import distributed
-from .trainer import DEFAULTS, Trainer, fresh_names, init_record, initialize, mixed_precision
+from .trainer import DEFAULTS, Trainer, fresh_names, init_record, initialize, lr_factor, mixed_precision
 
 __all__ = ["NEW_LR_SCALE", "SequenceData", "SequenceTask", "evaluate_nll"]
 
@@ -197,6 +199,9 @@ class SequenceTask:
                 if device.type == "cuda":
                     torch.cuda.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
 
+        def schedule(step):  # warm-up, then (``anneal``) a cosine to a tenth at the step cap
+            return lr_factor(step, cfg.max_steps if cfg.anneal else None)
+
         def train_step(step):
             if ctx is not None:
                 return distributed_step(step)
@@ -205,7 +210,7 @@ class SequenceTask:
             )
             batch = {k: v.to(device) for k, v in batch.items()}
             for group in opt.param_groups:
-                group["lr"] = lr * group["lr_scale"] * min(1.0, (step + 1) / 100)  # linear warm-up over 100 steps
+                group["lr"] = lr * group["lr_scale"] * schedule(step)
             with mixed_precision(device, cfg.precision):
                 _, loss = model(batch)
             opt.zero_grad(set_to_none=True)
@@ -229,7 +234,7 @@ class SequenceTask:
             [total] = ctx.all_sum([mine])
             total = round(total)
             for group in opt.param_groups:
-                group["lr"] = lr * group["lr_scale"] * min(1.0, (step + 1) / 100)
+                group["lr"] = lr * group["lr_scale"] * schedule(step)
             with mixed_precision(device, cfg.precision):
                 logits, loss = net(batch)
             if mine == 0:  # rows of padding only: no loss, but a graph through every weight (DDP needs one)

@@ -67,6 +67,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "initialize",
+    "lr_factor",
     "mixed_precision",
     "seeded_torch",
     "subscribe_progress",
@@ -119,6 +120,9 @@ class TrainConfig:
     init: str | None = None  # checkpoint to start from (same family); see Trainer
     end_share: float = 0.25  # share of training windows that end where their piece ends
     key_dropout: float = 0.2  # share of training windows whose key is hidden (index 0)
+    # rnn, lstm, transformer: with ``max_steps``, the learning rate falls along a cosine to a tenth of its peak at the
+    # step cap (see :func:`lr_factor`); else it stays at its peak after the warm-up (the shipped runs before 2026-12)
+    anneal: bool = False
     # your own music (rnn, lstm, transformer): a folder of MIDI/MusicXML/ABC files, or a token store made of one
     # (musewidgets.datasets.store); it becomes one style, named ``style_name`` (default: the folder's name), and
     # ``styles`` is not used. The store is kept in ``store`` (default: ``<out_dir>/store``), prepared once and reused.
@@ -350,6 +354,11 @@ class Trainer:
             raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.config.precision!r}")
         if self.config.precision == "bf16" and not _bf16_gpu(self._device()):
             raise ValueError("`precision` bf16 needs a GPU with bfloat16; use auto or fp32 here")
+        if self.config.anneal:
+            if self.config.family not in distributed.SEQUENCE_FAMILIES:
+                raise ValueError(f"`anneal` is for rnn, lstm and transformer runs, not the {self.config.family}")
+            if not self.config.max_steps:
+                raise ValueError("`anneal` lowers the learning rate towards the step cap: give `max_steps` too")
         if distributed.launched():
             family, world = self.config.family, int(os.environ["WORLD_SIZE"])
             if family not in distributed.SEQUENCE_FAMILIES:
@@ -643,6 +652,15 @@ def initialize(model, path: str | os.PathLike) -> list[str]:
             )
     model.load_state_dict(theirs, strict=False)
     return [name for name, _ in model.named_parameters() if name not in theirs]
+
+
+def lr_factor(step: int, max_steps: int | None = None, floor: float = 0.1) -> float:
+    """The learning rate of step ``step`` (from 0) as a share of the peak: a linear warm-up over 100 steps, then,
+    with a step cap ``max_steps``, a cosine down to ``floor`` at the cap (none without one)."""
+    warm = min(1.0, (step + 1) / 100)
+    if not max_steps:
+        return warm
+    return warm * ((1 + floor) / 2 + (1 - floor) / 2 * math.cos(math.pi * min(step / max_steps, 1.0)))
 
 
 def init_record(path: str | os.PathLike) -> dict:
