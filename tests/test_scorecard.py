@@ -60,6 +60,42 @@ def test_real_excerpts_are_the_last_bars_of_held_out_pieces():
     assert [p.title for p in excerpts] == [p.title for p in real_excerpts("folk", 8, 4, seed=3)]
 
 
+def test_takes_are_asked_for_the_metres_of_the_real_excerpts():
+    from musewidgets.analysis.scorecard import metre_plan
+
+    def excerpts(*metres):
+        return [_Obedient(True).tune.replace(time_signature=m) for m in metres]
+
+    real = excerpts((3, 4), (2, 4), (3, 4), (5, 4))  # 5/4: a metre the model does not write
+    assert metre_plan(["2/4", "3/4", "6/8"], real, 4) == [("2/4", 2), ("3/4", 2)]  # 5/4 counts for the usual 2/4
+    assert metre_plan(["2/4", "3/4", "6/8"], real, 6) == [("2/4", 3), ("3/4", 3)]  # more takes than excerpts
+    assert metre_plan(["6/8"], real, 5) == [("6/8", 5)]  # a model with one metre writes every take in it
+    assert metre_plan(["6/8", "2/4"], [], 3) == [("6/8", 3)]
+    irish = real_excerpts("irish", 16, 8)
+    plan = dict(metre_plan(["6/8", "2/4", "2/2", "4/4", "3/4", "9/8"], irish, 16))
+    assert sum(plan.values()) == 16 and len(plan) > 1  # Irish endings come in several metres
+    for metre, count in plan.items():
+        assert count == sum(f"{a}/{b}" == metre for a, b in (p.time_signature for p in irish))
+
+
+def test_scorecard_rows_are_made_of_takes_in_those_metres(monkeypatch):
+    import musewidgets.analysis.scorecard as sc
+
+    asked, real_metres = [], []
+    score = sc.score
+
+    def spy(takes, real, **kwargs):
+        asked.extend(f"{a}/{b}" for a, b in (t.time_signature for t in takes))
+        real_metres.extend(f"{a}/{b}" for a, b in (p.time_signature for p in real))
+        return score(takes, real, **kwargs)
+
+    monkeypatch.setattr(sc, "score", spy)
+    monkeypatch.setattr(sc, "control", lambda *a, **k: {})
+    scorecard(["lstm"], ["irish"], takes=12, bars=2, progress=False)
+    takes, real = asked[:12], real_metres[:12]
+    assert len(set(takes)) > 1 and sorted(takes) == sorted(real)
+
+
 @pytest.fixture(scope="module")
 def rows():
     return scorecard(["lstm", "gan"], ["chorale"], takes=6, bars=2, progress=False)

@@ -3,7 +3,10 @@
 For every model family and style, ``takes`` seeded takes of ``bars`` bars (default 32 x 8) are set beside as many
 real excerpts: ``bars`` bars of held-out (test-split) corpus pieces that are at least that long, chosen
 with a seeded generator; the excerpts are the *last* ``bars`` bars of their pieces, so that the takes' endings are
-compared with real endings (a take is asked to be a piece of ``bars`` bars). Takes and excerpts are measured alike:
+compared with real endings (a take is asked to be a piece of ``bars`` bars). The takes are asked for the excerpts'
+metres, as many in each as there are excerpts in it (:func:`metre_plan`): the metre is the user's choice, not the
+model's, and a style's metres differ in notes per bar and groove, so takes all in one metre beside excerpts in
+several would be told apart by their metre alone. Takes and excerpts are measured alike:
 a take's parts carry the voice ranges its model samples within (``Part.range``) and corpus pieces carry none, so
 both are measured without them, against the textbook SATB ranges in four voices
 (:func:`~musewidgets.analysis.voice_leading.voice_ranges`); otherwise no take could ever be out of range. Each row
@@ -52,6 +55,7 @@ __all__ = [
     "c2st",
     "cite_in_cards",
     "control",
+    "metre_plan",
     "overlap_area",
     "real_excerpts",
     "save_json",
@@ -147,6 +151,19 @@ def real_excerpts(style: str, n: int, bars: int, *, split: str = "test", seed: i
     return [_ending(pieces[i], bars) for i in sorted(chosen)]
 
 
+def metre_plan(metres: list[str], real: list[Piece], takes: int) -> list[tuple[str, int]]:
+    """How many of ``takes`` takes to ask for in each metre of ``metres`` (those a model writes in a style, its usual
+    one first): as many as the ``real`` excerpts have in it, counted over the excerpts in turn (again from the
+    first when there are fewer excerpts than takes); an excerpt in a metre the model does not write counts for the
+    usual one. Returns ``(metre, count)`` in the order of ``metres``, metres without takes left out."""
+    names = [f"{p.time_signature[0]}/{p.time_signature[1]}" for p in real] or [metres[0]]
+    counts = dict.fromkeys(metres, 0)
+    for i in range(takes):
+        name = names[i % len(names)]
+        counts[name if name in counts else metres[0]] += 1
+    return [(m, k) for m, k in counts.items() if k]
+
+
 def _ending(piece: Piece, bars: int) -> Piece:
     """The last ``bars`` bars, the final bar included even when it is short (it holds the last chord)."""
     return piece.slice_bars(piece.n_bars - bars, piece.n_bars)
@@ -240,9 +257,11 @@ def scorecard(
 ) -> list[dict]:
     """Rows for every model (shipped name or checkpoint path) x style it knows, then one ``real`` row per style.
 
-    Takes are ``sampler.generate(style=, bars=, n=takes, seed=seed, temperature=)``: one seeded batch of candidates
-    per model and style. ``strict=True`` adds, beside each sequence model's row of a style with several voices, a
-    row ``'<model> strict'`` of takes sampled with strict voice leading (:mod:`musewidgets.strict`), same seed.
+    Takes are ``sampler.generate(style=, bars=, n=, seed=, temperature=, metre=)``: one seeded batch of candidates
+    per model, style and metre, the metres in the real excerpts' proportions (:func:`metre_plan`; the batch of the
+    ``i``-th of :meth:`~musewidgets.sampling.Sampler.metres` has seed ``seed + i``). ``strict=True`` adds, beside
+    each sequence model's row of a style with several voices, a row ``'<model> strict'`` of takes sampled with
+    strict voice leading (:mod:`musewidgets.strict`), same seeds.
     ``unguided=True`` adds, beside each model with key and ending control, a row ``'<model> unguided'``: the same
     takes without the key and cadence priors of :mod:`musewidgets.guidance` (the model alone).
 
@@ -283,7 +302,18 @@ def scorecard(
             name = " ".join(filter(None, (Path(str(m)).stem, variant)))
             bar.set_postfix_str(f"{name} {s}")
             options = {"strict": variant == "strict", "guide": variant != "unguided"}
-            generated = samplers[m].generate(style=s, bars=bars, n=takes, seed=seed, temperature=temperature, **options)
+            generated = []
+            metres = samplers[m].metres(s)
+            for metre, count in metre_plan(metres, real[s], takes):  # each metre's takes seeded by its place
+                generated += samplers[m].generate(
+                    style=s,
+                    bars=bars,
+                    n=count,
+                    seed=seed + metres.index(metre),
+                    temperature=temperature,
+                    metre=metre,
+                    **options,
+                )
             row = score(generated, real[s], style=s, model=name, classifier=classifier, seed=seed)
             if variant == "strict":
                 row |= {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}
@@ -337,6 +367,7 @@ def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Pa
         "per 8 bars; **loops**: share of takes that play one bar more than 4 times in a row. **key_asked**,",
         "**key_asked_music21**, **metre_asked**: of as many takes again, asked for random keys and the style's",
         "metres, the share in the key asked for by our key estimate and by music21's, and in the metre asked for.",
+        "The takes of a row are asked for the real excerpts' metres, as many in each as there are excerpts in it.",
         'Takes end like a piece ("end here") where the model has that control; **unguided** rows: the same takes',
         "without the key and cadence priors of `musewidgets.guidance` (the model alone); **strict** rows: strict voice",
         "leading.",
