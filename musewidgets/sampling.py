@@ -26,6 +26,7 @@ from .guidance import (
     cadence_bias,
     hold_bias,
     key_bias,
+    onset_grid,
     outer_voices,
     plan_ending,
     plan_repeats,
@@ -529,6 +530,7 @@ class Sampler:
                         self.guard.end_step()
                 self.voices = self.guard is not None
                 self.key = key_prior if key_prior is None else key_prior[token_of]  # on the inner channels
+                self.grid = onset_grid(style, ts, spb)  # new notes off the style's grid cost (guidance)
                 if ending and bars:
                     tonics = key_parts(key_t)[0]
                     asked = header["key"] is not None  # asked for, or the primer's: close on its tonic
@@ -546,9 +548,12 @@ class Sampler:
                     self.returning = (rows, self.start - lags[rows] * spb) if len(rows) else None
                 elif t == 0:
                     self.returning = None
-                if not last and self.returning is None:
+                off_grid = self.grid is not None and bool(self.grid[t])
+                if not last and self.returning is None and not off_grid:
                     return None if self.key is None else self.key.expand(n, cfg.voices, -1)
                 bias = self.cadence[0].clone() if last else torch.zeros(n, cfg.voices, len(token_of))
+                if off_grid:
+                    bias[:, :, 2:] += self.grid[t]
                 if self.key is not None:
                     bias += self.key
                 if last:

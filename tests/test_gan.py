@@ -182,9 +182,11 @@ def test_temperature_draws_the_cells_or_scales_the_latents(gan_path):
     assert cold == sampler.generate(style="chorale", bars=2, seed=4, n=3, temperature=0)
     assert _notes(cold) != _notes(sampler.generate(style="chorale", bars=2, seed=4, n=3, temperature=1.0))
     sampler.model.config.stochastic = False  # a GAN of the argmax: the temperature scales its latents
-    same = sampler.generate(style="chorale", bars=2, seed=4, n=3, temperature=0, key="D minor")
+    # (the model alone: this GAN of two steps is nearly flat, and the guide's priors would pick every argmax)
+    same = sampler.generate(style="chorale", bars=2, seed=4, n=3, temperature=0, key="D minor", guide=False)
     assert _notes(same[:1]) * 3 == _notes(same)  # no noise: one take per key
-    assert _notes(sampler.generate(style="chorale", bars=2, seed=4, n=3, key="D minor")) != _notes(same)
+    warm = sampler.generate(style="chorale", bars=2, seed=4, n=3, key="D minor", guide=False)
+    assert _notes(warm) != _notes(same)
 
 
 def test_the_key_asked_for_is_the_takes_key(gan):
@@ -230,6 +232,33 @@ def test_a_key_asked_for_favours_its_pitches_as_for_the_sequence_models(gan, mon
 
     assert classes(takes) <= {4, 7, 11}
     assert not classes(alone) <= {4, 7, 11}  # the model alone writes other notes: the prior did it
+
+
+def test_new_notes_keep_to_the_styles_grid_with_guidance(gan, monkeypatch):
+    from musewidgets import guidance
+
+    grid = guidance.onset_grid("chorale", (4, 4), 16)
+    off = {t for t in range(16) if grid[t] < 0}
+    assert off == set(range(1, 16, 2))  # a chorale's notes start on eighths, hardly ever on sixteenths
+
+    def onsets(pieces):
+        return {(n.start - p.pickup) % 16 for p in pieces for part in p.parts for n in part.notes}
+
+    monkeypatch.setattr(guidance, "GRID_STRENGTH", 50.0)
+    takes = gan.generate(style="chorale", bars=2, seed=6, n=4)
+    alone = gan.generate(style="chorale", bars=2, seed=6, n=4, guide=False)
+    assert not onsets(takes) & off
+    assert onsets(alone) & off  # the model alone starts notes there: the prior kept them off
+
+
+def test_the_grid_is_measured_per_style_and_metre():
+    from musewidgets import guidance
+
+    grid = guidance.onset_grid("renaissance", (4, 2), 32)
+    assert {t for t in range(32) if grid[t] == 0} == set(range(0, 32, 4))  # Palestrina moves in quarters
+    assert guidance.onset_grid("folk", (2, 4), 8).eq(0).all()  # a folk tune's sixteenths are common enough
+    assert guidance.onset_grid("renaissance", (5, 4), 20) is None  # no profile: no prior
+    assert guidance.onset_grid(None, (4, 4), 16) is None
 
 
 def test_separability_is_zero_for_one_distribution_and_near_one_for_two():
