@@ -27,14 +27,13 @@ from torch's default generator, which :meth:`~musewidgets.training.Trainer.fit` 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from ..checkpoints import save_checkpoint
 from ..codecs.features import STEPS_PER_QUARTER, StyleFeatures, note_array
 from ..models import build
+from .trainer import lr_factor
 
 __all__ = ["ClassifierTask", "augment", "batch_of", "chords_for"]
 
@@ -175,8 +174,7 @@ class ClassifierTask:
                 xs.append(self.features.encode_notes(notes, length, metre, pickup))
             batch = {k: v.to(device) for k, v in batch_of(xs, ys.tolist()).items()}
             for group in opt.param_groups:  # warm-up over 100 steps, then a cosine down to 0 at the step cap
-                decay = 0.5 * (1 + math.cos(math.pi * min(step / cfg.max_steps, 1.0))) if cfg.max_steps else 1.0
-                group["lr"] = lr * min(1.0, (step + 1) / 100) * decay
+                group["lr"] = lr * lr_factor(step, cfg.max_steps, floor=0.0)
             _, loss = model(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -29,8 +29,6 @@ state. The ``last`` checkpoint keeps both, so ``resume`` goes on exactly as an u
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -40,6 +38,7 @@ from ..codecs import TokenCodec
 from ..codecs.tokens import PAD, PITCH0, transpose_key_index
 from ..datasets import corpus as corpus_mod
 from ..models import build
+from .trainer import lr_factor
 
 __all__ = ["InfillData", "InfillTask", "card_nll", "masked_nll", "random_mask"]
 
@@ -252,8 +251,7 @@ class InfillTask:
             )
             batch = {k: v.to(device) for k, v in batch.items()}
             for group in opt.param_groups:  # warm-up over 100 steps, then a cosine down to a tenth at the step cap
-                decay = 0.55 + 0.45 * math.cos(math.pi * min(step / cfg.max_steps, 1.0)) if cfg.max_steps else 1.0
-                group["lr"] = lr * min(1.0, (step + 1) / 100) * decay
+                group["lr"] = lr * lr_factor(step, cfg.max_steps)
             _, loss = model(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
