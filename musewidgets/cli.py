@@ -80,6 +80,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         data=args.data,
         style_name=args.style_name,
         anneal=args.anneal,
+        ending_bars=args.ending_bars,
     )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -364,6 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rnn, lstm, transformer: lower the learning rate along a cosine to a tenth at --max-steps (default: "
         "it stays at its peak)",
+    )
+    p.add_argument(
+        "--ending-bars",
+        type=_positive_int,
+        default=4,
+        help="rnn, lstm, transformer: bars before a piece's end over which the model learns how many are left "
+        "(default 4)",
     )
     p.add_argument("--seq-len", type=_positive_int, default=512, help="tokens per training window (default 512)")
     p.add_argument("--eval-every", type=_positive_int, default=200, help="steps between validations (default 200)")

@@ -14,6 +14,7 @@ from musewidgets.checkpoints import save_checkpoint
 from musewidgets.cli import main
 from musewidgets.codecs import PAD, TokenCodec
 from musewidgets.datasets import corpus
+from musewidgets.errors import CheckpointError
 from musewidgets.models import build
 from musewidgets.piece import Note, Part, Piece
 from musewidgets.sampling import Sampler, load_sampler
@@ -137,6 +138,38 @@ def test_training_from_an_older_checkpoint_teaches_the_new_tables(tmp_path):
 
     [line] = _lineage(new.meta["init_from"])
     assert line.startswith(f"- **Started from:** `{old_path}`") and "2 steps" in line
+
+
+def test_a_longer_count_down_starts_where_the_checkpoint_was(tmp_path):
+    from musewidgets.training.trainer import fresh_names
+
+    path = tmp_path / "four.pt"
+    old = build("lstm", {**TINY, "n_keys": 25, "ending_bars": 4})
+    save_checkpoint(path, old, TokenCodec(), {}, {})
+    new = build("lstm", {**TINY, "n_keys": 25, "ending_bars": 8})
+    grown = initialize(new, path)
+    assert "cond.to_end.weight" in grown and set(grown) == set(fresh_names(new, path))
+    table, theirs = new.cond.to_end.weight.detach(), old.cond.to_end.weight.detach()
+    assert torch.equal(table[:5], theirs)  # the checkpoint's rows are kept
+    assert torch.equal(table[5:], theirs[:1].expand(4, -1))  # 8..5 bars left: what "further" was to it
+    assert torch.equal(new.cond.key.weight, old.cond.key.weight)
+    with pytest.raises(CheckpointError, match="to_end"):  # a shorter count-down would lose rows: refused
+        initialize(build("lstm", {**TINY, "n_keys": 25, "ending_bars": 2}), path)
+
+
+def test_a_run_counts_down_over_the_bars_it_was_trained_with(tmp_path):
+    s = load_sampler(Trainer(tiny_config(max_steps=1, eval_every=1, ending_bars=8), tmp_path).fit()["path"])
+    assert s.codec.ending_bars == 8 and s.model.cond.to_end.num_embeddings == 9
+    spied, spy = _spy(s)
+    spied.generate(style="folk", bars=10, seed=0, metre="2/4")
+    steps = [to_end for _, to_end, voice in spy.seen if voice == 0]
+    assert steps == [0] * 16 + [b for b in range(8, 0, -1) for _ in range(8)]
+
+
+@pytest.mark.parametrize("changes", [{"ending_bars": 0}, {"ending_bars": 17}, {"ending_bars": 8, "family": "gan"}])
+def test_ending_bars_is_checked(tmp_path, changes):
+    with pytest.raises(ValueError, match="ending_bars"):
+        Trainer(tiny_config(**changes), tmp_path).check()
 
 
 # ------------------------------------------------------------------ sampling

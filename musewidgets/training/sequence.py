@@ -14,6 +14,8 @@ warms up over 100 steps and then stays at its peak, or with ``anneal`` falls alo
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -154,8 +156,9 @@ class SequenceTask:
         self.t = trainer
         cfg = trainer.config
         if store is not None:  # the user's own music: one style, windows read from the token store
-            self.codec = store.codec
+            self.codec = replace(store.codec, ending_bars=cfg.ending_bars)
             self.train, self.valid = store.split("train"), store.split("valid")
+            self.train.codec = self.valid.codec = self.codec
             if not len(self.train):
                 from ..datasets.store import StoreError
 
@@ -166,7 +169,7 @@ class SequenceTask:
             if not len(self.valid):  # a small folder: validate on the training pieces rather than on nothing
                 self.valid = self.train
             return
-        self.codec = TokenCodec()
+        self.codec = TokenCodec(ending_bars=cfg.ending_bars)
         self.train = SequenceData(self.codec, corpora, "train", cfg.limit_pieces)
         self.valid = SequenceData(self.codec, corpora, "valid", cfg.limit_pieces)
 

@@ -85,6 +85,7 @@ TASKS = {
 }
 # windows per step: 16x the largest batch the shipped models trained with (100,000 tried to allocate 26 GB)
 MAX_BATCH_SIZE = 1024
+MAX_ENDING_BARS = 16  # longest count-down to a piece's end a run may ask for
 DEFAULTS = {  # per family: learning rate, batch size
     "rnn": {"lr": 2e-3, "batch_size": 32},
     "lstm": {"lr": 2e-3, "batch_size": 32},
@@ -120,6 +121,9 @@ class TrainConfig:
     init: str | None = None  # checkpoint to start from (same family); see Trainer
     end_share: float = 0.25  # share of training windows that end where their piece ends
     key_dropout: float = 0.2  # share of training windows whose key is hidden (index 0)
+    # rnn, lstm, transformer: bars before a piece's end over which the model is told how many bars are left
+    # (TokenCodec.ending_bars); the shipped runs before 2026-12 used 4
+    ending_bars: int = 4
     # rnn, lstm, transformer: with ``max_steps``, the learning rate falls along a cosine to a tenth of its peak at the
     # step cap (see :func:`lr_factor`); else it stays at its peak after the warm-up (the shipped runs before 2026-12)
     anneal: bool = False
@@ -354,6 +358,11 @@ class Trainer:
             raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.config.precision!r}")
         if self.config.precision == "bf16" and not _bf16_gpu(self._device()):
             raise ValueError("`precision` bf16 needs a GPU with bfloat16; use auto or fp32 here")
+        ending_bars, family = self.config.ending_bars, self.config.family
+        if not 1 <= ending_bars <= MAX_ENDING_BARS:
+            raise ValueError(f"`ending_bars` must be from 1 to {MAX_ENDING_BARS}, got {ending_bars}")
+        if ending_bars != TrainConfig.ending_bars and family not in distributed.SEQUENCE_FAMILIES:
+            raise ValueError(f"`ending_bars` is for rnn, lstm and transformer runs, not the {family}")
         if self.config.anneal:
             if self.config.family not in distributed.SEQUENCE_FAMILIES:
                 raise ValueError(f"`anneal` is for rnn, lstm and transformer runs, not the {self.config.family}")
@@ -634,7 +643,10 @@ def initialize(model, path: str | os.PathLike) -> list[str]:
     """Load the weights of checkpoint ``path`` into ``model`` where the names and shapes match; return the names of
     the parameters the checkpoint lacks.
 
-    Those (the key and ending embeddings of a model trained before them) keep their fresh random values. Raises
+    Those (the key and ending embeddings of a model trained before them) keep their fresh random values. The
+    bars-to-the-end table of a model that counts down over more bars than the checkpoint's (``ending_bars``) keeps
+    the checkpoint's rows, and its new rows start as the checkpoint's row 0 ("further from the end", what those bars
+    were to it), so the model begins where the checkpoint was; it counts among the returned names. Raises
     ``CheckpointError`` for another family or a weight of another shape.
     """
     from ..errors import CheckpointError
@@ -644,6 +656,10 @@ def initialize(model, path: str | os.PathLike) -> list[str]:
         raise CheckpointError(f"{path}: holds a {ck.family} model; cannot start a {model.family} from it")
     own = model.state_dict()
     theirs = ck.model.state_dict()
+    grown = _grown(own, theirs)
+    for name in grown:
+        value = theirs[name]
+        theirs[name] = torch.cat([value, value[:1].expand(len(own[name]) - len(value), -1)])
     for name, value in theirs.items():
         if name not in own or own[name].shape != value.shape:
             raise CheckpointError(
@@ -651,7 +667,19 @@ def initialize(model, path: str | os.PathLike) -> list[str]:
                 "start from a checkpoint of the same sizes"
             )
     model.load_state_dict(theirs, strict=False)
-    return [name for name, _ in model.named_parameters() if name not in theirs]
+    return grown + [name for name, _ in model.named_parameters() if name not in theirs]
+
+
+def _grown(own: dict, theirs: dict) -> list[str]:
+    """The bars-to-the-end tables of state dict ``own`` that have more rows than those of ``theirs``."""
+    return [
+        name
+        for name, value in theirs.items()
+        if name.endswith("to_end.weight")
+        and name in own
+        and own[name].shape[1:] == value.shape[1:]
+        and len(own[name]) > len(value)
+    ]
 
 
 def lr_factor(step: int, max_steps: int | None = None, floor: float = 0.1) -> float:
@@ -674,7 +702,7 @@ def init_record(path: str | os.PathLike) -> dict:
 def fresh_names(model, path: str | os.PathLike) -> list[str]:
     """The names of ``model``'s parameters that checkpoint ``path`` lacks (what :func:`initialize` leaves fresh)."""
     theirs = load_checkpoint(resolve(path)).model.state_dict()
-    return [name for name, _ in model.named_parameters() if name not in theirs]
+    return _grown(model.state_dict(), theirs) + [name for name, _ in model.named_parameters() if name not in theirs]
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
