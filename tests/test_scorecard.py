@@ -60,6 +60,20 @@ def test_real_excerpts_are_the_last_bars_of_held_out_pieces():
     assert [p.title for p in excerpts] == [p.title for p in real_excerpts("folk", 8, 4, seed=3)]
 
 
+def test_takes_and_excerpts_are_measured_in_the_key_heard_in_their_notes():
+    from musewidgets.analysis.keys import estimate_key
+    from musewidgets.analysis.metrics import METRIC_NAMES
+    from musewidgets.analysis.scorecard import _matrix
+    from musewidgets.piece import Note, Part, Piece
+
+    # D minor heard (D-F-A, ending on D), C major written: what a key signature without a mode says of it
+    notes = [Note(p, 4 * i, 4) for i, p in enumerate([62, 65, 69, 65, 64, 62, 61, 62])]
+    piece = Piece(parts=(Part("Melody", notes),), key="C major")
+    assert estimate_key(piece) == "D minor" and tonic_ending(piece) == 0.0
+    [row] = _matrix([piece])
+    assert row[METRIC_NAMES.index("tonic_ending")] == 1.0
+
+
 def test_takes_are_asked_for_the_metres_of_the_real_excerpts():
     from musewidgets.analysis.scorecard import metre_plan
 

@@ -9,8 +9,11 @@ model's, and a style's metres differ in notes per bar and groove, so takes all i
 several would be told apart by their metre alone. Takes and excerpts are measured alike:
 a take's parts carry the voice ranges its model samples within (``Part.range``) and corpus pieces carry none, so
 both are measured without them, against the textbook SATB ranges in four voices
-(:func:`~musewidgets.analysis.voice_leading.voice_ranges`); otherwise no take could ever be out of range. Each row
-reports:
+(:func:`~musewidgets.analysis.voice_leading.voice_ranges`); otherwise no take could ever be out of range. Both are
+also measured in the key :func:`~musewidgets.analysis.keys.estimate_key` hears in their own notes: a take without a
+key asked for has that key already, while a corpus piece carries its file's key signature, read as major where the
+file names no mode (Palestrina's modal pieces all say C or F major), which is not the key a listener hears (the
+models train on the estimate for the same reason). Each row reports:
 
 ``c2st``
     Two-sample classifier test (Lopez-Paz & Oquab 2017): the cross-validated accuracy of a logistic regression
@@ -170,8 +173,8 @@ def _ending(piece: Piece, bars: int) -> Piece:
 
 
 def _matrix(pieces: list[Piece]) -> np.ndarray:
-    """The metrics of each piece, its voice ranges cleared (see the module docstring)."""
-    plain = [p.replace(parts=tuple(replace(part, range=None) for part in p.parts)) for p in pieces]
+    """The metrics of each piece, its voice ranges and key cleared (see the module docstring)."""
+    plain = [p.replace(key=None, parts=tuple(replace(part, range=None) for part in p.parts)) for p in pieces]
     return np.array([[m[k] for k in METRIC_NAMES] for m in map(metrics, plain)], dtype=float)
 
 
