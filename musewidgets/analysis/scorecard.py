@@ -371,6 +371,8 @@ def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Pa
         "**key_asked_music21**, **metre_asked**: of as many takes again, asked for random keys and the style's",
         "metres, the share in the key asked for by our key estimate and by music21's, and in the metre asked for.",
         "The takes of a row are asked for the real excerpts' metres, as many in each as there are excerpts in it.",
+        "Takes and excerpts alike are measured in the key our estimate hears in their notes (a corpus file's key",
+        "signature does not say a modal piece's final).",
         'Takes end like a piece ("end here") where the model has that control; **unguided** rows: the same takes',
         "without the key and cadence priors of `musewidgets.guidance` (the model alone); **strict** rows: strict voice",
         "leading.",
