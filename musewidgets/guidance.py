@@ -18,18 +18,18 @@ above it, a piece that ends on the dominant of the key it is heard in, in 14 %; 
 %, the fifth 23 %, the third 20 %, his bass the tonic 66 %). :func:`plan_ending` draws the bass's final (a melody's
 one voice) from that profile, so takes end on the tonic, the fourth or the fifth as often as the style's pieces do:
 nudging every take toward the likeliest final ended all of them on the tonic (folk and Irish takes 100 %, real tunes
-77-81 %), which the scorecard's two-sample test heard at once. The top voice of several gets the weights ``w = 1 +
-log(share / largest share)`` of its own profile (0 below 1/e of the largest) moved up to the drawn final, so it
-keeps its usual place in the final chord. A pitch gets ``+cadence_strength * w``, and ``HOLD`` gets ``hold_strength
-/ 2 * (2 w - 1)`` for the note the voice holds: a held final the plan asks for is favoured, never forced. Holding
-weighs twice as much as arriving, because a cadence's final is held: with both at 5, 23 % of the LSTM's chorale
-takes aimed at the tonic missed it, most having reached it and moved off again within the bar (56 % of 64 takes
-ended on the tonic, real excerpts 73 %; with holding at 10: 69 %). The draw has its own generator (seeded from the
-take's seed). A take asked for a key (or continuing a primer, which brings its own) is not drawn: it closes on the
-likeliest final, the tonic of that key, as a musician who chose D minor expects (drawn finals on the fourth moved
-the key a listener hears away from the one asked for); so does a take at temperature 0. Styles without a profile end
-on the tonic. The tonic is that of the requested key, else of the key estimated from the take so far (the GAN: the
-key it is conditioned on).
+77-81 % by their files' keys), which the scorecard's two-sample test heard at once. The top voice of several gets
+the weights ``w = 1 + log(share / largest share)`` of its own profile (0 below 1/e of the largest) moved up to the
+drawn final, so it keeps its usual place in the final chord. A pitch gets ``+cadence_strength * w``, and ``HOLD``
+gets ``hold_strength / 2 * (2 w - 1)`` for the note the voice holds: a held final the plan asks for is favoured,
+never forced. Holding weighs twice as much as arriving, because a cadence's final is held: with both at 5, 23 % of
+the LSTM's chorale takes aimed at the tonic missed it, most having reached it and moved off again within the bar (56
+% of 64 takes ended on the tonic, real excerpts 73 % by their files' keys; with holding at 10: 69 %). The draw has
+its own generator (seeded from the take's seed). A take asked for a key (or continuing a primer, which brings its
+own) is not drawn: it closes on the likeliest final, the tonic of that key, as a musician who chose D minor expects
+(drawn finals on the fourth moved the key a listener hears away from the one asked for); so does a take at
+temperature 0. Styles without a profile end on the tonic. The tonic is that of the requested key, else of the key
+estimated from the take so far (the GAN: the key it is conditioned on).
 
 **Phrases that return** (every sequence model, the styles of the corpus): real folk and Irish tunes repeat bars
 note for note (an Irish phrase's fifth bar returns to an earlier bar in 36 % of phrases, to its first in 24 %), and
