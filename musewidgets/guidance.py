@@ -8,7 +8,13 @@ the logits before a token is drawn (a product of experts: the model times a simp
 
 **Key** (when the user asks for one): every pitch token gets ``key_strength * log(p)``, ``p`` the Krumhansl-Kessler
 (1982) probe-tone rating of its pitch class in that key divided by the largest rating, so the tonic gets 0 and a
-chromatic note about ``-1.05 * key_strength``. Rests and holds are untouched.
+chromatic note about ``-1.05 * key_strength``; then the pitches are rescaled to the probability the model gave
+them together (:func:`among_pitches`), so the prior chooses which note, never whether a voice plays one, holds or
+rests. Added on top of the logits instead, every pitch lost mass to holds and rests and a take asked for a key
+slowed down: LSTM takes had 11.0 notes per bar of chorale (14.3 rescaled; real endings 16.4), 2.5 of folk (3.5;
+real 3.7), 4.1 of Irish (5.6; real 6.2), 5.2 of Palestrina (8.6; real 8.7), and Irish takes asked for a key were
+heard as Irish by the style classifier in 41 % (72 % rescaled). The GAN's note-to-note chain still adds the prior
+on top (its cells: rest, hold, new pitch).
 
 **Cadence** ("end here", the last bar): the outer voices (the top and the bottom part) are nudged toward a final
 drawn for each take from the notes real pieces of the style end on. Each style's
@@ -115,6 +121,19 @@ def key_bias(tonic: int, mode: str, vocab_size: int, strength: float = KEY_STREN
     pitches = torch.arange(128)
     bias[PITCH0 : PITCH0 + 128] = strength * log_p[(pitches - tonic) % 12]
     return bias
+
+
+def among_pitches(logits: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``logits`` (n, vocab) with ``bias`` (vocab,) added to the pitch tokens only and the pitches then rescaled to
+    the probability they had together: the prior chooses among pitches, never between a new note and a hold or rest
+    (so it does not slow the rhythm down)."""
+    pitch = logits[:, PITCH0:]
+    before = torch.logsumexp(pitch, dim=1, keepdim=True)
+    moved = pitch + bias[PITCH0:]
+    moved = moved - torch.logsumexp(moved, dim=1, keepdim=True) + before
+    out = logits.clone()
+    out[:, PITCH0:] = torch.where(torch.isfinite(before), moved, pitch)
+    return out
 
 
 TONIC_ONLY = torch.eye(12)[0]  # the weights of a style without an ending profile: the tonic alone

@@ -332,9 +332,7 @@ class Sampler:
             controls = {"key": key_t, "to_end": [to_end_t[int(b)] for b in to_end]}
         masks = self._masks(header)
         guided = self.controls and plan.get("guide", True)
-        asked = self._key_prior(header, primer)
-        if guided and asked is not None:
-            masks = masks + asked
+        asked = self._key_prior(header, primer) if guided else None  # it chooses among pitches: guidance.among_pitches
         cadence_from = total_steps - spb if guided and plan.get("ending", True) else None  # the last bar
         # phrases that return: the plan has its own generator, so bars that do not return are drawn as without it
         repeats = torch.Generator().manual_seed(plan.get("seed", 0) + 7919) if plan.get("guide", True) else None
@@ -398,6 +396,8 @@ class Sampler:
             for v in range(V):
                 logits, state = model.step(inputs(step, v), state)
                 logits = logits + masks[v]
+                if asked is not None:
+                    logits = guidance.among_pitches(logits, asked)
                 logits[:, HOLD] += hold_block[:, v]
                 if cadence is not None and v in outer:
                     logits = logits + cadence[0][:, v]

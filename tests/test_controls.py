@@ -6,6 +6,8 @@ The mechanisms are checked here on tiny models; whether the shipped models honou
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -353,6 +355,39 @@ def test_key_bias_favours_the_tonic_and_leaves_rests_and_holds_alone():
     assert bias[PITCH0 + 62] == 0 and bias[PITCH0 + 50] == 0  # every D
     assert bias[PITCH0 + 65] > bias[PITCH0 + 66]  # F (the minor third) above F#
     assert bias[PITCH0 + 63] == pytest.approx(np.log(2.68 / 6.33))  # Eb: the probe-tone rating of the minor second
+
+
+def test_the_key_prior_chooses_among_pitches_and_leaves_holds_and_rests_their_share():
+    from musewidgets.codecs.tokens import HOLD, PITCH0, REST
+    from musewidgets.guidance import among_pitches, key_bias
+
+    logits = torch.randn(3, 132, generator=torch.Generator().manual_seed(0))
+    logits[2, PITCH0:] = -math.inf  # a voice with no pitch left (all masked): unchanged, no NaN
+    bias = key_bias(2, "minor", 132, strength=2.0)
+    out = among_pitches(logits, bias)
+    p, q = logits.softmax(-1), out.softmax(-1)
+    assert torch.allclose(q[:, [REST, HOLD]], p[:, [REST, HOLD]], atol=1e-6)  # whether to play: the model's
+    assert torch.allclose(q[:2, PITCH0:].sum(1), p[:2, PITCH0:].sum(1), atol=1e-6)
+    d, e_flat = PITCH0 + 62, PITCH0 + 63  # which pitch: the prior's ratio on top of the model's
+    ratio = (q[0, d] / q[0, e_flat]) / (p[0, d] / p[0, e_flat])
+    assert ratio.item() == pytest.approx(math.exp(bias[d] - bias[e_flat]), rel=1e-4)
+    assert torch.equal(out[2], logits[2]) and not out.isnan().any()
+    plain = logits + bias  # the prior added on top takes mass from every pitch and gives it to holds and rests
+    assert (plain.softmax(-1)[:2, HOLD] > p[:2, HOLD]).all()
+
+
+def test_a_take_asked_for_a_key_gets_the_prior_among_its_pitches(sampler, monkeypatch):
+    from musewidgets import guidance
+
+    seen = []
+    real = guidance.among_pitches
+    monkeypatch.setattr(guidance, "among_pitches", lambda logits, bias: seen.append(bias) or real(logits, bias))
+    sampler.generate(style="folk", bars=1, seed=0, key="G major")
+    assert seen and all(torch.equal(b, seen[0]) for b in seen)
+    seen.clear()
+    sampler.generate(style="folk", bars=1, seed=0)  # no key asked: no prior
+    sampler.generate(style="folk", bars=1, seed=0, key="G major", guide=False)  # the model alone
+    assert not seen
 
 
 def test_cadence_and_hold_bias_only_touch_the_outer_voices_of_known_tonics():
