@@ -108,8 +108,8 @@ def test_shipped_sequence_models_take_a_key_a_metre_and_an_ending(family):
     sampler = load_sampler(family)
     assert sampler.controls
     assert set(sampler.metres("folk")) >= {"2/4", "3/4", "4/4", "6/8"} and "6/8" in sampler.metres("irish")
-    for style, key in (("chorale", "A minor"), ("folk", "G major")):
-        takes = sampler.generate(style=style, bars=8, n=8, seed=1, key=key)
+    for style, key in (("chorale", "A minor"), ("folk", "G major")):  # the models alone: in the key 3-56 %
+        takes = sampler.generate(style=style, bars=8, n=16, seed=1, key=key)
         in_key = sum(estimate_key(t.replace(key=None)) == key for t in takes)
         on_tonic = sum(tonic_ending(t) for t in takes)
-        assert in_key >= 6 and on_tonic >= 5, (style, in_key, on_tonic)
+        assert in_key >= 11 and on_tonic >= 8, (style, in_key, on_tonic)
