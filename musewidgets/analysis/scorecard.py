@@ -10,10 +10,10 @@ several would be told apart by their metre alone. Takes and excerpts are measure
 a take's parts carry the voice ranges its model samples within (``Part.range``) and corpus pieces carry none, so
 both are measured without them, against the textbook SATB ranges in four voices
 (:func:`~musewidgets.analysis.voice_leading.voice_ranges`); otherwise no take could ever be out of range. Both are
-also measured in the key :func:`~musewidgets.analysis.keys.estimate_key` hears in their own notes: a take without a
-key asked for has that key already, while a corpus piece carries its file's key signature, read as major where the
-file names no mode (Palestrina's modal pieces all say C or F major), which is not the key a listener hears (the
-models train on the estimate for the same reason). Each row reports:
+also measured in the key :func:`~musewidgets.analysis.keys.estimate_key` hears in their own notes, whatever key
+they carry: a take's (asked for, drawn by the GAN, or already that estimate) and a corpus piece's, its file's key
+signature read as major where the file names no mode (Palestrina's modal pieces all say C or F major), which is
+not the key a listener hears (the models train on the estimate for the same reason). Each row reports:
 
 ``c2st``
     Two-sample classifier test (Lopez-Paz & Oquab 2017): the cross-validated accuracy of a logistic regression
