@@ -51,6 +51,16 @@ draws come from their own generator (seeded from the take's seed); at temperatur
 choice. Bars are counted in phrases of 8 from the first bar line; the last bar of a take that ends is
 never a repeat (it cadences).
 
+**Style** (Irish tunes, every sequence model): the models blur Irish tunes into the Essen folk songs, which share
+their metres and their one voice; the shipped LSTM's Irish takes were heard as Irish by the style classifier in 75 %
+of 4 x 64 takes (real Irish endings: 88 %), lower and slower than the tunes. :class:`StyleContrast` multiplies the
+model's next-token distribution by its own evidence for the style against the styles the take could be mistaken for
+(:meth:`~musewidgets.sampling.Sampler.confusable`: as many voices, the same metre), raised to ``STYLE_STRENGTH``:
+classifier-free guidance (Ho and Salimans 2022) with the model as its own classifier. At 1, Irish takes were heard
+as Irish in 92 % (C2ST 0.625 to 0.595; the transformer's 0.77 to 0.90, the RNN's 0.78 to 0.91). It costs one more
+row in the batch per confusable style. Folk songs, heard as folk in 94 % without it, get none: with it their C2ST
+rose (0.652 to 0.683 at 1).
+
 **Voice leading** (every sequence model with several voices): a token that would make a parallel fifth or octave
 with a voice already drawn at that step costs ``parallel_strength`` in logits (the soft form of
 :mod:`musewidgets.strict`: crossings, spacing and range are left to the model, since real four-part music has them
@@ -88,6 +98,8 @@ __all__ = [
     "KEY_STRENGTH",
     "PARALLEL_STRENGTH",
     "REPEAT_STRENGTH",
+    "STYLE_STRENGTH",
+    "StyleContrast",
     "cadence_bias",
     "ending_profiles",
     "onset_grid",
@@ -108,6 +120,9 @@ CADENCE_STRENGTH = 5.0
 HOLD_STRENGTH = 10.0  # HOLD in the last bar: 5 ended 56 % of 64 LSTM chorale takes on the tonic, 10: 69 % (real 73)
 PARALLEL_STRENGTH = 6.0  # 2 left 2.3 parallels per 8 bars of LSTM chorale, 4 left 0.7, 6 left 0.06 (Bach: 0.03)
 REPEAT_STRENGTH = 8.0  # 6: two in three planned returns came out note for note (LSTM, Irish); 8: most
+# style guidance, per style: only Irish, which the models blur into folk (LSTM, 4 x 64 takes: heard as Irish 0.75
+# alone, 0.86 with 0.5, 0.92 with 1; folk takes, heard as folk 0.94 alone, came closer to Irish tunes with it)
+STYLE_STRENGTH = {"irish": 1.0}
 PHRASE_BARS = 8  # repetition is planned within phrases of this many bars
 ENDING_SEED_OFFSET = 104_729  # a take's finals are drawn from seed + this (its repetition plan: seed + 7919)
 PROFILES = Path(__file__).parent / "data" / "guidance" / "profiles.json"
@@ -134,6 +149,33 @@ def among_pitches(logits: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     out = logits.clone()
     out[:, PITCH0:] = torch.where(torch.isfinite(before), moved, pitch)
     return out
+
+
+class StyleContrast:
+    """A sequence model seen through style guidance: its next-token log-probabilities in the take's style, times
+    ``strength`` times the model's own evidence for that style over the styles the take could be mistaken for.
+
+    ``step`` runs the model once for the take's style and once for each of ``others`` (style indices, one batch) and
+    returns ``(1 + strength) * log p(x | style) - strength * log mean_c p(x | c)``, the mean over the style and the
+    others: classifier-free guidance (Ho and Salimans 2022), where the classifier is the model's own ``p(style | x)``.
+    ``init_state`` and ``step`` are the model's, so a sampler uses it in the model's place.
+    """
+
+    def __init__(self, model, others: list[int], strength: float):
+        self.model, self.others, self.strength = model, list(others), strength
+        self.config = model.config
+
+    def init_state(self, batch_size: int):
+        return self.model.init_state(batch_size * (1 + len(self.others)))
+
+    def step(self, inputs: dict, state):
+        n, k = len(inputs["style"]), 1 + len(self.others)
+        batch = {name: value.repeat(k) for name, value in inputs.items()}
+        batch["style"] = torch.cat([inputs["style"], torch.tensor(self.others).repeat_interleave(n)])
+        logits, state = self.model.step(batch, state)
+        log_p = logits.log_softmax(-1).view(k, n, -1)
+        mixture = torch.logsumexp(log_p, dim=0) - math.log(k)
+        return (1 + self.strength) * log_p[0] - self.strength * mixture, state
 
 
 TONIC_ONLY = torch.eye(12)[0]  # the weights of a style without an ending profile: the tonic alone

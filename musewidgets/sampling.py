@@ -230,6 +230,18 @@ class Sampler:
         metres = info.get("metres") if self.family != "gan" else None
         return [f"{a}/{b}" for a, b in (metres or [info["time_signature"]])]
 
+    def confusable(self, style: str, metre: tuple[int, int]) -> list[str]:
+        """The styles a take of ``style`` in ``metre`` could be mistaken for, which style guidance steers away from:
+        the model's other styles with as many voices that it also writes in that metre (folk and Irish tunes in 2/4,
+        3/4, 4/4 and 6/8; no others among the shipped styles)."""
+        voices = len(self.checkpoint.styles[style]["parts"])
+        text = f"{metre[0]}/{metre[1]}"
+        return [
+            other
+            for other, info in self.checkpoint.styles.items()
+            if other != style and len(info["parts"]) == voices and text in self.metres(other)
+        ]
+
     def _metre(self, style: str, metre) -> tuple[int, int]:
         allowed = self.metres(style)
         if metre is None:
@@ -315,6 +327,10 @@ class Sampler:
         header = self._header(style, primer, plan)
         V = len(header["parts"])
         ts = tuple(header["time_signature"])
+        strength = guidance.STYLE_STRENGTH.get(style, 0.0) if plan.get("guide", True) else 0.0
+        others = self.confusable(style, ts) if strength else []
+        if others:  # style guidance: away from the styles the take could be mistaken for
+            model = guidance.StyleContrast(model, [codec.style_index(o) for o in others], strength)
         spb = codec.steps_per_quarter * 4 * ts[0] // ts[1]
         pickup = header["pickup"]
         primer_tokens = codec.encode(primer.replace(style=style)).tokens.tolist() if primer is not None else []

@@ -390,6 +390,61 @@ def test_a_take_asked_for_a_key_gets_the_prior_among_its_pitches(sampler, monkey
     assert not seen
 
 
+class _ByStyle:
+    """A model whose next-token logits depend on the style alone: one row of ``table`` per style index."""
+
+    def __init__(self, table):
+        self.table, self.config, self.batches = table, None, []
+
+    def init_state(self, n):
+        return n
+
+    def step(self, inputs, state):
+        self.batches.append(inputs["style"].tolist())
+        return self.table[inputs["style"]], state
+
+
+def test_style_guidance_multiplies_the_model_by_its_own_evidence_for_the_style():
+    from musewidgets.guidance import StyleContrast
+
+    table = torch.randn(3, 132, generator=torch.Generator().manual_seed(1))
+    model = _ByStyle(table)
+    guided = StyleContrast(model, [1], strength=1.0)
+    assert guided.init_state(2) == 4  # the take's style and the other, in one batch
+    inputs = {"inputs": torch.tensor([5, 6]), "style": torch.tensor([2, 2])}
+    out, _ = guided.step(inputs, 4)
+    assert model.batches == [[2, 2, 1, 1]]
+    p_irish, p_folk = table[2].softmax(-1), table[1].softmax(-1)
+    expected = (p_irish * p_irish / ((p_irish + p_folk) / 2)).log()  # p(x | s) * p(s | x) / p(s)
+    assert torch.allclose(out[0], expected, atol=1e-5) and torch.equal(out[0], out[1])
+    same, _ = StyleContrast(model, [1], strength=0.0).step(inputs, 4)
+    assert torch.allclose(same.softmax(-1), p_irish.expand(2, -1), atol=1e-6)  # strength 0: the model alone
+
+
+def test_irish_takes_steer_away_from_folk_in_the_metres_both_share():
+    from musewidgets import guidance
+
+    lstm = load_sampler("lstm")
+    assert lstm.confusable("irish", (6, 8)) == ["folk"] and lstm.confusable("folk", (2, 4)) == ["irish"]
+    assert lstm.confusable("irish", (9, 8)) == [] and lstm.confusable("chorale", (4, 4)) == []
+    assert set(guidance.STYLE_STRENGTH) == {"irish"}  # folk takes are heard as folk without it
+    irish, folk = lstm.codec.style_index("irish"), lstm.codec.style_index("folk")
+    spied = Sampler(lstm.checkpoint)
+    spied.model = model = _ByStyle(None)
+
+    def step(inputs, state):
+        model.batches.append(sorted(set(inputs["style"].tolist())))
+        return lstm.model.step(inputs, state)
+
+    model.step, model.init_state, model.config = step, lstm.model.init_state, lstm.model.config
+    spied.generate(style="irish", bars=1, n=2, seed=0, metre="6/8")
+    assert model.batches and all(b == sorted([irish, folk]) for b in model.batches)
+    for settings in ({"style": "irish", "metre": "6/8", "guide": False}, {"style": "folk", "metre": "6/8"}):
+        model.batches.clear()
+        spied.generate(bars=1, n=2, seed=0, **settings)  # the model alone; folk has no style guidance
+        assert model.batches and all(len(b) == 1 for b in model.batches)
+
+
 def test_cadence_and_hold_bias_only_touch_the_outer_voices_of_known_tonics():
     from musewidgets.codecs.tokens import PITCH0
     from musewidgets.guidance import cadence_bias, hold_bias
