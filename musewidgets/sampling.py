@@ -349,6 +349,7 @@ class Sampler:
         masks = self._masks(header)
         guided = self.controls and plan.get("guide", True)
         asked = self._key_prior(header, primer) if guided else None  # it chooses among pitches: guidance.among_pitches
+        sharpen = guidance.PITCH_TEMPERATURE.get(style, 1.0) if plan.get("guide", True) else 1.0
         cadence_from = total_steps - spb if guided and plan.get("ending", True) else None  # the last bar
         # phrases that return: the plan has its own generator, so bars that do not return are drawn as without it
         repeats = torch.Generator().manual_seed(plan.get("seed", 0) + 7919) if plan.get("guide", True) else None
@@ -412,8 +413,8 @@ class Sampler:
             for v in range(V):
                 logits, state = model.step(inputs(step, v), state)
                 logits = logits + masks[v]
-                if asked is not None:
-                    logits = guidance.among_pitches(logits, asked)
+                if asked is not None or sharpen != 1.0:
+                    logits = guidance.among_pitches(logits, asked, sharpen)
                 logits[:, HOLD] += hold_block[:, v]
                 if cadence is not None and v in outer:
                     logits = logits + cadence[0][:, v]

@@ -381,7 +381,7 @@ def test_a_take_asked_for_a_key_gets_the_prior_among_its_pitches(sampler, monkey
 
     seen = []
     real = guidance.among_pitches
-    monkeypatch.setattr(guidance, "among_pitches", lambda logits, bias: seen.append(bias) or real(logits, bias))
+    monkeypatch.setattr(guidance, "among_pitches", lambda logits, bias, t: seen.append(bias) or real(logits, bias, t))
     sampler.generate(style="folk", bars=1, seed=0, key="G major")
     assert seen and all(torch.equal(b, seen[0]) for b in seen)
     seen.clear()
@@ -445,6 +445,26 @@ def test_irish_takes_steer_away_from_folk_in_the_metres_both_share():
         assert model.batches and all(len(b) == 1 for b in model.batches)
 
 
+def test_the_pitch_temperature_sharpens_the_choice_of_note_and_leaves_its_rhythm(sampler, monkeypatch):
+    from musewidgets import guidance
+    from musewidgets.codecs.tokens import HOLD, PITCH0, REST
+
+    logits = torch.randn(2, 132, generator=torch.Generator().manual_seed(3))
+    p, q = logits.softmax(-1), guidance.among_pitches(logits, temperature=0.8).softmax(-1)
+    assert torch.allclose(q[:, [REST, HOLD]], p[:, [REST, HOLD]], atol=1e-6)
+    a, b = PITCH0 + 60, PITCH0 + 61
+    assert (q[0, a] / q[0, b]).item() == pytest.approx((p[0, a] / p[0, b]).item() ** 1.25, rel=1e-4)
+    seen = []
+    real = guidance.among_pitches
+    monkeypatch.setattr(guidance, "among_pitches", lambda logits, bias, t: seen.append(t) or real(logits, bias, t))
+    sampler.generate(style="chorale", bars=1, seed=0)
+    assert seen and set(seen) == {guidance.PITCH_TEMPERATURE["chorale"]} and seen[0] < 1
+    seen.clear()
+    sampler.generate(style="folk", bars=1, seed=0)  # a folk tune's notes are as the model draws them
+    sampler.generate(style="chorale", bars=1, seed=0, guide=False)
+    assert not seen
+
+
 def test_cadence_and_hold_bias_only_touch_the_outer_voices_of_known_tonics():
     from musewidgets.codecs.tokens import PITCH0
     from musewidgets.guidance import cadence_bias, hold_bias
@@ -482,6 +502,7 @@ def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sam
     monkeypatch.setattr(guidance, "KEY_STRENGTH", 4.0)  # the rated notes of the key: tonic, fifth, third, ...
     monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
     monkeypatch.setattr(guidance, "HOLD_STRENGTH", 100.0)
+    monkeypatch.setattr(guidance, "PITCH_TEMPERATURE", {})  # the key and cadence priors alone, on an untrained model
     # strict: an untrained model crosses its voices, and then the top note of the last chord is not the soprano's
     takes = sampler.generate(style="chorale", bars=2, n=4, seed=3, key="E minor", strict=True)
     assert [estimate_key(t.replace(key=None)) for t in takes] == ["E minor"] * 4
