@@ -162,7 +162,9 @@ class Sampler:
             the GAN.
         key : str, optional
             ``'D minor'``, ``'Bb major'`` ...: the key to compose in (models with :attr:`controls`). ``None`` lets the
-            model choose. Ignored with a ``primer``, which brings its own key.
+            model choose. Ignored with a ``primer``, which brings its own key. With ``guide``, each take is the
+            first of :data:`~musewidgets.guidance.KEY_CANDIDATES` candidates drawn with it that is in that key
+            (:func:`~musewidgets.guidance.choose_in_key`).
         metre : str or (int, int), optional
             ``'6/8'`` or ``(6, 8)``: one of :meth:`metres` for the style; ``None`` takes the style's most common.
             Ignored with a ``primer``, which brings its own.
@@ -191,8 +193,10 @@ class Sampler:
             )
         rng = torch.Generator().manual_seed(seed)
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p)
+        choosing = key is not None and primer is None and guide  # each take chosen among candidates in that key
+        rows = n * guidance.KEY_CANDIDATES if choosing else n
         if self.family == "gan":
-            steps = self._gan(style, bars, rng, n, settings, time_signature, primer, key, ending, guide, seed)
+            steps = self._gan(style, bars, rng, rows, settings, time_signature, primer, key, ending, guide, seed)
         else:
             plan = {
                 "key": key if primer is None else None,
@@ -201,7 +205,7 @@ class Sampler:
                 "guide": guide,
                 "seed": seed,
             }
-            steps = self._sequence(style, bars, rng, n, primer, settings, strict, plan)
+            steps = self._sequence(style, bars, rng, rows, primer, settings, strict, plan)
         # The thread count is set around each step of work, not across the yields: the caller's code between two bars
         # (drawing, or abandoning the generator from another thread) runs with its own setting.
         while True:
@@ -209,6 +213,8 @@ class Sampler:
                 pieces = next(steps, None)
             if pieces is None:
                 return
+            if choosing:
+                pieces = guidance.choose_in_key(pieces, key, n)
             yield [p if p.key is not None else p.replace(key=estimate_key(p)) for p in pieces]
 
     def _check_style(self, style: str) -> None:
@@ -305,12 +311,14 @@ class Sampler:
         }
 
     def _key_prior(self, header: dict, primer) -> torch.Tensor | None:
-        """The key prior ``(vocab_size,)`` of :func:`~musewidgets.guidance.key_bias` for a key the user asked for;
-        ``None`` without one, or when the key is a primer's (the model hears the primer's key in its notes)."""
-        if header["key"] is None or primer is not None:
+        """The key prior ``(vocab_size,)`` of :func:`~musewidgets.guidance.key_bias` for a key the user asked for, at
+        this family's ``guidance.KEY_STRENGTH``; ``None`` without one, for a family without a prior, or when the key
+        is a primer's (the model hears the primer's key in its notes)."""
+        strength = guidance.KEY_STRENGTH.get(self.family, 0.0)
+        if header["key"] is None or primer is not None or not strength:
             return None
         tonic, mode = _parse_key(header["key"])
-        return key_bias(tonic, mode, self.codec.vocab_size, guidance.KEY_STRENGTH)
+        return key_bias(tonic, mode, self.codec.vocab_size, strength)
 
     def _masks(self, header: dict) -> torch.Tensor:
         """(voices, vocab) additive mask: 0 where allowed, -inf for BOS/PAD and pitches outside a voice's range."""
@@ -348,8 +356,8 @@ class Sampler:
             controls = {"key": key_t, "to_end": [to_end_t[int(b)] for b in to_end]}
         masks = self._masks(header)
         guided = self.controls and plan.get("guide", True)
-        asked = self._key_prior(header, primer) if guided else None  # it chooses among pitches: guidance.among_pitches
         sharpen = guidance.PITCH_TEMPERATURE.get(style, 1.0) if plan.get("guide", True) else 1.0
+        asked = self._key_prior(header, primer) if guided else None  # among the pitches, as the pitch temperature
         cadence_from = total_steps - spb if guided and plan.get("ending", True) else None  # the last bar
         # phrases that return: the plan has its own generator, so bars that do not return are drawn as without it
         repeats = torch.Generator().manual_seed(plan.get("seed", 0) + 7919) if plan.get("guide", True) else None
@@ -413,8 +421,8 @@ class Sampler:
             for v in range(V):
                 logits, state = model.step(inputs(step, v), state)
                 logits = logits + masks[v]
-                if asked is not None or sharpen != 1.0:
-                    logits = guidance.among_pitches(logits, asked, sharpen)
+                if sharpen != 1.0 or asked is not None:
+                    logits = guidance.among_pitches(logits, sharpen, asked)
                 logits[:, HOLD] += hold_block[:, v]
                 if cadence is not None and v in outer:
                     logits = logits + cadence[0][:, v]
@@ -524,7 +532,7 @@ class Sampler:
         P, vocab = cfg.pitch_high - cfg.pitch_low + 1, self.codec.vocab_size
         token_of = torch.tensor([REST, HOLD, *range(PITCH0 + cfg.pitch_low, PITCH0 + cfg.pitch_high + 1)])
 
-        key_prior = self._key_prior(header, primer)  # a key asked for: its pitches favoured, as for the others
+        key_prior = self._key_prior(header, primer)  # a key asked for: its pitches favoured
 
         class Guide:  # the priors of musewidgets.guidance, on the GAN's inner channels
             def __init__(self):

@@ -6,8 +6,6 @@ The mechanisms are checked here on tiny models; whether the shipped models honou
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -357,36 +355,33 @@ def test_key_bias_favours_the_tonic_and_leaves_rests_and_holds_alone():
     assert bias[PITCH0 + 63] == pytest.approx(np.log(2.68 / 6.33))  # Eb: the probe-tone rating of the minor second
 
 
-def test_the_key_prior_chooses_among_pitches_and_leaves_holds_and_rests_their_share():
-    from musewidgets.codecs.tokens import HOLD, PITCH0, REST
-    from musewidgets.guidance import among_pitches, key_bias
+def test_a_take_asked_for_a_key_is_the_first_candidate_both_key_finders_hear_in_it():
+    from musewidgets.guidance import choose_in_key
 
-    logits = torch.randn(3, 132, generator=torch.Generator().manual_seed(0))
-    logits[2, PITCH0:] = -math.inf  # a voice with no pitch left (all masked): unchanged, no NaN
-    bias = key_bias(2, "minor", 132, strength=2.0)
-    out = among_pitches(logits, bias)
-    p, q = logits.softmax(-1), out.softmax(-1)
-    assert torch.allclose(q[:, [REST, HOLD]], p[:, [REST, HOLD]], atol=1e-6)  # whether to play: the model's
-    assert torch.allclose(q[:2, PITCH0:].sum(1), p[:2, PITCH0:].sum(1), atol=1e-6)
-    d, e_flat = PITCH0 + 62, PITCH0 + 63  # which pitch: the prior's ratio on top of the model's
-    ratio = (q[0, d] / q[0, e_flat]) / (p[0, d] / p[0, e_flat])
-    assert ratio.item() == pytest.approx(math.exp(bias[d] - bias[e_flat]), rel=1e-4)
-    assert torch.equal(out[2], logits[2]) and not out.isnan().any()
-    plain = logits + bias  # the prior added on top takes mass from every pitch and gives it to holds and rests
-    assert (plain.softmax(-1)[:2, HOLD] > p[:2, HOLD]).all()
+    def tune(pitches):
+        return Piece((Part("m", tuple(Note(p, 4 * i, 4) for i, p in enumerate(pitches))),), time_signature=(4, 4))
+
+    c_major = tune([60, 64, 67, 72, 67, 65, 62, 59, 60])
+    a_minor = tune([57, 60, 64, 69, 68, 64, 59, 56, 57])
+    g_major = tune([67, 71, 74, 79, 74, 72, 69, 66, 67])
+    also = tune([60, 64, 67, 72, 67, 65, 62, 59, 60, 65, 65, 65, 66, 66])  # C major too, by both
+    assert choose_in_key([g_major, a_minor, c_major, also], "C major", 1) == [c_major]  # the first in the key
+    assert choose_in_key([g_major, a_minor, also, c_major], "C major", 2) == [g_major, also]  # none: the closest
 
 
-def test_a_take_asked_for_a_key_gets_the_prior_among_its_pitches(sampler, monkeypatch):
+def test_a_take_asked_for_a_key_is_chosen_among_candidates_drawn_together(sampler, monkeypatch):
     from musewidgets import guidance
 
+    spied, spy = _spy(sampler)
     seen = []
-    real = guidance.among_pitches
-    monkeypatch.setattr(guidance, "among_pitches", lambda logits, bias, t: seen.append(bias) or real(logits, bias, t))
-    sampler.generate(style="folk", bars=1, seed=0, key="G major")
-    assert seen and all(torch.equal(b, seen[0]) for b in seen)
+    real = guidance.choose_in_key
+    monkeypatch.setattr(guidance, "choose_in_key", lambda c, key, n: seen.append((len(c), key, n)) or real(c, key, n))
+    takes = spied.generate(style="folk", bars=1, n=2, seed=0, key="G major")
+    assert len(takes) == 2 and seen and set(seen) == {(2 * guidance.KEY_CANDIDATES, "G major", 2)}
+    assert takes == spied.generate(style="folk", bars=1, n=2, seed=0, key="G major")  # the same seed, the same takes
     seen.clear()
-    sampler.generate(style="folk", bars=1, seed=0)  # no key asked: no prior
-    sampler.generate(style="folk", bars=1, seed=0, key="G major", guide=False)  # the model alone
+    spied.generate(style="folk", bars=1, n=2, seed=0)  # no key asked: the model's own choice
+    spied.generate(style="folk", bars=1, n=2, seed=0, key="G major", guide=False)  # the model alone
     assert not seen
 
 
@@ -450,13 +445,13 @@ def test_the_pitch_temperature_sharpens_the_choice_of_note_and_leaves_its_rhythm
     from musewidgets.codecs.tokens import HOLD, PITCH0, REST
 
     logits = torch.randn(2, 132, generator=torch.Generator().manual_seed(3))
-    p, q = logits.softmax(-1), guidance.among_pitches(logits, temperature=0.8).softmax(-1)
+    p, q = logits.softmax(-1), guidance.among_pitches(logits, 0.8).softmax(-1)
     assert torch.allclose(q[:, [REST, HOLD]], p[:, [REST, HOLD]], atol=1e-6)
     a, b = PITCH0 + 60, PITCH0 + 61
     assert (q[0, a] / q[0, b]).item() == pytest.approx((p[0, a] / p[0, b]).item() ** 1.25, rel=1e-4)
     seen = []
     real = guidance.among_pitches
-    monkeypatch.setattr(guidance, "among_pitches", lambda logits, bias, t: seen.append(t) or real(logits, bias, t))
+    monkeypatch.setattr(guidance, "among_pitches", lambda logits, t, b: seen.append(t) or real(logits, t, b))
     sampler.generate(style="chorale", bars=1, seed=0)
     assert seen and set(seen) == {guidance.PITCH_TEMPERATURE["chorale"]} and seen[0] < 1
     seen.clear()
@@ -499,7 +494,6 @@ def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sam
     from musewidgets.analysis.metrics import tonic_ending
     from musewidgets.guidance import plan_ending
 
-    monkeypatch.setattr(guidance, "KEY_STRENGTH", 4.0)  # the rated notes of the key: tonic, fifth, third, ...
     monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
     monkeypatch.setattr(guidance, "HOLD_STRENGTH", 100.0)
     monkeypatch.setattr(guidance, "PITCH_TEMPERATURE", {})  # the key and cadence priors alone, on an untrained model

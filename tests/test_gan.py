@@ -223,7 +223,7 @@ def test_guidance_is_the_sequence_models_and_can_be_switched_off(gan):
 def test_a_key_asked_for_favours_its_pitches_as_for_the_sequence_models(gan, monkeypatch):
     from musewidgets import guidance
 
-    monkeypatch.setattr(guidance, "KEY_STRENGTH", 50.0)  # only E, G and B are within 29 logits of the tonic
+    monkeypatch.setitem(guidance.KEY_STRENGTH, "gan", 50.0)  # only E, G and B are within 29 logits of the tonic
     takes = gan.generate(style="chorale", bars=2, seed=6, n=3, key="E minor")
     alone = gan.generate(style="chorale", bars=2, seed=6, n=3, key="E minor", guide=False)
 

@@ -10,6 +10,7 @@ import re
 import warnings
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -202,6 +203,29 @@ def test_estimate_agrees_with_music21_krumhansl(chorale, folk_tune):
     for piece in pieces:
         k = to_stream(piece).analyze("key.krumhansl")
         assert estimate_key(piece) == key_name(k.tonic.pitchClass, k.mode), piece.title
+
+
+def test_fits_key_agrees_with_music21_s_own_key_finder(chorale, folk_tune):
+    from musewidgets.analysis.keys import AARDEN_ESSEN, fits_key, key_scores, pitch_class_durations
+    from musewidgets.io import to_stream
+    from musewidgets.piece import key_name
+
+    modes = ("major", "minor")
+    pieces = [chorale, folk_tune] + [mw.load_style("irish").split("test")[i] for i in range(10)]
+    both = 0
+    for piece in pieces:
+        k = to_stream(piece).analyze("key")  # music21's default: Aarden's Essen profiles
+        theirs = key_name(k.tonic.pitchClass, k.mode)
+        durations = pitch_class_durations(piece)
+        r = {
+            key_name(t, m): np.corrcoef(np.roll(AARDEN_ESSEN[m], t), durations)[0, 1] for t in range(12) for m in modes
+        }
+        assert max(r, key=r.get) == theirs, piece.title  # Aarden's profiles are music21's
+        fits, score = fits_key(piece, theirs)
+        assert fits == (estimate_key(piece) == theirs), piece.title
+        assert score == pytest.approx(r[theirs] + key_scores(piece)[theirs])
+        both += fits
+    assert 0 < both < len(pieces)  # the two key-finders differ on some pieces: the test can tell them apart
 
 
 def test_estimate_key_edge_cases():

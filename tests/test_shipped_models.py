@@ -102,14 +102,15 @@ def test_generate_command_with_shipped_models(tmp_path, family, style, parts):
 
 @pytest.mark.parametrize("family", ["rnn", "lstm", "transformer"])
 def test_shipped_sequence_models_take_a_key_a_metre_and_an_ending(family):
-    from musewidgets.analysis.keys import estimate_key
+    from musewidgets.analysis.keys import estimate_key, fits_key
     from musewidgets.analysis.metrics import tonic_ending
 
     sampler = load_sampler(family)
     assert sampler.controls
     assert set(sampler.metres("folk")) >= {"2/4", "3/4", "4/4", "6/8"} and "6/8" in sampler.metres("irish")
     for style, key in (("chorale", "A minor"), ("folk", "G major")):  # the models alone: in the key 3-56 %
-        takes = sampler.generate(style=style, bars=8, n=16, seed=1, key=key)
+        takes = sampler.generate(style=style, bars=8, n=8, seed=1, key=key)  # each the best of KEY_CANDIDATES
         in_key = sum(estimate_key(t.replace(key=None)) == key for t in takes)
+        by_both = sum(fits_key(t, key)[0] for t in takes)  # and by music21's key-finder
         on_tonic = sum(tonic_ending(t) for t in takes)
-        assert in_key >= 11 and on_tonic >= 8, (style, in_key, on_tonic)
+        assert in_key >= 7 and by_both >= 6 and on_tonic >= 4, (style, in_key, by_both, on_tonic)

@@ -4,7 +4,9 @@ Krumhansl & Schmuckler (described in Krumhansl 1990, *Cognitive Foundations of M
 long each of the 12 pitch classes sounds, and correlate that profile (Pearson's r) with the Krumhansl-Kessler (1982)
 probe-tone profile of each of the 24 major and minor keys; the key with the highest correlation wins. This is what
 music21's ``Stream.analyze('key.krumhansl')`` computes; a test checks that the two agree on corpus pieces. It runs in
-microseconds on numpy, so every generated take can be given a key without loading music21.
+microseconds on numpy, so every generated take can be given a key without loading music21. :func:`fits_key` also
+asks Aarden's profiles, music21's default (``Stream.analyze('key')``), which the sampler uses to choose, among
+candidates drawn together, a take in the key the user asked for.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import numpy as np
 
 from ..piece import Piece, key_name
 
-__all__ = ["KRUMHANSL_KESSLER", "estimate_key", "key_of_durations", "key_scores", "pitch_class_durations"]
+__all__ = [
+    "AARDEN_ESSEN",
+    "KRUMHANSL_KESSLER",
+    "estimate_key",
+    "fits_key",
+    "key_of_durations",
+    "key_scores",
+    "pitch_class_durations",
+]
 
 # Probe-tone ratings, tonic first (Krumhansl & Kessler 1982, Table 2).
 KRUMHANSL_KESSLER = {
@@ -21,10 +31,26 @@ KRUMHANSL_KESSLER = {
     "minor": np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
 }
 
-# every key's profile, standardized (mean 0, standard deviation 1), one row per key: Pearson's r is then a dot product
+# Aarden's (2003) profiles from the Essen folk songs, tonic first: music21's default key-finder (``analyze('key')``).
+# They weigh the tonic triad and the fifth far above the other scale degrees, and chromatic notes near zero.
+AARDEN_ESSEN = {
+    "major": np.array([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624, 8.15494,
+                       0.232998, 4.95122]),
+    "minor": np.array([18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621, 1.93186,
+                       7.37619, 1.75623]),
+}  # fmt: skip
+
+
+def _standardized(profiles: dict) -> np.ndarray:
+    """Every key's profile, standardized (mean 0, standard deviation 1), one row per key: Pearson's r is a dot
+    product with standardized durations."""
+    rows = np.array([np.roll(p, tonic) for tonic in range(12) for p in profiles.values()])
+    return (rows - rows.mean(axis=1, keepdims=True)) / rows.std(axis=1, keepdims=True)
+
+
 _KEY_NAMES = [key_name(tonic, mode) for tonic in range(12) for mode in KRUMHANSL_KESSLER]
-_PROFILES = np.array([np.roll(p, tonic) for tonic in range(12) for p in KRUMHANSL_KESSLER.values()])
-_PROFILES = (_PROFILES - _PROFILES.mean(axis=1, keepdims=True)) / _PROFILES.std(axis=1, keepdims=True)
+_PROFILES = _standardized(KRUMHANSL_KESSLER)
+_AARDEN = _standardized(AARDEN_ESSEN)
 
 
 def pitch_class_durations(piece: Piece) -> np.ndarray:
@@ -80,3 +106,19 @@ def estimate_key(piece: Piece) -> str | None:
         durations = pitch_class_durations(piece)
         return key_name(int(durations.argmax()), "major") if durations.any() else None
     return max(scores, key=scores.get)
+
+
+def fits_key(piece: Piece, key: str) -> tuple[bool, float]:
+    """How well ``piece`` is in ``key`` (a name as :func:`~musewidgets.piece.key_name` spells it), by two key-finders.
+
+    Returns whether both the Krumhansl-Kessler profiles (:func:`estimate_key`) and Aarden's Essen profiles (music21's
+    ``analyze('key')``) find ``key`` the best fit, and the sum of the two correlations with ``key`` (for ranking
+    pieces that are not); ``(False, -inf)`` for a piece whose durations have no correlation.
+    """
+    durations = pitch_class_durations(piece)
+    if np.count_nonzero(durations) < 2 or durations.std() == 0:
+        return False, -np.inf
+    z = (durations - durations.mean()) / durations.std()
+    ours, aarden = _PROFILES @ z / 12, _AARDEN @ z / 12
+    i = _KEY_NAMES.index(key)
+    return bool(ours.argmax() == i and aarden.argmax() == i), float(ours[i] + aarden[i])
