@@ -92,8 +92,8 @@ writes every cell of a bar at once, and 7.6 % of its Palestrina notes started of
 in the corpus (its takes' groove consistency gave them away: C2ST 0.96 over 64 takes, 0.85 with this prior). The
 sequence models, which draw one token after the other, keep to the grid by themselves.
 
-Only models with key and ending control get the key and cadence priors; ``Sampler.iter_generate(guide=False)``
-switches all guidance off, so that the model alone can be heard and measured.
+Only models with key and ending control get the choice among candidates, the key prior and the cadence prior;
+``Sampler.iter_generate(guide=False)`` switches all guidance off, so that the model alone can be heard and measured.
 """
 
 from __future__ import annotations
