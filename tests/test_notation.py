@@ -228,6 +228,16 @@ def test_fits_key_agrees_with_music21_s_own_key_finder(chorale, folk_tune):
     assert 0 < both < len(pieces)  # the two key-finders differ on some pieces: the test can tell them apart
 
 
+def test_fits_key_reads_any_spelling_of_a_key_and_names_a_bad_one():
+    from musewidgets.analysis.keys import fits_key
+
+    d_flat = _scale([61, 65, 68, 73, 68, 65, 63, 60, 61])
+    assert fits_key(d_flat, "C# major") == fits_key(d_flat, "Db major") and fits_key(d_flat, "Db major")[0]
+    with pytest.raises(ValueError, match="dorian"):
+        fits_key(d_flat, "C dorian")
+    assert fits_key(_scale([62, 62, 74]), "D major") == (False, -np.inf)  # one pitch class: no correlation
+
+
 def test_estimate_key_edge_cases():
     assert estimate_key(Piece((Part("Empty"),))) is None
     assert estimate_key(_scale([62, 62, 74])) == "D major"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..piece import Piece, key_name
+from ..piece import Piece, _parse_key, key_name
 
 __all__ = [
     "AARDEN_ESSEN",
@@ -62,6 +62,14 @@ def pitch_class_durations(piece: Piece) -> np.ndarray:
     return profile
 
 
+def _standard(durations: np.ndarray) -> np.ndarray | None:
+    """Pitch-class durations standardized (mean 0, standard deviation 1); ``None`` where no correlation is defined
+    (a single pitch class, or all twelve equally long)."""
+    if np.count_nonzero(durations) < 2 or durations.std() == 0:
+        return None
+    return (durations - durations.mean()) / durations.std()
+
+
 def key_scores(piece: Piece) -> dict[str, float]:
     """Pearson correlation of the piece's pitch-class durations with each of the 24 key profiles.
 
@@ -72,10 +80,9 @@ def key_scores(piece: Piece) -> dict[str, float]:
         empty dict for a piece without notes, with a single pitch class only, or with all twelve sounding equally long
         (no correlation is defined).
     """
-    durations = pitch_class_durations(piece)
-    if np.count_nonzero(durations) < 2 or durations.std() == 0:  # all twelve equally long: no key is closer
+    z = _standard(pitch_class_durations(piece))
+    if z is None:  # all twelve equally long: no key is closer
         return {}
-    z = (durations - durations.mean()) / durations.std()
     return dict(zip(_KEY_NAMES, (_PROFILES @ z / 12).tolist()))
 
 
@@ -88,9 +95,9 @@ def key_of_durations(durations: np.ndarray) -> tuple[int, str] | None:
     durations = np.asarray(durations, dtype=float)
     if not durations.any():
         return None
-    if np.count_nonzero(durations) < 2 or durations.std() == 0:
+    z = _standard(durations)
+    if z is None:
         return int(durations.argmax()), "major"
-    z = (durations - durations.mean()) / durations.std()
     best = int(np.argmax(_PROFILES @ z))
     return best // 2, ("major", "minor")[best % 2]
 
@@ -109,16 +116,19 @@ def estimate_key(piece: Piece) -> str | None:
 
 
 def fits_key(piece: Piece, key: str) -> tuple[bool, float]:
-    """How well ``piece`` is in ``key`` (a name as :func:`~musewidgets.piece.key_name` spells it), by two key-finders.
+    """How well ``piece`` is in ``key`` (``'D minor'``, ``'C# major'`` ...), by two key-finders.
 
     Returns whether both the Krumhansl-Kessler profiles (:func:`estimate_key`) and Aarden's Essen profiles (music21's
     ``analyze('key')``) find ``key`` the best fit, and the sum of the two correlations with ``key`` (for ranking
-    pieces that are not); ``(False, -inf)`` for a piece whose durations have no correlation.
+    pieces that are not); ``(False, -inf)`` for a piece whose durations have no correlation. ``ValueError`` for a
+    name that is not a major or minor key.
     """
-    durations = pitch_class_durations(piece)
-    if np.count_nonzero(durations) < 2 or durations.std() == 0:
+    tonic, mode = _parse_key(key)
+    if mode not in KRUMHANSL_KESSLER:
+        raise ValueError(f"`key` must be a major or minor key, got {key!r}")
+    z = _standard(pitch_class_durations(piece))
+    if z is None:
         return False, -np.inf
-    z = (durations - durations.mean()) / durations.std()
     ours, aarden = _PROFILES @ z / 12, _AARDEN @ z / 12
-    i = _KEY_NAMES.index(key)
+    i = 2 * (tonic % 12) + list(KRUMHANSL_KESSLER).index(mode)  # the rows' order: _KEY_NAMES
     return bool(ours.argmax() == i and aarden.argmax() == i), float(ours[i] + aarden[i])
