@@ -7,6 +7,8 @@ same seed and steps give the same checkpoint on the same machine and thread coun
 wall-clock time instead. Training runs on :func:`~musewidgets.threads.training_threads` torch threads (half the
 cores, 1 on a 2-core machine), shared out between ``jobs``: a thread team waits for its slowest member, so when
 another process keeps a core busy every step of a 2-thread run stalls, while a 1-thread run just shares the core.
+``threads`` (``--threads``) overrides that count: the shipped ``lstm_notewise``, whose within-frame stage is most of
+a step's work, was trained with ``--threads 2`` on the quiet 2-core machine (its card says so).
 
 The metric is the field's: the NLL of each frame given the frames before it, summed over the keys, averaged over
 every frame of the split, in nats (see :func:`~musewidgets.training.frames.evaluate_frames`).
@@ -32,6 +34,7 @@ from .threads import torch_threads, training_threads
 
 __all__ = [
     "BENCH_DIR",
+    "MIXTURE_SHIFTS",
     "MODELS",
     "PUBLISHED",
     "BenchModel",
@@ -86,13 +89,28 @@ MODELS = {
         BenchModel(
             "lstm_notewise",
             "frame_notewise",
-            6000,  # valid 5.07 / test 5.05 in 24.5 min on 1 thread; 4400 steps left a variant (chord=24) at valid 5.19
-            {"hidden": 256, "layers": 2, "dropout": 0.3, "local": 18, "local_frames": 8, "local_channels": 32},
+            6000,  # valid 4.75 / test 4.74 (best at step 5800), 29 min with --threads 2; benchmarks/jsb_sweep.py
+            {
+                "hidden": 256,
+                "layers": 2,
+                "dropout": 0.3,
+                "local": 18,
+                "local_frames": 8,
+                "local_channels": 32,
+                "d_note": 128,
+                "note_hidden": 384,
+            },
             "2-layer LSTM over frames; within a frame, notes from the lowest up, each a softmax over higher keys "
             "and END (exact, normalized), with key-relative filters over the last frames",
         ),
     )
 }
+
+
+# test-time mixture: each model also scored reading the pieces transposed by -3..3 keys, mixed (FrameModel.
+# mixture_log_prob). Chosen on valid with lstm_notewise: 4.747 read once, 4.654 over -1..1, 4.633 over -2..2, 4.621
+# over -3..3, 4.618 over -6..6, so 7 readings rather than 13
+MIXTURE_SHIFTS = 3
 
 
 def find_jsb() -> Path | None:
@@ -123,8 +141,11 @@ def _checkpoints(folder: str | Path) -> dict:
     return out
 
 
-def evaluate(dataset, folder: str | Path = BENCH_DIR, *, splits=("test", "valid")) -> list[dict]:
+def evaluate(dataset, folder: str | Path = BENCH_DIR, *, splits=("test", "valid"), shifts: int = 0) -> list[dict]:
     """Per checkpoint in ``folder``: ``{"name", "family", "params", "<split>_nll", ...}`` on ``dataset``.
+
+    ``shifts`` > 0 scores each model mixed over the pieces read ``-shifts..shifts`` keys transposed
+    (:data:`MIXTURE_SHIFTS`; see :meth:`~musewidgets.models.frames.FrameModel.mixture_log_prob`).
 
     Raises
     ------
@@ -146,7 +167,7 @@ def evaluate(dataset, folder: str | Path = BENCH_DIR, *, splits=("test", "valid"
                 )
             row = {"name": name, "family": ck.family, "params": ck.model.n_params()}
             for split in splits:
-                row[f"{split}_nll"] = evaluate_frames(ck.model, dataset.splits[split])
+                row[f"{split}_nll"] = evaluate_frames(ck.model, dataset.splits[split], shifts=shifts)
             rows.append(row)
     return rows
 
@@ -177,6 +198,7 @@ def train(
     steps: int | None = None,
     minutes: float | None = None,
     jobs: int = 1,
+    threads: int | None = None,
     command: str = "",
     progress: bool = True,
 ) -> list[dict]:
@@ -185,6 +207,7 @@ def train(
     Each model trains for its own :attr:`BenchModel.steps` unless ``steps`` replaces them; ``minutes`` trains for
     wall-clock time instead (not reproducible: the steps it reaches depend on the machine and its load). With
     ``jobs > 1`` the models train side by side in separate processes, sharing the training threads between them.
+    ``threads`` sets each job's torch threads instead (on a quiet machine, all its cores make a step faster).
     Returns each run's summary (``steps``, ``frames``, ``seconds``, ``frames_per_s``, ``threads``, ...).
     """
     names = list(names or MODELS)
@@ -193,9 +216,11 @@ def train(
             raise ValueError(f"unknown benchmark model {name!r}; known: {', '.join(MODELS)}")
     if steps is not None and minutes is not None:
         raise ValueError("give `steps` or `minutes`, not both")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"`threads` must be a whole number >= 1, got {threads!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    threads = max(1, training_threads() // jobs)  # one thread per job on the 2-core machine (module docstring)
+    threads = threads or max(1, training_threads() // jobs)  # one thread per job on the 2-core machine (docstring)
     args = [
         (dataset.source, name, str(out), steps, minutes, command, progress and jobs == 1, threads) for name in names
     ]
@@ -274,6 +299,7 @@ def write_cards(folder: str | Path, dataset) -> dict:
     """Evaluate every checkpoint in ``folder`` on ``dataset`` and write ``<name>.json`` / ``<name>.md`` beside it."""
     folder = Path(folder)
     rows = {r["name"]: r for r in evaluate(dataset, folder)}
+    mixed = {r["name"]: r for r in evaluate(dataset, folder, shifts=MIXTURE_SHIFTS)}
     cards = {}
     for name, ck in _checkpoints(folder).items():
         meta = ck.meta
@@ -295,11 +321,14 @@ def write_cards(folder: str | Path, dataset) -> dict:
             "machine": meta.get("machine", ""),
             "valid_nll": round(rows[name]["valid_nll"], 4),
             "test_nll": round(rows[name]["test_nll"], 4),
+            "mixture_shifts": MIXTURE_SHIFTS,
+            "valid_nll_mixture": round(mixed[name]["valid_nll"], 4),
+            "test_nll_mixture": round(mixed[name]["test_nll"], 4),
             "evaluated": time.strftime("%Y-%m-%d"),
         }
         cards[name] = card
         (folder / f"{name}.json").write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
-        (folder / f"{name}.md").write_text(_markdown(card, rows))
+        (folder / f"{name}.md").write_text(_markdown(card, rows, mixed))
     return cards
 
 
@@ -320,7 +349,7 @@ def _training(card: dict) -> str:
     )
 
 
-def _markdown(card: dict, rows: dict) -> str:
+def _markdown(card: dict, rows: dict, mixed: dict) -> str:
     data = card["data"]
     is_jsb = str(data.get("name", "")).lower().startswith("jsb")
     splits = ", ".join(f"{s} {v[0]} pieces / {v[1]} frames" for s, v in data.items() if isinstance(v, list))
@@ -330,7 +359,7 @@ def _markdown(card: dict, rows: dict) -> str:
         f"{card['description']}.",
         "",
         f"- **Parameters:** {card['parameters']:,}",
-        f"- **Data:** {data.get('file', '?')} ({splits}); trained on train, selected on valid, test read once for "
+        f"- **Data:** {data.get('file', '?')} ({splits}); trained on train, selected on valid, test read only for "
         "this card; random transposition of up to 6 keys either way while training (the shift is an input)",
         f"- **Command:** `{card['command']}`",
         f"- **Training:** {_training(card)}",
@@ -345,6 +374,19 @@ def _markdown(card: dict, rows: dict) -> str:
     for name, row in rows.items():
         mark = " **(this)**" if name == card["name"] else ""
         lines.append(f"| {name}{mark} | {row['valid_nll']:.2f} | {row['test_nll']:.2f} | musewidgets |")
+    for name, row in mixed.items():
+        mark = " **(this)**" if name == card["name"] else ""
+        lines.append(
+            f"| {name}{mark}, mixed over {2 * MIXTURE_SHIFTS + 1} transpositions | {row['valid_nll']:.2f} | "
+            f"{row['test_nll']:.2f} | musewidgets, test-time mixture |"
+        )
     if is_jsb:  # the published figures are for JSB Chorales only
         lines += [f"| {name} | | {nll:.2f} | {source} |" for name, nll, source in PUBLISHED]
+    lines += [
+        "",
+        f"The mixture reads each piece transposed by -{MIXTURE_SHIFTS}..{MIXTURE_SHIFTS} keys (the model told each "
+        "shift, as in training) and gives each frame the mean of the probabilities; a transposition that pushes a "
+        "frame's notes off the keyboard gives it 0. It is the same network, run "
+        f"{2 * MIXTURE_SHIFTS + 1} times; the figures above it are one reading, as the published ones are.",
+    ]
     return "\n".join(lines) + "\n"

@@ -317,6 +317,7 @@ def _cmd_bench_jsb(args: argparse.Namespace) -> None:
             steps=args.steps,
             minutes=args.minutes,
             jobs=args.jobs,
+            threads=args.threads,
             command=command,
             progress=not args.quiet,
         ):
@@ -325,7 +326,7 @@ def _cmd_bench_jsb(args: argparse.Namespace) -> None:
                 f"{s['frames_per_s']} frames/s on {s['threads']} thread(s)",
                 file=sys.stderr,
             )
-    for row in bench.evaluate(dataset, folder or bench.BENCH_DIR):
+    for row in bench.evaluate(dataset, folder or bench.BENCH_DIR, shifts=args.shifts):
         print(f"{row['name']} test_nll {row['test_nll']:.3f} valid_nll {row['valid_nll']:.3f}")
 
 
@@ -493,6 +494,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--minutes", type=_positive_float, help="with --train: wall-clock minutes per model instead of steps"
     )
     b.add_argument("--jobs", type=_positive_int, default=1, help="with --train: models trained side by side")
+    b.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="with --train: torch threads per job (default: half the cores shared out between the jobs; more is "
+        "faster on a quiet machine and stalls when another process is busy)",
+    )
+    b.add_argument(
+        "--shifts",
+        type=int,
+        default=0,
+        help="score each model mixed over the pieces read transposed by -N..N keys, 0..6 (the model cards show "
+        "the mixture over -3..3); default 0: one reading, as the published figures are",
+    )
     b.add_argument("--command-line", help=argparse.SUPPRESS)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_cmd_bench_jsb)

@@ -188,6 +188,28 @@ def test_frame_models_are_normalized_over_every_possible_frame(family):
     assert (later.exp() > 0).all()
 
 
+@pytest.mark.parametrize("family", ["frame_bernoulli", "frame_notewise"])
+def test_transposition_mixture_means_the_readings_and_never_sums_above_one(family):
+    model = _small(family)  # max_shift 1: readings one key down, as written, one key up
+    history = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 0.0]])
+    pieces = torch.cat([history.expand(16, 2, 4), ALL_FRAMES[:, None]], dim=1)  # (16, 3, 4): every third frame
+    with torch.no_grad():
+        mixed = model.mixture_log_prob(pieces, shifts=1)[:, 2].exp()
+        readings = []
+        for k in (-1, 0, 1):
+            moved = torch.zeros_like(pieces)  # every note k keys up; those that leave the keyboard are dropped
+            moved[..., max(k, 0) : 4 + min(k, 0)] = pieces[..., max(-k, 0) : 4 - max(k, 0)]
+            p = model.log_prob(moved, torch.full((16,), k))[:, 2].exp()
+            fits = (moved.sum(-1) == pieces.sum(-1))[:, 2]  # the third frame keeps its notes on the keyboard
+            readings.append(torch.where(fits, p, 0.0))
+        assert torch.allclose(mixed, torch.stack(readings).mean(0), atol=1e-6)
+        assert 1 / 3 < mixed.sum().item() <= 1.0 + 1e-6  # the reading as written alone gives a third
+        assert torch.equal(model.mixture_log_prob(pieces, shifts=0), model.log_prob(pieces))
+        for bad in (2, -1, True, 1.0):
+            with pytest.raises(ValueError, match="shifts"):
+                model.mixture_log_prob(pieces, shifts=bad)
+
+
 def test_notewise_model_links_keys_that_the_bernoulli_model_cannot():
     """p(frame) of the notewise model does not factorise over keys: its joint differs from the product of marginals."""
     model = _small("frame_notewise")
@@ -266,8 +288,8 @@ def test_frame_trainer_learns_and_leaves_the_global_random_state(mat_file, tmp_p
 
 def test_bench_command_trains_evaluates_and_writes_cards(mat_file, tmp_path, capsys):
     out = tmp_path / "models"
-    code = cli.main(["bench", "jsb", "--data", str(mat_file), "--train", "--minutes", "0.03", "--out", str(out), "-q"])
-    assert code == 0
+    args = ["bench", "jsb", "--data", str(mat_file), "--train", "--minutes", "0.03", "--threads", "1", "-q"]
+    assert cli.main([*args, "--out", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == sorted(bench.MODELS)
     for line in lines:
@@ -276,10 +298,19 @@ def test_bench_command_trains_evaluates_and_writes_cards(mat_file, tmp_path, cap
     assert "bernoulli" in lines[0]
     card = json.loads((out / "lstm_notewise.json").read_text())
     assert card["test_nll"] == pytest.approx(float(lines[1].split()[2]), abs=1e-3)
+    assert card["threads"] == 1
     assert "RNN-NADE" not in (out / "lstm_notewise.md").read_text()  # published figures are for JSB only
     assert not list(out.glob("*.last.pt"))
     assert cli.main(["bench", "jsb", "--data", str(mat_file), "--models", str(out)]) == 0
     assert capsys.readouterr().out.strip().splitlines() == lines
+
+
+def test_bench_training_refuses_a_bad_thread_count(mat_file, tmp_path):
+    data = load_frame_dataset(mat_file)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads"):
+            bench.train(data, tmp_path / "out", threads=bad)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
 def test_frame_models_train_on_long_dense_pieces_in_windows(tmp_path):
@@ -363,12 +394,18 @@ JSB = bench.find_jsb()
 
 @pytest.mark.skipif(JSB is None, reason="JSB_Chorales.mat is not beside the project")
 def test_shipped_benchmark_models_meet_the_goals_and_match_their_cards():
-    rows = {r["name"]: r for r in bench.evaluate(load_frame_dataset(JSB))}
+    data = load_frame_dataset(JSB)
+    rows = {r["name"]: r for r in bench.evaluate(data)}
+    mixed = {r["name"]: r for r in bench.evaluate(data, shifts=bench.MIXTURE_SHIFTS)}
     assert set(rows) == set(bench.MODELS)
     assert rows["lstm_bernoulli"]["test_nll"] <= 8.5
-    assert rows["lstm_notewise"]["test_nll"] <= 5.5
+    assert rows["lstm_notewise"]["test_nll"] <= 4.8  # one reading; RNN-NADE 5.56
+    assert mixed["lstm_notewise"]["test_nll"] <= 4.7  # mixed over 7 transpositions
     for name, row in rows.items():
         card = json.loads((bench.BENCH_DIR / f"{name}.json").read_text())
         assert card["test_nll"] == pytest.approx(row["test_nll"], abs=1e-3)
         assert card["valid_nll"] == pytest.approx(row["valid_nll"], abs=1e-3)
+        assert card["test_nll_mixture"] == pytest.approx(mixed[name]["test_nll"], abs=1e-3)
+        assert card["valid_nll_mixture"] == pytest.approx(mixed[name]["valid_nll"], abs=1e-3)
+        assert mixed[name]["valid_nll"] < row["valid_nll"]
         assert card["train_seconds"] <= 30 * 60

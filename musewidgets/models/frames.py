@@ -19,17 +19,20 @@ possible next frames:
     and only the frames a mask keeps are scored, so a training step costs what its real frames hold.
 
 Training may transpose pieces; the transposition (``-max_shift..max_shift`` keys) is given to the model as an
-embedding, and evaluation uses 0, the data as written.
+embedding, and evaluation uses 0, the data as written. :meth:`FrameModel.mixture_log_prob` reads a piece in several
+transpositions at once and mixes them (a test-time ensemble of one network; ``musewidgets bench jsb --shifts``).
 
 ::
 
     logp = model.log_prob(frames)            # frames (B, T, K) float {0, 1} -> (B, T) log p(frame_t | frames < t)
+    logq = model.mixture_log_prob(frames, shifts=3)  # the same, mixed over the piece read 3 keys down ... 3 keys up
     nll, loss = model(frames, mask)          # nll (B, T) nats; loss = mean over frames where mask is True
     roll = model.sample(32, generator=g)     # (32, K) uint8
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -106,6 +109,33 @@ class FrameModel(nn.Module):
         costs the time model alone.
         """
         return self.frame_log_prob(self.context(frames, shift), frames, mask)
+
+    def mixture_log_prob(self, frames: torch.Tensor, mask: torch.Tensor | None = None, shifts: int = 0) -> torch.Tensor:
+        """``log q(frame_t | frames < t)``, ``(B, T)``: the model read in ``2 * shifts + 1`` transpositions, mixed.
+
+        Component ``k`` (``-shifts..shifts`` keys) is the model reading the piece transposed by ``k`` and told so, as
+        in training; ``q`` gives each frame the mean of their probabilities, so it is a model of the frames as written
+        (each frame's distribution given the past is a mixture of the components', with equal weights). A component
+        gives probability 0 to a frame that its transposition pushes off the keyboard, so each ``q(. | past)`` sums
+        to at most 1 and its NLL can only be higher than that of the normalized mixture. ``shifts=0`` is
+        :meth:`log_prob`.
+        """
+        if isinstance(shifts, bool) or not isinstance(shifts, int) or not 0 <= shifts <= self.config.max_shift:
+            raise ValueError(f"`shifts` must be a whole number in 0..{self.config.max_shift}, got {shifts!r}")
+        B, T, K = frames.shape
+        if mask is None:
+            mask = torch.ones(B, T, dtype=torch.bool, device=frames.device)
+        notes = frames.sum(-1)
+        parts = []
+        for k in range(-shifts, shifts + 1):
+            moved = torch.roll(frames, k, dims=-1)
+            if k > 0:
+                moved[..., :k] = 0
+            elif k < 0:
+                moved[..., k:] = 0
+            logp = self.log_prob(moved, torch.full((B,), k, device=frames.device), mask)
+            parts.append(logp.masked_fill((moved.sum(-1) != notes) & mask, float("-inf")))  # notes off the keyboard
+        return torch.logsumexp(torch.stack(parts), 0) - math.log(len(parts))
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor, shift: torch.Tensor | None = None):
         """NLL per frame ``(B, T)`` (0 where ``mask`` is False) and the mean NLL over the frames where it is True."""

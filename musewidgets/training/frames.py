@@ -50,11 +50,12 @@ FRAME_DEFAULTS = {  # per family: learning rate, frames per batch (padding inclu
 
 
 @torch.no_grad()
-def evaluate_frames(model, pieces: list[np.ndarray], *, device="cpu", batch_size: int = 32) -> float:
+def evaluate_frames(model, pieces: list[np.ndarray], *, device="cpu", batch_size: int = 32, shifts: int = 0) -> float:
     """Mean NLL per frame in nats: ``-log p(frame_t | frames < t)`` averaged over every frame of ``pieces``.
 
     The first frame of each piece counts too (predicted from nothing), so this is the whole-piece likelihood
-    divided by the number of frames. Pieces are scored whole, untransposed.
+    divided by the number of frames. Pieces are scored whole, untransposed; with ``shifts`` > 0, by the mixture of
+    the model reading them transposed by ``-shifts..shifts`` keys (``FrameModel.mixture_log_prob``).
     """
     was_training = model.training
     model.eval()
@@ -63,7 +64,7 @@ def evaluate_frames(model, pieces: list[np.ndarray], *, device="cpu", batch_size
     for i in range(0, len(order), batch_size):
         x, mask = pad_frames([pieces[j] for j in order[i : i + batch_size]])
         x, mask = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
-        nll, _ = model(x, mask)
+        nll = -model.mixture_log_prob(x, mask, shifts) if shifts else model(x, mask)[0]
         total += float(nll[mask].double().sum())
         count += int(mask.sum())
     model.train(was_training)
