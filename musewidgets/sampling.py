@@ -359,6 +359,13 @@ class Sampler:
         sharpen = guidance.PITCH_TEMPERATURE.get(style, 1.0) if plan.get("guide", True) else 1.0
         asked = self._key_prior(header, primer) if guided else None  # among the pitches, as the pitch temperature
         cadence_from = total_steps - spb if guided and plan.get("ending", True) else None  # the last bar
+        greedy_final = settings["temperature"] == 0 or header["key"] is not None
+        # a held final: the candidates the plan picks attack their final chord on the second-to-last bar line and
+        # hold it to the end, as the style's pieces do as often (Palestrina's long finals)
+        held = attack = early = None
+        if cadence_from is not None and bars >= guidance.HELD_FINAL_MIN_BARS:
+            held = guidance.plan_held_final(style, n, plan.get("seed", 0), settings["temperature"] == 0)
+            held, attack = (held, total_steps - 2 * spb) if held.any() else (None, None)
         # phrases that return: the plan has its own generator, so bars that do not return are drawn as without it
         repeats = torch.Generator().manual_seed(plan.get("seed", 0) + 7919) if plan.get("guide", True) else None
         history = torch.zeros(n, total_steps, V, dtype=torch.long)  # every token so far, the primer's included
@@ -403,8 +410,9 @@ class Sampler:
         bar = []  # tokens of the current bar: one (n, V) list per step
         for step in range(start_step, total_steps):
             if step == cadence_from:  # a key asked for (or the primer's) closes on its tonic; else a drawn final
-                greedy = settings["temperature"] == 0 or header["key"] is not None
-                cadence = self._cadence(header, decoders, V, plan.get("seed", 0), greedy)
+                cadence = self._cadence(header, decoders, V, plan.get("seed", 0), greedy_final)
+            if step == attack:  # the held finals' chord, aimed as the last bar's cadence is
+                early = self._cadence(header, decoders, V, plan.get("seed", 0), greedy_final)
             if repeats is not None and step >= pickup and (step - pickup) % spb == 0:
                 lags = plan_repeats(style, (step - pickup) // spb, n, repeats, greedy=settings["temperature"] == 0)
                 rows = (lags > 0).nonzero().flatten() if cadence is None else torch.zeros(0, dtype=torch.long)
@@ -438,6 +446,9 @@ class Sampler:
                         logits = logits - guidance.REPEAT_STRENGTH * cost.clamp(max=1.0)
                 if guard is not None:
                     logits = logits + guard.mask(v)
+                if held is not None and step >= attack:
+                    bias = early[0][:, v] if step == attack and v in outer else None
+                    logits = guidance.held_final(logits, held, sounding[:, v], step == attack, bias)
                 prev = sample_next_token(logits, rng, **settings)
                 history[:, step, v] = prev
                 if copying is not None:

@@ -6,6 +6,8 @@ The mechanisms are checked here on tiny models; whether the shipped models honou
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -514,3 +516,56 @@ def test_guidance_changes_nothing_without_a_key_or_an_ending(sampler):
     a = sampler.generate(style="folk", bars=2, n=2, seed=1, ending=False)
     b = sampler.generate(style="folk", bars=2, n=2, seed=1, ending=False, guide=False)
     assert [t.parts for t in a] == [t.parts for t in b]
+
+
+def test_a_held_final_is_planned_as_often_as_the_style_s_pieces_end_so():
+    from musewidgets import guidance
+
+    shares = guidance.held_final_shares()
+    assert shares["renaissance"] > 0.3 and max(shares["chorale"], shares["irish"]) < 0.02  # Palestrina's longas
+    planned = guidance.plan_held_final("renaissance", 4000, seed=0)
+    assert abs(planned.float().mean().item() - shares["renaissance"]) < 0.03
+    assert torch.equal(planned, guidance.plan_held_final("renaissance", 4000, seed=0))  # seeded
+    assert not guidance.plan_held_final("renaissance", 8, seed=0, greedy=True).any()  # most of his pieces do not
+    assert not guidance.plan_held_final("my-own-style", 8, seed=0).any()
+
+
+def test_held_final_logits_attack_a_note_then_only_hold_it():
+    from musewidgets.codecs.tokens import HOLD, PITCH0, REST
+    from musewidgets.guidance import held_final
+
+    logits = torch.zeros(3, 10)
+    logits[2, HOLD] = -math.inf  # this voice cannot hold: no choice is left to force
+    held = torch.tensor([True, False, True])
+    bias = torch.zeros(3, 10)
+    bias[:, PITCH0 + 1] = 5.0
+    attack = held_final(logits, held, torch.tensor([-1, -1, -1]), attack=True, bias=bias)
+    assert attack[0, HOLD] == attack[0, REST] == -math.inf and attack[0, PITCH0 + 1] == 5.0
+    assert torch.equal(attack[1], logits[1])  # a candidate without the plan is left alone
+    after = held_final(logits, held, torch.tensor([60, 60, 60]), attack=False)
+    assert torch.isfinite(after[0]).nonzero().flatten().tolist() == [HOLD]
+    assert torch.equal(after[1], logits[1]) and torch.equal(after[2], logits[2])  # nothing possible: unchanged
+    silent = held_final(logits, held, torch.tensor([-1, -1, -1]), attack=False)
+    assert torch.isfinite(silent[0]).nonzero().flatten().tolist() == [REST]
+
+
+def test_held_finals_attack_on_the_second_to_last_bar_line_and_leave_the_other_takes_alone(sampler, monkeypatch):
+    from musewidgets import guidance
+
+    monkeypatch.setattr(guidance, "held_final_shares", lambda: {"chorale": 0.5})
+    held = guidance.plan_held_final("chorale", 6, seed=3)
+    assert 0 < held.sum() < 6
+    takes = sampler.generate(style="chorale", bars=4, n=6, seed=3)
+    monkeypatch.setattr(guidance, "held_final_shares", lambda: {})
+    plain = sampler.generate(style="chorale", bars=4, n=6, seed=3)
+    for take, other, is_held in zip(takes, plain, held.tolist()):
+        spb = take.steps_per_bar
+        starts = [[n.start for n in part.notes] for part in take.parts]
+        if is_held:
+            assert all(2 * spb in s and max(s) == 2 * spb for s in starts)  # every voice attacks, then holds
+            assert all(part.notes[-1].end == 4 * spb for part in take.parts)
+        else:
+            assert take.parts == other.parts  # the plan's draws do not touch the others
+    short = sampler.generate(style="chorale", bars=3, n=6, seed=4)  # under 4 bars: no held final
+    monkeypatch.setattr(guidance, "held_final_shares", lambda: {"chorale": 0.5})
+    assert [t.parts for t in sampler.generate(style="chorale", bars=3, n=6, seed=4)] == [t.parts for t in short]
