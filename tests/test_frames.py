@@ -409,3 +409,25 @@ def test_shipped_benchmark_models_meet_the_goals_and_match_their_cards():
         assert card["valid_nll_mixture"] == pytest.approx(mixed[name]["valid_nll"], abs=1e-3)
         assert mixed[name]["valid_nll"] < row["valid_nll"]
         assert card["train_seconds"] <= 30 * 60
+
+
+def test_the_sweep_scores_each_run_and_every_pair_mixed_half_and_half(mat_file, tmp_path):
+    from benchmarks.jsb_sweep import score
+
+    data = load_frame_dataset(mat_file)
+    model = {"hidden": 16, "d_input": 16, "d_note": 8, "note_hidden": 16, "layers": 1, "local": 2, "local_frames": 2}
+    for seed in (0, 1):
+        config = TrainConfig(family="frame_notewise", styles=(), max_steps=3, eval_every=3, seed=seed, model=model)
+        FrameTrainer(config, data, tmp_path / "runs", name=f"run{seed}").fit()
+    result = score(tmp_path / "runs", data)
+    runs = {r["name"]: r for r in result["runs"]}
+    assert set(runs) == {"run0", "run1"}
+    from musewidgets.checkpoints import load_checkpoint
+
+    for name, row in runs.items():
+        expected = evaluate_frames(load_checkpoint(tmp_path / "runs" / f"{name}.pt").model, data.splits["valid"])
+        assert row["valid"] == pytest.approx(expected, abs=1e-3)
+    [(pair, mixed)] = result["pairs"]
+    assert pair == "run0 + run1"
+    mean = (runs["run0"]["valid"] + runs["run1"]["valid"]) / 2
+    assert mixed <= mean + 1e-3  # never worse than the two runs' mean: log is concave
