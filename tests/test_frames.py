@@ -385,6 +385,9 @@ def test_bench_command_errors_are_one_line(tmp_path, capsys):
     )
     assert cli.main(["bench", "jsb", "--data", str(tmp_path / "d.mat"), "--models", str(tmp_path / "empty")]) == 1
     assert "no benchmark checkpoints" in capsys.readouterr().err
+    for shifts in ("9", "-1"):  # the shipped models were told shifts of -6..6
+        assert cli.main(["bench", "jsb", "--data", str(tmp_path / "d.mat"), "--shifts", shifts]) == 1
+        assert "`shifts` must be a whole number in 0..6" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- the shipped benchmark models
