@@ -70,10 +70,13 @@ def save_checkpoint(
     meta: dict,
     optimizer: dict | None = None,
     train_state: dict | None = None,
+    half: bool = False,
 ) -> Path:
     """Write a checkpoint atomically: to :func:`partial_path`, flushed to disk, then renamed over ``path``.
 
     ``optimizer`` and ``train_state`` (plain containers, numbers, strings and tensors only) are what a resume needs.
+    ``half=True`` stores the floating-point weights as float16, half the bytes; :func:`load_checkpoint` reads them
+    into the model's float32 weights (for a finished model that is shipped, not for one that trains on).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +88,10 @@ def save_checkpoint(
         "codec": codec.to_dict(),
         "styles": styles,
         "meta": meta,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {
+            k: v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()
+            for k, v in model.state_dict().items()
+        },
     }
     if optimizer is not None:
         data["optimizer"] = optimizer

@@ -48,6 +48,17 @@ def saved(tmp_path):
     return path, model, codec, opt
 
 
+def test_half_stores_float16_and_loads_into_float32_weights(saved, tmp_path):
+    path, model, codec, _ = saved
+    half = save_checkpoint(tmp_path / "half.pt", model, codec, STYLES, META, half=True)
+    assert half.stat().st_size < 0.6 * path.stat().st_size
+    ck = load_checkpoint(half)
+    for name, value in ck.model.state_dict().items():
+        original = model.state_dict()[name]
+        assert value.dtype == original.dtype  # float32 again in the model
+        assert torch.equal(value, original.half().to(original.dtype) if original.is_floating_point() else original)
+
+
 class _RunsCode:
     """Pickles as a call to ``os.system``: loading it unsafely would run a shell command."""
 

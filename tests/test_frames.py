@@ -299,6 +299,9 @@ def test_bench_command_trains_evaluates_and_writes_cards(mat_file, tmp_path, cap
     card = json.loads((out / "lstm_notewise.json").read_text())
     assert card["test_nll"] == pytest.approx(float(lines[1].split()[2]), abs=1e-3)
     assert card["threads"] == 1
+    assert card["weights"] == "float16"  # the finished checkpoints are stored at half the bytes
+    stored = torch.load(out / "lstm_notewise.pt", weights_only=True)["state_dict"]
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
     assert "RNN-NADE" not in (out / "lstm_notewise.md").read_text()  # published figures are for JSB only
     assert not list(out.glob("*.last.pt"))
     assert cli.main(["bench", "jsb", "--data", str(mat_file), "--models", str(out)]) == 0
