@@ -1,4 +1,4 @@
-"""Composing by filling in (musewidgets.infill): harmonizing held-out chorale sopranos, and regenerating chosen bars
+"""Composing by filling in (musewidgets.sampling.infill): harmonizing held-out chorale sopranos, and regenerating chosen bars
 with seams that sound joined.
 
 ``python -m benchmarks.compose`` rewrites the "compose" section of docs/benchmarks.md (about five minutes on the
@@ -7,7 +7,7 @@ the times are the only figures that depend on the machine.
 
 **Harmonize.** The last 8 bars of every held-out (test split) Bach chorale at least 8 bars long: its soprano is
 harmonized (seed = the excerpt's index) and the result is scored against Bach's own four voices by the scorecard
-(:func:`musewidgets.analysis.scorecard.score`: C2ST, style fidelity) and by the voice-leading rates. *Cadence*: the
+(:func:`musewidgets.evaluation.scorecard.score`: C2ST, style fidelity) and by the voice-leading rates. *Cadence*: the
 share of excerpts that end in a perfect or plagal cadence, as a musician hears one: the last chord a triad in root
 position (or its open fifth), its bass reached by a fourth or a fifth (Bach's own share is the reference).
 
@@ -34,11 +34,11 @@ VOICE_SETS = {"all four voices": None, "alto and tenor": (1, 2)}
 
 
 def _excerpts():
-    from musewidgets.analysis.scorecard import _ending
+    from musewidgets.analysis.metrics import last_bars
     from musewidgets.datasets import corpus
 
     pieces = [p for p in corpus.load_style("chorale", progress=False).split("test") if p.n_bars >= BARS]
-    return [_ending(p, BARS) for p in pieces]
+    return [last_bars(p, BARS) for p in pieces]
 
 
 def _cadence(piece) -> bool:
@@ -65,8 +65,8 @@ def _rates(pieces) -> dict:
 
 def harmonize_rows(excerpts, model) -> tuple[list, dict]:
     from musewidgets.analysis.classifier import load_classifier
-    from musewidgets.analysis.scorecard import score
-    from musewidgets.infill import harmonize
+    from musewidgets.evaluation.scorecard import score
+    from musewidgets.sampling.infill import harmonize
 
     classifier = load_classifier()
     rows, figures = [], {}
@@ -130,7 +130,7 @@ def _seam_counts(piece, selection_steps: tuple[int, int]) -> tuple[int, int, int
 
 
 def regenerate_rows(excerpts, model) -> tuple[list, dict]:
-    from musewidgets.infill import regenerate
+    from musewidgets.sampling.infill import regenerate
 
     def pooled(pieces):
         counts = np.array([_seam_counts(p, (p.bar_start(SELECTION[0]), p.bar_start(SELECTION[1]))) for p in pieces])
@@ -159,7 +159,7 @@ def regenerate_rows(excerpts, model) -> tuple[list, dict]:
 def _changed_outside(before, after, voices) -> int:
     """Cells of the token grid outside the selection that differ (must be 0)."""
     from musewidgets.codecs import TokenCodec
-    from musewidgets.infill import bar_mask
+    from musewidgets.sampling.infill import bar_mask
 
     codec = TokenCodec()
     V = len(before.parts)
@@ -171,7 +171,7 @@ def _changed_outside(before, after, voices) -> int:
 
 
 def main() -> dict:
-    from musewidgets.infill import load_infill
+    from musewidgets.sampling.infill import load_infill
 
     model = load_infill("infill")
     excerpts = _excerpts()

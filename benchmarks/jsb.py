@@ -13,8 +13,8 @@ import sys
 import time
 
 from benchmarks.common import machine, replace_summary_rows, table, write_section
-from musewidgets import bench
 from musewidgets.datasets.frames import load_frame_dataset
+from musewidgets.evaluation import bench
 
 # lstm_notewise's training speed before steps became batches of frames (issue 14): a step was 16 whole pieces drawn at
 # random, padded to the longest, and the within-frame stage ran on the padding too. One thread on the 2-core reference

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from musewidgets import bench
+from musewidgets.evaluation import bench
 
 # lstm_notewise before the sweep (valid 5.07 / test 5.05 after 6000 steps on a CPU): today's benchmark model with the
 # within-frame stage at the family's default widths (64-wide note embeddings, a 128-wide LSTM)

@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .export import save  # noqa: F401
     from .io import QuantizeReport, from_stream, read, read_all, read_with_report, to_stream, write  # noqa: F401
     from .plotting import pianoroll_png, plot_pianoroll  # noqa: F401
-    from .sampling import load_sampler  # noqa: F401
+    from .sampling.sampler import load_sampler  # noqa: F401
     from .widgets import Workbench  # noqa: F401
 
 

@@ -117,7 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         f"best validation {result['best']:.3f}; checkpoint {result['path']}"
     )
     if not args.no_cards:
-        from .cards import write_cards
+        from .evaluation.cards import write_cards
 
         write_cards(args.out)
         print(f"model cards written to {args.out}")
@@ -133,7 +133,7 @@ def _number(text: str):
 
 
 def _cmd_cards(args: argparse.Namespace) -> None:
-    from .cards import write_cards
+    from .evaluation.cards import write_cards
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -173,7 +173,7 @@ def _cmd_similar(args: argparse.Namespace) -> None:
 
 
 def _cmd_scorecard(args: argparse.Namespace) -> None:
-    from .analysis import scorecard as sc
+    from .evaluation import scorecard as sc
 
     rows = sc.scorecard(
         args.model or sc.DEFAULT_MODELS,
@@ -202,7 +202,7 @@ def _command_line() -> str:
 
 def _cmd_generate(args: argparse.Namespace) -> None:
     from . import export, io
-    from .sampling import load_sampler
+    from .sampling.sampler import load_sampler
 
     for out in args.output:
         export.check_exportable(out)
@@ -230,7 +230,7 @@ def _cmd_harmonize(args: argparse.Namespace) -> None:
     import warnings
 
     from . import export, io
-    from .infill import harmonize
+    from .sampling.infill import harmonize
 
     for out in args.output:
         export.check_exportable(out)
@@ -256,8 +256,8 @@ def _cmd_harmonize(args: argparse.Namespace) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
-    from .cards import read_test_nll
     from .checkpoints import load_checkpoint, shipped
+    from .evaluation.cards import read_test_nll
 
     found = shipped()
     if args.dir is not None:  # checkpoints of your own (musewidgets train --out FOLDER)
@@ -290,8 +290,8 @@ def _cmd_sessions(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench_jsb(args: argparse.Namespace) -> None:
-    from . import bench
     from .datasets.frames import load_frame_dataset
+    from .evaluation import bench
 
     unknown = [n for n in args.only or () if n not in bench.MODELS]
     if unknown:
@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
         "scorecard",
         help="how close each model's takes come to the real music of each style",
         description="For every model and style: seeded takes beside as many real held-out excerpts of the same "
-        "length; prints a markdown table (see musewidgets.analysis.scorecard for every column).",
+        "length; prints a markdown table (see musewidgets.evaluation.scorecard for every column).",
     )
     p.add_argument("--takes", type=_positive_int, default=32, help="takes per model and style (2..64, default 32)")
     p.add_argument("--bars", type=_positive_int, default=8, help="bars per take (default 8)")

@@ -49,7 +49,7 @@ def key_name(tonic_pc: int, mode: str) -> str:
     return f"{tonics[tonic_pc % 12]} {mode}"
 
 
-def _parse_key(key: str) -> tuple[int, str]:
+def parse_key(key: str) -> tuple[int, str]:
     parts = key.split()
     if len(parts) != 2 or parts[0] not in _TONIC_PC:
         raise ValueError(f"`key` must look like 'G major' or 'F# minor', got {key!r}")
@@ -60,7 +60,7 @@ def transpose_key(key: str | None, semitones: int) -> str | None:
     """Transpose a key name by ``semitones``; ``None`` stays ``None``."""
     if key is None:
         return None
-    pc, mode = _parse_key(key)
+    pc, mode = parse_key(key)
     return key_name(pc + semitones, mode)
 
 
@@ -222,7 +222,7 @@ class Piece:
                 f"steps_per_quarter={self.steps_per_quarter}"
             )
         if self.key is not None:
-            _parse_key(self.key)
+            parse_key(self.key)
         _check_int("pickup", self.pickup, 0, self.steps_per_bar - 1)
         if self.length is not None:
             _check_int("length", self.length, self.notes_end)

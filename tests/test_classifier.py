@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musewidgets.analysis.classifier import Classifier, classify, load_classifier, variants
+from musewidgets.analysis.classifier import Classifier, classify, load_classifier
 from musewidgets.codecs.features import N_CHANNELS, StyleFeatures
 from musewidgets.datasets import corpus
 from musewidgets.errors import CheckpointError
+from musewidgets.evaluation.classifier import variants
 from musewidgets.piece import Note, Part, Piece
 
 STYLES = ["chorale", "folk", "irish", "renaissance"]
@@ -100,7 +101,7 @@ def test_a_generator_is_not_a_classifier_and_the_classifier_cannot_generate(tmp_
 
 
 def test_training_command_writes_a_classifier_with_a_card(tmp_path):
-    from musewidgets.analysis.classifier import write_card
+    from musewidgets.evaluation.classifier import write_card
     from musewidgets.training import Trainer
 
     from .conftest import tiny_config

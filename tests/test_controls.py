@@ -136,7 +136,7 @@ def test_training_from_an_older_checkpoint_teaches_the_new_tables(tmp_path):
     assert new.model.config.controls and new.meta["train_config"]["init"] == old_path
     assert new.model.cond.key.weight.abs().sum() > 0 and new.model.cond.to_end.weight.abs().sum() > 0
     assert new.meta["init_from"]["checkpoint"] == old_path and new.meta["init_from"]["steps"] == 2
-    from musewidgets.cards import _lineage
+    from musewidgets.evaluation.cards import _lineage
 
     [line] = _lineage(new.meta["init_from"])
     assert line.startswith(f"- **Started from:** `{old_path}`") and "2 steps" in line
@@ -348,7 +348,7 @@ def test_workbench_key_metre_and_ending_make_the_take_and_replay_it():
 # ------------------------------------------------------------------ guidance
 def test_key_bias_favours_the_tonic_and_leaves_rests_and_holds_alone():
     from musewidgets.codecs.tokens import HOLD, PITCH0, REST
-    from musewidgets.guidance import key_bias
+    from musewidgets.sampling.guidance import key_bias
 
     bias = key_bias(2, "minor", 132, strength=1.0)  # D minor
     assert bias[REST] == bias[HOLD] == 0
@@ -358,7 +358,7 @@ def test_key_bias_favours_the_tonic_and_leaves_rests_and_holds_alone():
 
 
 def test_a_take_asked_for_a_key_is_the_first_candidate_both_key_finders_hear_in_it():
-    from musewidgets.guidance import choose_in_key
+    from musewidgets.sampling.guidance import choose_in_key
 
     def tune(pitches):
         return Piece((Part("m", tuple(Note(p, 4 * i, 4) for i, p in enumerate(pitches))),), time_signature=(4, 4))
@@ -372,7 +372,7 @@ def test_a_take_asked_for_a_key_is_the_first_candidate_both_key_finders_hear_in_
 
 
 def test_a_take_asked_for_a_key_is_chosen_among_candidates_drawn_together(sampler, monkeypatch):
-    from musewidgets import guidance
+    from musewidgets.sampling import guidance
 
     spied, spy = _spy(sampler)
     seen = []
@@ -402,7 +402,7 @@ class _ByStyle:
 
 
 def test_style_guidance_multiplies_the_model_by_its_own_evidence_for_the_style():
-    from musewidgets.guidance import StyleContrast
+    from musewidgets.sampling.guidance import StyleContrast
 
     table = torch.randn(3, 132, generator=torch.Generator().manual_seed(1))
     model = _ByStyle(table)
@@ -419,7 +419,7 @@ def test_style_guidance_multiplies_the_model_by_its_own_evidence_for_the_style()
 
 
 def test_irish_takes_steer_away_from_folk_in_the_metres_both_share():
-    from musewidgets import guidance
+    from musewidgets.sampling import guidance
 
     lstm = load_sampler("lstm")
     assert lstm.confusable("irish", (6, 8)) == ["folk"] and lstm.confusable("folk", (2, 4)) == ["irish"]
@@ -443,8 +443,8 @@ def test_irish_takes_steer_away_from_folk_in_the_metres_both_share():
 
 
 def test_the_pitch_temperature_sharpens_the_choice_of_note_and_leaves_its_rhythm(sampler, monkeypatch):
-    from musewidgets import guidance
     from musewidgets.codecs.tokens import HOLD, PITCH0, REST
+    from musewidgets.sampling import guidance
 
     logits = torch.randn(2, 132, generator=torch.Generator().manual_seed(3))
     p, q = logits.softmax(-1), guidance.among_pitches(logits, 0.8).softmax(-1)
@@ -464,7 +464,7 @@ def test_the_pitch_temperature_sharpens_the_choice_of_note_and_leaves_its_rhythm
 
 def test_cadence_and_hold_bias_only_touch_the_outer_voices_of_known_tonics():
     from musewidgets.codecs.tokens import PITCH0
-    from musewidgets.guidance import cadence_bias, hold_bias
+    from musewidgets.sampling.guidance import cadence_bias, hold_bias
 
     bias = cadence_bias([7, None], 4, 132, strength=3.0)
     assert bias[0, 0, PITCH0 + 67] == bias[0, 3, PITCH0 + 43] == 3.0
@@ -476,7 +476,7 @@ def test_cadence_and_hold_bias_only_touch_the_outer_voices_of_known_tonics():
 
 def test_ending_weights_follow_the_style_s_real_endings():
     from musewidgets.codecs.tokens import PITCH0
-    from musewidgets.guidance import TONIC_ONLY, cadence_bias, ending_weights, hold_bias
+    from musewidgets.sampling.guidance import TONIC_ONLY, cadence_bias, ending_weights, hold_bias
 
     chorale = ending_weights("chorale", 4)
     assert torch.equal(chorale[0], TONIC_ONLY) and torch.equal(chorale[3], TONIC_ONLY)  # Bach: the tonic stands alone
@@ -491,10 +491,10 @@ def test_ending_weights_follow_the_style_s_real_endings():
 
 
 def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sampler, monkeypatch):
-    from musewidgets import guidance
-    from musewidgets.analysis.keys import estimate_key
     from musewidgets.analysis.metrics import tonic_ending
-    from musewidgets.guidance import plan_ending
+    from musewidgets.keys import estimate_key
+    from musewidgets.sampling import guidance
+    from musewidgets.sampling.guidance import plan_ending
 
     monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
     monkeypatch.setattr(guidance, "HOLD_STRENGTH", 100.0)
@@ -519,7 +519,7 @@ def test_guidance_changes_nothing_without_a_key_or_an_ending(sampler):
 
 
 def test_a_held_final_is_planned_as_often_as_the_style_s_pieces_end_so():
-    from musewidgets import guidance
+    from musewidgets.sampling import guidance
 
     shares = guidance.held_final_shares()
     assert shares["renaissance"] > 0.3 and max(shares["chorale"], shares["irish"]) < 0.02  # Palestrina's longas
@@ -532,7 +532,7 @@ def test_a_held_final_is_planned_as_often_as_the_style_s_pieces_end_so():
 
 def test_held_final_logits_attack_a_note_then_only_hold_it():
     from musewidgets.codecs.tokens import HOLD, PITCH0, REST
-    from musewidgets.guidance import held_final
+    from musewidgets.sampling.guidance import held_final
 
     logits = torch.zeros(3, 10)
     logits[2, HOLD] = -math.inf  # this voice cannot hold: no choice is left to force
@@ -550,7 +550,7 @@ def test_held_final_logits_attack_a_note_then_only_hold_it():
 
 
 def test_held_finals_attack_on_the_second_to_last_bar_line_and_leave_the_other_takes_alone(sampler, monkeypatch):
-    from musewidgets import guidance
+    from musewidgets.sampling import guidance
 
     monkeypatch.setattr(guidance, "held_final_shares", lambda: {"chorale": 0.5})
     held = guidance.plan_held_final("chorale", 6, seed=3)

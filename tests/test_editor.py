@@ -15,8 +15,8 @@ from musewidgets.codecs import TokenCodec
 from musewidgets.datasets import corpus
 from musewidgets.errors import MusewidgetsError
 from musewidgets.export import to_bytes
-from musewidgets.infill import bar_mask
 from musewidgets.piece import Note, Part, Piece
+from musewidgets.sampling.infill import bar_mask
 from musewidgets.session import Session, Take
 from musewidgets.widgets import RollEditor
 
@@ -292,7 +292,7 @@ def test_harmonize_with_nothing_typed_says_so(wb):
 
 
 def test_harmonize_offers_the_styles_the_checkpoint_knows(wb):
-    from musewidgets.infill import load_infill
+    from musewidgets.sampling.infill import load_infill
 
     known = [s for s, info in load_infill("infill").styles.items() if len(info["parts"]) > 1]
     assert list(wb.harmonize_style.options) == known

@@ -11,10 +11,11 @@ import pytest
 import torch
 from scipy import io as sio
 
-from musewidgets import bench, cli, models
+from musewidgets import cli, models
 from musewidgets.codecs import FrameCodec, codec_from_dict
 from musewidgets.datasets.frames import load_frame_dataset, pad_frames, shift_range, window_batches
 from musewidgets.errors import MusicFileError
+from musewidgets.evaluation import bench
 from musewidgets.training import TrainConfig
 from musewidgets.training.frames import FrameTrainer, evaluate_frames
 

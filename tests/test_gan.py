@@ -221,7 +221,7 @@ def test_guidance_is_the_sequence_models_and_can_be_switched_off(gan):
 
 
 def test_a_key_asked_for_favours_its_pitches_as_for_the_sequence_models(gan, monkeypatch):
-    from musewidgets import guidance
+    from musewidgets.sampling import guidance
 
     monkeypatch.setitem(guidance.KEY_STRENGTH, "gan", 50.0)  # only E, G and B are within 29 logits of the tonic
     takes = gan.generate(style="chorale", bars=2, seed=6, n=3, key="E minor")
@@ -235,7 +235,7 @@ def test_a_key_asked_for_favours_its_pitches_as_for_the_sequence_models(gan, mon
 
 
 def test_new_notes_keep_to_the_styles_grid_with_guidance(gan, monkeypatch):
-    from musewidgets import guidance
+    from musewidgets.sampling import guidance
 
     grid = guidance.onset_grid("chorale", (4, 4), 16)
     off = {t for t in range(16) if grid[t] < 0}
@@ -252,7 +252,7 @@ def test_new_notes_keep_to_the_styles_grid_with_guidance(gan, monkeypatch):
 
 
 def test_the_grid_is_measured_per_style_and_metre():
-    from musewidgets import guidance
+    from musewidgets.sampling import guidance
 
     grid = guidance.onset_grid("renaissance", (4, 2), 32)
     assert {t for t in range(32) if grid[t] == 0} == set(range(0, 32, 4))  # Palestrina moves in quarters

@@ -20,7 +20,8 @@ from musewidgets.codecs import TokenCodec
 from musewidgets.codecs.tokens import HOLD, PITCH0, REST
 from musewidgets.datasets import corpus
 from musewidgets.errors import CheckpointError, UnknownStyleError
-from musewidgets.infill import (
+from musewidgets.piece import Note, Part, Piece
+from musewidgets.sampling.infill import (
     TranspositionWarning,
     _cadence,
     _hold_penalty,
@@ -33,7 +34,6 @@ from musewidgets.infill import (
     iter_fill,
     regenerate,
 )
-from musewidgets.piece import Note, Part, Piece
 from musewidgets.training import Trainer
 from musewidgets.training.infill import InfillData, random_mask
 
@@ -351,7 +351,7 @@ def test_cli_trains_the_family_and_its_card(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert load_checkpoint(tmp_path / "run" / "infill.pt").meta["train_config"]["family"] == "infill"
-    from musewidgets.cards import write_cards
+    from musewidgets.evaluation.cards import write_cards
 
     card = write_cards(tmp_path / "run", limit_pieces=2)["infill"]
     assert set(card["validation"]["nll"]) == {"valid", "test"} and card["nll_per_token"] is None

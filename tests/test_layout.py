@@ -1,26 +1,57 @@
-"""The house: training in musewidgets.training, data in musewidgets.datasets, imports flowing one way, and the old
-module names still working with a warning."""
+"""The house: training in musewidgets.training, data in musewidgets.datasets, imports flowing one way."""
 
 import ast
-import importlib
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
-import pytest
-
 import musewidgets
-from musewidgets._moved import MOVED
 
 PACKAGE = Path(musewidgets.__file__).parent
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module a file imports (absolute, under musewidgets), at the top or inside functions."""
-    package = "musewidgets." + ".".join(path.relative_to(PACKAGE).parent.parts)
-    package = package.rstrip(".")
-    found = set()
+# The floors of the house, from the ground up: a module imports only from its own floor and the floors below it.
+FLOORS = (
+    ("errors", "threads"),
+    ("piece",),
+    ("keys",),
+    ("io",),
+    ("audio", "plotting", "engraving"),
+    ("display", "export"),
+    ("codecs",),
+    ("datasets",),
+    ("models",),
+    ("checkpoints",),
+    ("analysis",),
+    ("sampling",),
+    ("training",),
+    ("evaluation",),
+    ("session",),
+    ("widgets",),
+    ("cli", "__main__", ""),  # "": the package's own __init__, which re-exports the public names
+)
+
+
+def _name(path: Path) -> str:
+    parts = ("musewidgets", *path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def _resolve(name: str) -> str:
+    """The module that ``name`` (a module, or a name inside one) is or lives in."""
+    while name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def _import_nodes(path: Path):
+    """``(node, module)`` for every ``from ... import`` and ``import`` of musewidgets in a file, at the top or
+    inside functions; ``module`` is absolute."""
+    package = _name(path) if path.name == "__init__.py" else _name(path).rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level:
@@ -28,41 +59,71 @@ def _imports(path: Path) -> set[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            found.add(module)
-            found.update(f"{module}.{a.name}" for a in node.names)
+            if module.startswith("musewidgets"):
+                yield node, module
         elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-    return {m for m in found if m.startswith("musewidgets")}
+            for alias in node.names:
+                if alias.name.startswith("musewidgets"):
+                    yield node, alias.name
 
 
-@pytest.mark.parametrize("old", sorted(MOVED))
-def test_an_old_module_name_still_imports_and_warns_where_it_moved(old):
-    sys.modules.pop(old, None)
-    with pytest.warns(DeprecationWarning, match=f"{old} has moved to {MOVED[old]}") as caught:
-        module = importlib.import_module(old)
-    assert not caught[0].filename.startswith(str(PACKAGE))  # it points at the importer, not at musewidgets
-    new = importlib.import_module(MOVED[old])
-    for name in new.__all__:
-        assert getattr(module, name) is getattr(new, name)
+def _imports(path: Path) -> set[str]:
+    """Every musewidgets module a file imports, at the top or inside functions."""
+    found = set()
+    for node, module in _import_nodes(path):
+        names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+        submodules = {f"{module}.{n}" for n in names if f"{module}.{n}" in MODULES}
+        found |= submodules or {_resolve(module)}
+    return found - {_name(path)}
 
 
-def test_the_old_store_module_still_offers_prepare_and_the_fast_reader():
-    sys.modules.pop("musewidgets.store", None)
-    with pytest.warns(DeprecationWarning, match="musewidgets.datasets.store") as caught:
-        from musewidgets.store import TokenStore, prepare, read_midi_fast
-    assert caught[0].filename == __file__  # the line that imported the old name
-    from musewidgets.datasets import TokenStore as store_class
-    from musewidgets.datasets import prepare as prepare_fn
-    from musewidgets.datasets import read_midi_fast as reader
-
-    assert (TokenStore, prepare, read_midi_fast) == (store_class, prepare_fn, reader)
+def _floor(module: str) -> int:
+    rest = module.removeprefix("musewidgets").removeprefix(".")
+    for i, names in enumerate(FLOORS):
+        if rest.split(".")[0] in names:
+            return i
+    raise AssertionError(f"{module} is on no floor: add it to FLOORS")
 
 
-def test_the_package_itself_uses_no_old_module_name():
-    for path in PACKAGE.rglob("*.py"):
-        if path.name == "_moved.py" or f"musewidgets.{path.stem}" in MOVED and path.parent == PACKAGE:
-            continue
-        assert not _imports(path) & set(MOVED), f"{path.relative_to(PACKAGE)} imports an old module name"
+def test_no_import_points_up():
+    upward = [
+        f"{_name(path)} (floor {_floor(_name(path))}) imports {target} (floor {_floor(target)})"
+        for path in MODULES.values()
+        for target in _imports(path)
+        if _floor(target) > _floor(_name(path))
+    ]
+    assert upward == []
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    graph = {name: _imports(path) for name, path in MODULES.items()}
+    cycles, done = [], set()
+
+    def visit(name, trail):
+        if name in trail:
+            cycles.append(trail[trail.index(name) :] + [name])
+            return
+        if name in done:
+            return
+        for target in sorted(graph[name]):
+            visit(target, trail + [name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert cycles == []
+
+
+def test_no_private_name_is_imported_from_another_module():
+    private = [
+        f"{_name(path)} imports {alias.name} from {module}"
+        for path in MODULES.values()
+        for node, module in _import_nodes(path)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert private == []
 
 
 def test_datasets_import_nothing_from_training_and_the_trainer_finds_its_tasks_by_name():

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from musewidgets.analysis.keys import estimate_key
 from musewidgets.analysis.mood import CUE_NAMES, DISCLAIMER, WEIGHTS, Mood, estimate_mood, mood_cues
 from musewidgets.datasets import corpus
+from musewidgets.keys import estimate_key
 from musewidgets.piece import Note, Part, Piece, key_name
 
 _TONICS = {key_name(pc, mode).split()[0]: pc for pc in range(12) for mode in ("major", "minor")}

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import musewidgets as mw
-from musewidgets.analysis import estimate_key
 from musewidgets.engraving import to_svg
 from musewidgets.io import read, to_midi, to_musicxml
+from musewidgets.keys import estimate_key
 from musewidgets.piece import Note, Part, Piece
 
 
@@ -206,8 +206,8 @@ def test_estimate_agrees_with_music21_krumhansl(chorale, folk_tune):
 
 
 def test_fits_key_agrees_with_music21_s_own_key_finder(chorale, folk_tune):
-    from musewidgets.analysis.keys import AARDEN_ESSEN, fits_key, key_scores, pitch_class_durations
     from musewidgets.io import to_stream
+    from musewidgets.keys import AARDEN_ESSEN, fits_key, key_scores, pitch_class_durations
     from musewidgets.piece import key_name
 
     modes = ("major", "minor")
@@ -229,7 +229,7 @@ def test_fits_key_agrees_with_music21_s_own_key_finder(chorale, folk_tune):
 
 
 def test_fits_key_reads_any_spelling_of_a_key_and_names_a_bad_one():
-    from musewidgets.analysis.keys import fits_key
+    from musewidgets.keys import fits_key
 
     d_flat = _scale([61, 65, 68, 73, 68, 65, 63, 60, 61])
     assert fits_key(d_flat, "C# major") == fits_key(d_flat, "Db major") and fits_key(d_flat, "Db major")[0]

@@ -28,8 +28,8 @@ def _digest(piece) -> str:
 
 def takes() -> dict[str, str]:
     """Every pinned take's name and digest, made afresh."""
-    from musewidgets.infill import harmonize, regenerate
     from musewidgets.sampling import load_sampler
+    from musewidgets.sampling.infill import harmonize, regenerate
 
     out = {}
     samplers = {family: load_sampler(family) for family in FAMILIES}

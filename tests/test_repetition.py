@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from musewidgets import guidance
 from musewidgets.analysis.metrics import ending_profile, repeated_bars, repetition_profile
 from musewidgets.codecs.tokens import PITCH0
 from musewidgets.datasets.corpus import load_style
-from musewidgets.guidance import ending_profiles, plan_repeats, repetition_profiles
 from musewidgets.piece import Note, Part, Piece
-from musewidgets.sampling import load_sampler
+from musewidgets.sampling import guidance, load_sampler
+from musewidgets.sampling.guidance import ending_profiles, plan_repeats, repetition_profiles
 
 
 def tune(bars: list[int]) -> Piece:
@@ -31,7 +30,7 @@ def test_the_profile_counts_the_nearest_earlier_equal_bar_in_phrase_windows():
 
 
 def test_the_shipped_profiles_are_what_the_command_measures():
-    """``python -m musewidgets.guidance`` wrote data/guidance/repetition.json; chorale is quick to check again."""
+    """``python -m musewidgets.sampling.guidance`` wrote data/guidance/repetition.json; chorale is quick to check again."""
     train = load_style("chorale", progress=False).split("train")
     assert repetition_profiles()["chorale"] == repetition_profile(train)
     assert ending_profiles()["chorale"] == ending_profile(train)
@@ -108,7 +107,7 @@ def test_a_bar_the_plan_keeps_new_never_copies_an_earlier_one(monkeypatch):
 
 
 def test_endings_are_drawn_as_the_style_ends_and_the_top_voice_keeps_its_place_in_the_chord():
-    from musewidgets.guidance import TONIC_ONLY, ending_weights, plan_ending
+    from musewidgets.sampling.guidance import TONIC_ONLY, ending_weights, plan_ending
 
     folk = plan_ending("folk", 1, 4000, 0)[0]  # (n, 12), one final per take
     assert torch.equal(folk.sum(1), torch.ones(4000))
@@ -128,9 +127,9 @@ def test_endings_are_drawn_as_the_style_ends_and_the_top_voice_keeps_its_place_i
 
 
 def test_takes_end_on_the_finals_the_plan_drew_for_them_and_an_asked_key_on_its_tonic(lstm, monkeypatch):
-    from musewidgets.analysis.keys import estimate_key
-    from musewidgets.guidance import plan_ending
-    from musewidgets.piece import _parse_key
+    from musewidgets.keys import estimate_key
+    from musewidgets.piece import parse_key
+    from musewidgets.sampling.guidance import plan_ending
 
     monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
     monkeypatch.setattr(guidance, "HOLD_STRENGTH", 100.0)
@@ -139,7 +138,7 @@ def test_takes_end_on_the_finals_the_plan_drew_for_them_and_an_asked_key_on_its_
     drawn = plan_ending("folk", 1, n, seed)[0].argmax(1).tolist()
     assert 0 in drawn and set(drawn) != {0}
     for take, r in zip(takes, drawn):
-        tonic = _parse_key(estimate_key(take.slice_bars(0, bars - 1)))[0]  # the key of the take when its last bar began
+        tonic = parse_key(estimate_key(take.slice_bars(0, bars - 1)))[0]  # the key of the take when its last bar began
         assert (max(take.parts[0].notes, key=lambda x: x.start).pitch - tonic) % 12 == r
     asked = lstm.generate(style="folk", bars=bars, seed=seed, n=n, key="G major")
     assert {max(t.parts[0].notes, key=lambda x: x.start).pitch % 12 for t in asked} == {7}  # all on G

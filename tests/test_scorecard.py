@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from musewidgets.analysis.metrics import tonic_ending
-from musewidgets.analysis.scorecard import COLUMNS, c2st, overlap_area, real_excerpts, scorecard, to_markdown
 from musewidgets.cli import main
 from musewidgets.errors import UnknownStyleError
+from musewidgets.evaluation.scorecard import COLUMNS, c2st, overlap_area, real_excerpts, scorecard, to_markdown
 
 REQUIRED = {
     "model",
@@ -61,21 +61,20 @@ def test_real_excerpts_are_the_last_bars_of_held_out_pieces():
 
 
 def test_takes_and_excerpts_are_measured_in_the_key_heard_in_their_notes():
-    from musewidgets.analysis.keys import estimate_key
-    from musewidgets.analysis.metrics import METRIC_NAMES
-    from musewidgets.analysis.scorecard import _matrix
+    from musewidgets.analysis.metrics import METRIC_NAMES, metric_matrix
+    from musewidgets.keys import estimate_key
     from musewidgets.piece import Note, Part, Piece
 
     # D minor heard (D-F-A, ending on D), C major written: what a key signature without a mode says of it
     notes = [Note(p, 4 * i, 4) for i, p in enumerate([62, 65, 69, 65, 64, 62, 61, 62])]
     piece = Piece(parts=(Part("Melody", notes),), key="C major")
     assert estimate_key(piece) == "D minor" and tonic_ending(piece) == 0.0
-    [row] = _matrix([piece])
+    [row] = metric_matrix([piece])
     assert row[METRIC_NAMES.index("tonic_ending")] == 1.0
 
 
 def test_takes_are_asked_for_the_metres_of_the_real_excerpts():
-    from musewidgets.analysis.scorecard import metre_plan
+    from musewidgets.evaluation.scorecard import metre_plan
 
     def excerpts(*metres):
         return [_Obedient(True).tune.replace(time_signature=m) for m in metres]
@@ -93,7 +92,7 @@ def test_takes_are_asked_for_the_metres_of_the_real_excerpts():
 
 
 def test_scorecard_rows_are_made_of_takes_in_those_metres(monkeypatch):
-    import musewidgets.analysis.scorecard as sc
+    import musewidgets.evaluation.scorecard as sc
 
     asked, real_metres = [], []
     score = sc.score
@@ -184,29 +183,29 @@ class _Obedient:
     family = "stub"
 
     def __init__(self, obey: bool):
-        from musewidgets.analysis.keys import estimate_key
-        from musewidgets.piece import Note, Part, Piece, _parse_key
+        from musewidgets.keys import estimate_key
+        from musewidgets.piece import Note, Part, Piece, parse_key
 
         self.obey = obey
         line = [60, 64, 67, 72, 71, 67, 65, 62, 60, 64, 62, 59, 60, 67, 64, 60]  # plainly C major
         notes = tuple(Note(p, 4 * i, 4) for i, p in enumerate(line))
         self.tune = Piece((Part("Melody", notes, program=73),), key="C major", style="folk")
-        self.pc = _parse_key(estimate_key(self.tune))[0]
+        self.pc = parse_key(estimate_key(self.tune))[0]
 
     def metres(self, style):
         return [f"{a}/{b}" for a, b in [self.tune.time_signature]]
 
     def generate(self, *, style, bars, n, seed, temperature, key, metre):
-        from musewidgets.analysis.keys import estimate_key
-        from musewidgets.piece import _parse_key
+        from musewidgets.keys import estimate_key
+        from musewidgets.piece import parse_key
 
-        shift = (_parse_key(key)[0] - self.pc + 6) % 12 - 6 if self.obey else 0
+        shift = (parse_key(key)[0] - self.pc + 6) % 12 - 6 if self.obey else 0
         moved = self.tune.transpose(shift)
         return [moved.replace(key=key if estimate_key(moved) == key else estimate_key(moved))] * n
 
 
 def test_control_counts_takes_in_the_key_and_metre_asked_for():
-    from musewidgets.analysis.scorecard import control
+    from musewidgets.evaluation.scorecard import control
 
     obedient = control(_Obedient(True), "folk", takes=8, bars=4)
     assert obedient["metre_asked"] == 1.0

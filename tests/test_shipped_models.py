@@ -102,8 +102,8 @@ def test_generate_command_with_shipped_models(tmp_path, family, style, parts):
 
 @pytest.mark.parametrize("family", ["rnn", "lstm", "transformer"])
 def test_shipped_sequence_models_take_a_key_a_metre_and_an_ending(family):
-    from musewidgets.analysis.keys import estimate_key, fits_key
     from musewidgets.analysis.metrics import tonic_ending
+    from musewidgets.keys import estimate_key, fits_key
 
     sampler = load_sampler(family)
     assert sampler.controls

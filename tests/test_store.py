@@ -123,7 +123,7 @@ def test_four_voices_when_asked(folder, tmp_path):
 
 
 def test_the_store_holds_what_the_codec_makes_split_by_file(folder, tmp_path):
-    from musewidgets.analysis.keys import estimate_key
+    from musewidgets.keys import estimate_key
 
     prepare(folder, tmp_path / "store", jobs=1, progress=False, style_name="mine")
     store = TokenStore(tmp_path / "store")

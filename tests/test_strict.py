@@ -11,7 +11,7 @@ from musewidgets.analysis.voice_leading import faults, voice_leading
 from musewidgets.codecs.tokens import HOLD, PITCH0, REST
 from musewidgets.datasets import corpus
 from musewidgets.sampling import load_sampler
-from musewidgets.strict import StrictVoiceLeading
+from musewidgets.sampling.strict import StrictVoiceLeading
 
 
 def tokens(*pitches_or_codes):

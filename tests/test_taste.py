@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from musewidgets.analysis.keys import estimate_key
 from musewidgets.analysis.mood import CUE_NAMES
 from musewidgets.analysis.taste import FEATURE_NAMES, TasteModel, piece_features
 from musewidgets.datasets import corpus
+from musewidgets.keys import estimate_key
 from musewidgets.piece import Note, Part, Piece
 
 N_TRIALS = 50

@@ -68,7 +68,7 @@ Form and cadence
 ``tonic_ending``
     1.0 if the last sounding chord -- the notes sounding at the last onset in the piece, over all parts, notes held
     from before included -- has both its lowest and its highest pitch on the tonic of the key, else 0.0. The key is
-    the ``key`` argument, else ``piece.key``, else :func:`~musewidgets.analysis.keys.estimate_key`. NaN without
+    the ``key`` argument, else ``piece.key``, else :func:`~musewidgets.keys.estimate_key`. NaN without
     notes.
 
 Voice leading
@@ -91,11 +91,12 @@ Constructive Machine Learning, 2016.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from ..piece import Piece, _parse_key
-from .keys import estimate_key
+from ..keys import estimate_key
+from ..piece import Piece, parse_key
 from .voice_leading import RATE_NAMES, voice_leading
 
 __all__ = [
@@ -103,8 +104,10 @@ __all__ = [
     "empty_beat_rate",
     "ending_profile",
     "groove_consistency",
+    "last_bars",
     "longest_bar_loop",
     "mean_pitch",
+    "metric_matrix",
     "metrics",
     "n_pitch_classes_used",
     "notes_per_bar",
@@ -304,7 +307,7 @@ def ending_profile(pieces) -> dict[str, list[float]]:
         pitch, start, end = _notes(piece)
         if not len(pitch):
             continue
-        tonic = _parse_key(estimate_key(piece))[0]
+        tonic = parse_key(estimate_key(piece))[0]
         last = start.max()
         chord = pitch[(start <= last) & (end > last)]
         counts["top"][(chord.max() - tonic) % 12] += 1
@@ -345,7 +348,7 @@ def tonic_ending(piece: Piece, key: str | None = None) -> float:
     if not len(pitch):
         return _NAN
     key = key or piece.key or estimate_key(piece)
-    tonic = _parse_key(key)[0]
+    tonic = parse_key(key)[0]
     last = start.max()
     chord = pitch[(start <= last) & (end > last)]
     return float(chord.min() % 12 == tonic and chord.max() % 12 == tonic)
@@ -370,3 +373,16 @@ def metrics(piece: Piece) -> dict[str, float]:
         **voice_leading(piece),
     }
     return {name: values[name] for name in METRIC_NAMES}
+
+
+def last_bars(piece: Piece, bars: int) -> Piece:
+    """The last ``bars`` bars, the final bar included even when it is short (it holds the last chord)."""
+    return piece.slice_bars(piece.n_bars - bars, piece.n_bars)
+
+
+def metric_matrix(pieces: list[Piece]) -> np.ndarray:
+    """``(len(pieces), len(METRIC_NAMES))``: the :func:`metrics` of each piece with its voice ranges and key cleared,
+    so each is measured in the key heard in its notes and out-of-range counts use the SATB ranges (the scorecard's
+    and the GAN's validation features)."""
+    plain = [p.replace(key=None, parts=tuple(replace(part, range=None) for part in p.parts)) for p in pieces]
+    return np.array([[m[k] for k in METRIC_NAMES] for m in map(metrics, plain)], dtype=float)

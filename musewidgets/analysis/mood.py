@@ -74,8 +74,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..keys import key_scores, pitch_class_durations
 from ..piece import Piece
-from .keys import key_scores, pitch_class_durations
 
 __all__ = ["CUE_NAMES", "DISCLAIMER", "WEIGHTS", "Mood", "estimate_mood", "mood_cues"]
 

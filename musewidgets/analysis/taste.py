@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from ..keys import estimate_key
 from ..piece import Piece
-from .keys import estimate_key
 from .mood import CUE_NAMES, mood_cues
 
 __all__ = ["EMBEDDING_SIZE", "FEATURE_NAMES", "TasteModel", "piece_features"]
@@ -75,7 +75,7 @@ def piece_features(piece: Piece) -> dict[str, float]:
     dict of str to float
         The seven :func:`~musewidgets.analysis.mood.mood_cues` (about ``[-1, 1]``), then ``mean_pitch`` (MIDI
         pitch, mean over all notes), ``notes_per_bar`` (all parts' notes divided by :attr:`Piece.n_bars`),
-        ``minor`` (1.0 when :func:`~musewidgets.analysis.keys.estimate_key` finds a minor key, else 0.0) and
+        ``minor`` (1.0 when :func:`~musewidgets.keys.estimate_key` finds a minor key, else 0.0) and
         ``pitch_range`` (highest minus lowest pitch, semitones); then ten :func:`~musewidgets.analysis.metrics.metrics`
         (texture, tonality, form, cadence and voice leading) and the first :data:`EMBEDDING_SIZE` coordinates of the
         style classifier's piece embedding (:meth:`~musewidgets.analysis.classifier.Classifier.embed`: what the

@@ -24,7 +24,7 @@ columns    count  meaning at step ``t``
 
 Why these: every part is merged into one roll, so a score in four staves, the same notes in one MIDI track, or a
 melody over chords read from a lead sheet all give the same kind of input; pitch classes count from the
-Krumhansl-Schmuckler tonic (:func:`~musewidgets.analysis.keys.key_of_durations`), so a transposed piece gives the
+Krumhansl-Schmuckler tonic (:func:`~musewidgets.keys.key_of_durations`), so a transposed piece gives the
 same pitch-class columns (only the octave bands move); rhythm enters on the notated grid (position in the beat and
 bar), which tells a chorale's quarter-note motion from a reel's running eighths. Tempo is left out: files from
 the web rarely carry a meaningful one.
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis.keys import key_of_durations
+from ..keys import key_of_durations
 from ..piece import Piece
 
 __all__ = ["METRES", "N_CHANNELS", "STEPS_PER_QUARTER", "StyleFeatures", "note_array"]
@@ -128,3 +128,41 @@ class StyleFeatures:
         if data.get("version") != cls.version or data.get("channels") != N_CHANNELS:
             raise ValueError(f"style features version {data.get('version')} is not supported (want {cls.version})")
         return cls()
+
+
+_TRIADS = {
+    "major": ((0, 4, 7), (7, 11, 2), (5, 9, 0), (9, 0, 4), (2, 5, 9)),  # I V IV vi ii
+    "minor": ((0, 3, 7), (7, 11, 2), (5, 8, 0), (8, 0, 3), (3, 7, 10)),  # i V iv VI III
+}
+
+
+def chords_for(notes: np.ndarray, length: int, bar: int, pickup: int, n_parts: int) -> np.ndarray:
+    """Block chords, one per bar, as a note array (part index ``n_parts``) in C2-B3: see the module docstring."""
+    from ..keys import key_of_durations
+
+    chords = []
+    lower = notes[notes[:, 3] > 0] if n_parts > 1 else notes[:0]
+    profile = np.zeros(12)
+    np.add.at(profile, notes[:, 0] % 12, notes[:, 2] - notes[:, 1])
+    key = key_of_durations(profile) or (0, "major")
+    starts = list(range(pickup % bar - bar if pickup % bar else 0, length, bar))
+    for s in starts:
+        lo, hi = max(0, s), min(length, s + bar)
+        if hi <= lo:
+            continue
+        if n_parts > 1:
+            at = lower[(lower[:, 1] <= lo) & (lower[:, 2] > lo)]
+            pcs = sorted({int(p) % 12 for p in at[:, 0]})
+            root = int(at[:, 0].min()) % 12 if len(at) else None
+        else:
+            inside = notes[(notes[:, 1] < hi) & (notes[:, 2] > lo)]
+            weight = np.zeros(12)
+            np.add.at(weight, inside[:, 0] % 12, np.minimum(inside[:, 2], hi) - np.maximum(inside[:, 1], lo))
+            triads = [tuple((key[0] + i) % 12 for i in t) for t in _TRIADS[key[1]]]
+            best = max(triads, key=lambda t: weight[list(t)].sum()) if inside.size else triads[0]
+            pcs, root = sorted(best), best[0]
+        if not pcs:
+            continue
+        chords.append((36 + root, lo, hi, n_parts))
+        chords.extend((48 + pc, lo, hi, n_parts) for pc in pcs)
+    return np.array(chords, dtype=np.int64).reshape(-1, 4)

@@ -132,9 +132,9 @@ class TokenCodec:
         """0 for no key (or a mode other than major and minor), 1-12 for C major .. B major, 13-24 for minor."""
         if key is None:
             return 0
-        from ..piece import _parse_key
+        from ..piece import parse_key
 
-        pc, mode = _parse_key(key)
+        pc, mode = parse_key(key)
         if mode not in ("major", "minor"):
             return 0
         return (1 if mode == "major" else 13) + pc

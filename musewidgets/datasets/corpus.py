@@ -242,7 +242,7 @@ def _music21_version() -> str:
         return "none"
 
 
-def _corpus_root() -> Path:
+def corpus_root() -> Path:
     import importlib.util
 
     spec = importlib.util.find_spec("music21")
@@ -253,7 +253,7 @@ def _corpus_root() -> Path:
 
 def source_files(style: Style) -> list[str]:
     """The style's source files, relative to music21's corpus folder, sorted."""
-    root = _corpus_root()
+    root = corpus_root()
     return sorted({str(p.relative_to(root)) for pattern in style.patterns for p in root.glob(pattern)})
 
 
@@ -288,7 +288,7 @@ def _convert_file(style_name: str, relpath: str) -> list[tuple[str, Piece | None
     from .. import io
 
     style = STYLES[style_name]
-    path = _corpus_root() / relpath
+    path = corpus_root() / relpath
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # music21 warns about ABC details we count ourselves
@@ -348,7 +348,7 @@ def build_style(
             bar.update()
     else:
         # Big files first keeps both cores busy to the end (one Essen file holds a thousand songs).
-        order = sorted(files, key=lambda f: -(_corpus_root() / f).stat().st_size)
+        order = sorted(files, key=lambda f: -(corpus_root() / f).stat().st_size)
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(_convert_file, name, f): f for f in order}
             from concurrent.futures import as_completed

@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import MusicFileError
 from .midi import midi_arrays
 from .store import (
-    _SHOWN,
+    EXAMPLES_SHOWN,
     CHUNK_FILES,
     MAX_SHIFT,
     SKIP_REASONS,
@@ -63,8 +63,8 @@ def _encode_fast(found: dict, rel: str, codec, spq: int) -> tuple[dict, np.ndarr
     ``codec.encode`` makes of the piece :func:`~musewidgets.datasets.midi.piece_from_arrays` would build; ``None``
     where that piece would be refused (the slow path then raises the reader's own error)."""
     from .. import io
-    from ..analysis.keys import key_of_durations
     from ..codecs.tokens import HOLD, PITCH0, REST
+    from ..keys import key_of_durations
     from ..piece import key_name
 
     num, den = found["time_signature"]
@@ -180,8 +180,8 @@ def _encode_slow(path: Path, rel: str, spq: int, codec) -> tuple[dict, np.ndarra
     import warnings
 
     from .. import io
-    from ..analysis.keys import estimate_key
     from ..errors import QuantizationWarning
+    from ..keys import estimate_key
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QuantizationWarning)
@@ -454,7 +454,7 @@ def _write_index(
     by_reason = Counter(reason for _, reason, _ in skipped)
     examples: dict[str, list[str]] = {}
     for rel, reason, detail in skipped:
-        if len(examples.setdefault(reason, [])) < _SHOWN:
+        if len(examples.setdefault(reason, [])) < EXAMPLES_SHOWN:
             examples[reason].append(detail if detail.startswith(rel) else f"{rel}: {detail}")
     split_names = {v: k for k, v in SPLIT_CODES.items()}
     report = StoreReport(

@@ -59,7 +59,7 @@ SKIP_REASONS = ("unreadable", "no notes", "too long", "chords in a voice", "wron
 SPLIT_CODES = {"train": 0, "valid": 1, "test": 2}
 MAX_SHIFT = 6  # transpositions while training: within +-6 semitones, inside the voice ranges
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
-_SHOWN = 5  # names of skipped files kept per reason in the report
+EXAMPLES_SHOWN = 5  # names of skipped files kept per reason in the report
 
 
 class StoreError(MusewidgetsError, ValueError):

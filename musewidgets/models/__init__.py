@@ -1,7 +1,7 @@
 """Model families behind one registry: ``rnn``, ``lstm``, ``transformer`` (token sequences), ``gan`` (rolls), and
 ``frame_bernoulli`` / ``frame_notewise`` (binary frames, for the polyphonic-music benchmarks), ``classifier`` (the
 style classifier the analysis listens with), and ``infill`` (a masked model of the voices x time grid, filled in by
-Gibbs sampling: :mod:`musewidgets.infill`).
+Gibbs sampling: :mod:`musewidgets.sampling.infill`).
 
 Importing this package imports torch.
 """

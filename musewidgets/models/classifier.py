@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .base import register
 
-__all__ = ["ClassifierConfig", "StyleClassifier"]
+__all__ = ["ClassifierConfig", "StyleClassifier", "batch_of", "predict"]
 
 
 @dataclass
@@ -66,3 +67,33 @@ class StyleClassifier(nn.Module):
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def batch_of(encoded: list[np.ndarray], styles: list[int] | None = None) -> dict[str, torch.Tensor]:
+    """Pad ``(T_i, C)`` feature arrays into a batch: ``x`` (B, T, C), ``mask`` (B, T), ``style`` (B,) if given."""
+    T = max(len(e) for e in encoded)
+    x = np.zeros((len(encoded), T, encoded[0].shape[1]), dtype=np.float32)
+    mask = np.zeros((len(encoded), T), dtype=bool)
+    for i, e in enumerate(encoded):
+        x[i, : len(e)] = e
+        mask[i, : len(e)] = True
+    batch = {"x": torch.from_numpy(x), "mask": torch.from_numpy(mask)}
+    if styles is not None:
+        batch["style"] = torch.tensor(styles, dtype=torch.long)
+    return batch
+
+
+@torch.no_grad()
+def predict(model, encoded: list[np.ndarray], device="cpu", batch_size: int = 64) -> np.ndarray:
+    """Style probabilities, shape ``(len(encoded), n_styles)``, for feature arrays; batches of similar length."""
+    was_training = model.training
+    model.eval()
+    order = np.argsort([len(e) for e in encoded])
+    out = np.zeros((len(encoded), model.config.n_styles), dtype=np.float64)
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        batch = {k: v.to(device) for k, v in batch_of([encoded[j] for j in idx]).items()}
+        logits, _ = model(batch)
+        out[idx] = logits.softmax(-1).double().cpu().numpy()
+    model.train(was_training)
+    return out

@@ -1,5 +1,5 @@
 """The ``infill`` family: an orderless, masked model of the voices x time grid (Coconet, Huang et al. 2017; DeepBach,
-Hadjeres et al. 2017), filled in by blocked Gibbs sampling (:mod:`musewidgets.infill`).
+Hadjeres et al. 2017), filled in by blocked Gibbs sampling (:mod:`musewidgets.sampling.infill`).
 
 The grid is the token codec's (:mod:`musewidgets.codecs.tokens`): one cell per voice per step, ``REST``, ``HOLD`` or
 a pitch. Some cells are hidden (``MASK``); the model reads everything else, before and after, and predicts every
@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import register
-from .transformer import Block, _rotary, _rotate
+from .transformer import Block, rotary, rotate
 
 __all__ = ["Infill", "InfillConfig"]
 
@@ -46,7 +46,7 @@ class InfillConfig:
     d_model: int = 128
     heads: int = 4
     layers: int = 4
-    context: int = 128  # steps per training window; a longer grid is read window by window (musewidgets.infill)
+    context: int = 128  # steps per training window; a longer grid is read window by window (musewidgets.sampling.infill)
     dropout: float = 0.05
 
     @property
@@ -63,7 +63,7 @@ class _Block(Block):
         # x: (B, T, C); pad: (B, T) True for steps outside the piece (attended by none)
         B, T, C = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)  # (B, heads, T, hd)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)  # (B, heads, T, hd)
         allowed = None if pad is None else ~pad[:, None, None, :]  # (B, 1, 1, T)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=self.p_drop if self.training else 0.0)
         x = x + self.drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
@@ -106,7 +106,7 @@ class Infill(nn.Module):
         h = self.drop(h)
         pad = (cells == 0).all(-1)  # (B, T) steps with no cell at all
         pad = pad if pad.any() else None
-        cos, sin = _rotary(torch.arange(T, device=cells.device), c.d_model // c.heads)
+        cos, sin = rotary(torch.arange(T, device=cells.device), c.d_model // c.heads)
         for block in self.blocks:
             h = block(h, cos, sin, pad)
         logits = self.out(self.ln(h)).view(B, T, V, c.vocab_size)

@@ -26,14 +26,14 @@ class TransformerConfig(SequenceConfig):
     dropout: float = 0.1
 
 
-def _rotary(positions: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary(positions: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of shape (T, dim / 2) for integer ``positions`` (T,)."""
     inv = 1.0 / (10_000 ** (torch.arange(0, dim, 2, dtype=torch.float32, device=positions.device) / dim))
     angles = positions.float()[:, None] * inv[None]
     return angles.cos(), angles.sin()
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     # x: (B, heads, T, dim); cos, sin: (T, dim / 2)
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
@@ -56,7 +56,7 @@ class Block(nn.Module):
     def attend(self, x, cos, sin, cache=None):
         B, T, C = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)  # (B, heads, T, hd)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)  # (B, heads, T, hd)
         if cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.p_drop if self.training else 0.0)
             new_cache = None
@@ -88,7 +88,7 @@ class Transformer(SequenceModel):
 
     def hidden(self, x):
         T = x.shape[1]
-        cos, sin = _rotary(torch.arange(T, device=x.device), self.config.d_model // self.config.heads)
+        cos, sin = rotary(torch.arange(T, device=x.device), self.config.d_model // self.config.heads)
         h = self.drop(self.inp(x))
         for block in self.blocks:
             h, _ = block(h, cos, sin)
@@ -111,7 +111,7 @@ class Transformer(SequenceModel):
             inputs.get("key"),
             None if to_end is None else to_end[:, None],
         )
-        cos, sin = _rotary(torch.tensor([state["pos"]]), self.config.d_model // self.config.heads)
+        cos, sin = rotary(torch.tensor([state["pos"]]), self.config.d_model // self.config.heads)
         h = self.inp(x)
         caches = []
         keep = self.config.context - 1  # sliding window: the new position plus the last `keep`

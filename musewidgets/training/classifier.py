@@ -31,8 +31,9 @@ import numpy as np
 import torch
 
 from ..checkpoints import save_checkpoint
-from ..codecs.features import STEPS_PER_QUARTER, StyleFeatures, note_array
+from ..codecs.features import STEPS_PER_QUARTER, StyleFeatures, chords_for, note_array
 from ..models import build
+from ..models.classifier import batch_of, predict
 from .trainer import lr_factor
 
 __all__ = ["ClassifierTask", "augment", "batch_of", "chords_for"]
@@ -40,11 +41,6 @@ __all__ = ["ClassifierTask", "augment", "batch_of", "chords_for"]
 DEFAULT_LR, DEFAULT_BATCH = 2e-3, 64
 MIN_WINDOW, MAX_WINDOW = 48, 256
 VALID_MAX_STEPS = 512  # validation reads at most the first 32 quarter notes of each piece
-
-_TRIADS = {
-    "major": ((0, 4, 7), (7, 11, 2), (5, 9, 0), (9, 0, 4), (2, 5, 9)),  # I V IV vi ii
-    "minor": ((0, 3, 7), (7, 11, 2), (5, 8, 0), (8, 0, 3), (3, 7, 10)),  # i V iv VI III
-}
 
 
 class _Item:
@@ -59,37 +55,6 @@ class _Item:
         self.bar = round(piece.steps_per_bar * scale)
         self.n_parts = len(piece.parts)
 
-
-def chords_for(notes: np.ndarray, length: int, bar: int, pickup: int, n_parts: int) -> np.ndarray:
-    """Block chords, one per bar, as a note array (part index ``n_parts``) in C2-B3: see the module docstring."""
-    from ..analysis.keys import key_of_durations
-
-    chords = []
-    lower = notes[notes[:, 3] > 0] if n_parts > 1 else notes[:0]
-    profile = np.zeros(12)
-    np.add.at(profile, notes[:, 0] % 12, notes[:, 2] - notes[:, 1])
-    key = key_of_durations(profile) or (0, "major")
-    starts = list(range(pickup % bar - bar if pickup % bar else 0, length, bar))
-    for s in starts:
-        lo, hi = max(0, s), min(length, s + bar)
-        if hi <= lo:
-            continue
-        if n_parts > 1:
-            at = lower[(lower[:, 1] <= lo) & (lower[:, 2] > lo)]
-            pcs = sorted({int(p) % 12 for p in at[:, 0]})
-            root = int(at[:, 0].min()) % 12 if len(at) else None
-        else:
-            inside = notes[(notes[:, 1] < hi) & (notes[:, 2] > lo)]
-            weight = np.zeros(12)
-            np.add.at(weight, inside[:, 0] % 12, np.minimum(inside[:, 2], hi) - np.maximum(inside[:, 1], lo))
-            triads = [tuple((key[0] + i) % 12 for i in t) for t in _TRIADS[key[1]]]
-            best = max(triads, key=lambda t: weight[list(t)].sum()) if inside.size else triads[0]
-            pcs, root = sorted(best), best[0]
-        if not pcs:
-            continue
-        chords.append((36 + root, lo, hi, n_parts))
-        chords.extend((48 + pc, lo, hi, n_parts) for pc in pcs)
-    return np.array(chords, dtype=np.int64).reshape(-1, 4)
 
 
 def augment(item: _Item, rng: np.random.Generator, window: tuple[int, int] | None = None):
@@ -123,19 +88,6 @@ def augment(item: _Item, rng: np.random.Generator, window: tuple[int, int] | Non
         metre, pickup = (4, 4), 0
     return notes, length, metre, pickup
 
-
-def batch_of(encoded: list[np.ndarray], styles: list[int] | None = None) -> dict[str, torch.Tensor]:
-    """Pad ``(T_i, C)`` feature arrays into a batch: ``x`` (B, T, C), ``mask`` (B, T), ``style`` (B,) if given."""
-    T = max(len(e) for e in encoded)
-    x = np.zeros((len(encoded), T, encoded[0].shape[1]), dtype=np.float32)
-    mask = np.zeros((len(encoded), T), dtype=bool)
-    for i, e in enumerate(encoded):
-        x[i, : len(e)] = e
-        mask[i, : len(e)] = True
-    batch = {"x": torch.from_numpy(x), "mask": torch.from_numpy(mask)}
-    if styles is not None:
-        batch["style"] = torch.tensor(styles, dtype=torch.long)
-    return batch
 
 
 class ClassifierTask:
@@ -205,17 +157,3 @@ class ClassifierTask:
         )
 
 
-@torch.no_grad()
-def predict(model, encoded: list[np.ndarray], device="cpu", batch_size: int = 64) -> np.ndarray:
-    """Style probabilities, shape ``(len(encoded), n_styles)``, for feature arrays; batches of similar length."""
-    was_training = model.training
-    model.eval()
-    order = np.argsort([len(e) for e in encoded])
-    out = np.zeros((len(encoded), model.config.n_styles), dtype=np.float64)
-    for i in range(0, len(order), batch_size):
-        idx = order[i : i + batch_size]
-        batch = {k: v.to(device) for k, v in batch_of([encoded[j] for j in idx]).items()}
-        logits, _ = model(batch)
-        out[idx] = logits.softmax(-1).double().cpu().numpy()
-    model.train(was_training)
-    return out

@@ -6,7 +6,7 @@ generator reads the real context and writes the phrase bar after bar, each bar r
 own, once written), and the critic judges the whole window, context and join included. A share of the windows ends
 where its piece ends (the count-down to the end teaches cadences) and a share starts where its piece starts
 with nothing before it, a pickup left out (what a take without a primer does). Every window is paired with the
-key of its piece (the project's own estimate, :func:`~musewidgets.analysis.keys.estimate_key`), transposed with it.
+key of its piece (the project's own estimate, :func:`~musewidgets.keys.estimate_key`), transposed with it.
 
 Validation writes 64 seeded takes of 8 bars per style as the sampler does for the scorecard (ending like a piece,
 guided), and sets them beside the last 8 bars of as many held-out (valid split) pieces, as the scorecard does with
@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..analysis.keys import estimate_key
 from ..checkpoints import save_checkpoint
 from ..codecs import RollCodec
 from ..codecs.tokens import transpose_key_index
 from ..datasets import corpus as corpus_mod
+from ..keys import estimate_key
 from ..models import build
 from ..models.gan import voice_mask
 
@@ -117,7 +117,7 @@ class StyleBars:
 
 
 def separability(x_takes: np.ndarray, x_real: np.ndarray, *, seed: int = 0) -> float:
-    """How well the scorecard's classifier (:func:`~musewidgets.analysis.scorecard.c2st`: logistic regression on
+    """How well the scorecard's classifier (:func:`~musewidgets.evaluation.scorecard.c2st`: logistic regression on
     the standardized metrics, 5 folds repeated 4 times) tells takes from real music, smoothly: one minus its
     cross-validated log-loss over that of a coin (``ln 2``), at least 0. 0: no better than a coin; towards 1: always
     sure. Unlike the accuracy it keeps falling while the two sets are still told apart without a mistake."""
@@ -293,7 +293,7 @@ class GANTask:
     def _real(self) -> dict:
         """Metrics of the last 8 bars of held-out pieces (the valid split), per style."""
         if self._real_metrics is None:
-            from ..analysis.scorecard import _ending, _matrix
+            from ..analysis.metrics import last_bars, metric_matrix
 
             out = {}
             limit = self.t.config.limit_pieces
@@ -301,7 +301,7 @@ class GANTask:
                 pieces = [p for p in c.split("valid")[:limit] if p.n_bars >= VALID_BARS]
                 rng = np.random.default_rng(0)
                 chosen = rng.choice(len(pieces), size=min(VALID_TAKES, len(pieces)), replace=False)
-                out[s] = _matrix([_ending(pieces[i], VALID_BARS) for i in sorted(chosen)]) if len(chosen) else None
+                out[s] = metric_matrix([last_bars(pieces[i], VALID_BARS) for i in sorted(chosen)]) if len(chosen) else None
             self._real_metrics = out
         return self._real_metrics
 
@@ -309,13 +309,13 @@ class GANTask:
         """``n`` seeded takes of ``bars`` bars of ``style``, as the sampler writes them for the scorecard (ending
         like a piece, the guidance on, temperature 1)."""
         from ..checkpoints import Checkpoint
-        from ..sampling import Sampler
+        from ..sampling.sampler import Sampler
 
         sampler = Sampler(Checkpoint("gan", model, self.codec, self.t.styles_info))
         return sampler.generate(style=style, bars=bars, n=n, seed=seed)
 
     def validate(self, model, device) -> dict:
-        from ..analysis.scorecard import _matrix
+        from ..analysis.metrics import metric_matrix
 
         model.eval()
         scores = {}
@@ -325,7 +325,7 @@ class GANTask:
         for s, real in self._real().items():
             if real is None:
                 continue
-            fake = _matrix(self.takes(model, s, VALID_TAKES, VALID_BARS, seed=1234))
+            fake = metric_matrix(self.takes(model, s, VALID_TAKES, VALID_BARS, seed=1234))
             scores[s] = separability(fake, real)
         if not cpu:
             model.to(device)

@@ -32,11 +32,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..analysis.keys import estimate_key
 from ..checkpoints import save_checkpoint
 from ..codecs import TokenCodec
 from ..codecs.tokens import PAD, PITCH0, transpose_key_index
 from ..datasets import corpus as corpus_mod
+from ..keys import estimate_key
 from ..models import build
 from .trainer import lr_factor
 

@@ -19,11 +19,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..analysis.keys import estimate_key
 from ..checkpoints import save_checkpoint
 from ..codecs import TokenCodec
 from ..codecs.tokens import BOS, PAD, PITCH0, Encoded, transpose_key_index
 from ..datasets import corpus as corpus_mod
+from ..keys import estimate_key
 from ..models import build
 from ..threads import torch_threads, training_threads
 from . import distributed

@@ -59,7 +59,7 @@ def _close(widget) -> None:
 @cache
 def _real_ranges(style: str, bars: int) -> dict[str, tuple[float, float]]:
     from ..analysis.metrics import metrics
-    from ..analysis.scorecard import real_excerpts
+    from ..evaluation.scorecard import real_excerpts
 
     rows = [metrics(p) for p in real_excerpts(style, 64, bars, split="valid")]
     out = {}

@@ -11,7 +11,7 @@ Two modes (``mode``):
 
 - ``"select"``: drag a rectangle over the roll to select whole bars and the voices whose notes it covers; click a
   voice's name in the legend to add or remove it. ``selection`` holds ``{"bars": [start, stop], "voices": [...]}``
-  (bars as :func:`musewidgets.infill.bar_mask` counts them: 0 is the first full bar, -1 the pickup; stop excluded).
+  (bars as :func:`musewidgets.sampling.infill.bar_mask` counts them: 0 is the first full bar, -1 the pickup; stop excluded).
 - ``"edit"``: click an empty place to add a note (the default length, in the voice chosen in the legend); click a
   note to select it; Delete or Backspace (or the toolbar's delete) removes it; drag a note to move it, drag its right
   edge to lengthen or shorten it, all snapped to the grid. Undo and redo: the toolbar or Ctrl+Z / Ctrl+Shift+Z.
@@ -338,7 +338,7 @@ def bar_number(piece: Piece, step: int) -> str:
 
 
 def bars_words(bars: tuple[int, int] | list[int]) -> str:
-    """'bars 3-4', 'bar 3' or 'pickup-bar 2' for bars (start, stop) counted as :func:`musewidgets.infill.bar_mask`
+    """'bars 3-4', 'bar 3' or 'pickup-bar 2' for bars (start, stop) counted as :func:`musewidgets.sampling.infill.bar_mask`
     counts them (0 is printed bar 1; -1 the pickup)."""
     start, stop = int(bars[0]), int(bars[1])
     first = "pickup" if start == -1 else str(start + 1)

@@ -19,7 +19,7 @@ piece being sampled). The caption is the take's label; starring the take changes
 updated (nothing is drawn again). Selecting a take while a generation runs shows it at once, and the roll stops
 following the sampling; a finished generation selects (and shows) its new take.
 
-Composing by filling in (:mod:`musewidgets.infill`): under the view, :class:`RollEditor` (``Workbench.editor``) shows
+Composing by filling in (:mod:`musewidgets.sampling.infill`): under the view, :class:`RollEditor` (``Workbench.editor``) shows
 the selected take's roll drawn in the browser. In **Select** mode drag over bars (and click voice names) and press
 **Regenerate**: the infill model writes those bars of those voices anew (seed and temperature from the controls;
 progress and Stop as for Generate) and nothing else changes, bit for bit. In **Edit** mode click to add, delete, move
@@ -108,7 +108,7 @@ class Workbench(w.VBox):
         own = model not in MODELS
         menu = [s.name for s in styles()]  # the corpus styles, and those of a model trained on your own music
         if own:
-            from ..sampling import load_sampler
+            from ..sampling.sampler import load_sampler
 
             sampler = load_sampler(model)  # a damaged or untrusted checkpoint fails here too
             model = str(sampler.checkpoint.path)
@@ -462,7 +462,7 @@ class Workbench(w.VBox):
 
     def _sampler(self, family: str):
         if family not in self._samplers:
-            from ..sampling import load_sampler
+            from ..sampling.sampler import load_sampler
 
             self._samplers[family] = load_sampler(family)
         return self._samplers[family]
@@ -847,7 +847,7 @@ class Workbench(w.VBox):
 
     def _infill(self):
         if INFILL_MODEL not in _INFILL:
-            from ..infill import load_infill
+            from ..sampling.infill import load_infill
 
             _INFILL[INFILL_MODEL] = load_infill(INFILL_MODEL)
         return _INFILL[INFILL_MODEL]
@@ -916,12 +916,12 @@ class Workbench(w.VBox):
             self._guard(self._sync_views)()
 
     def _rounds(self) -> int:
-        from ..infill import DEFAULT_ROUNDS
+        from ..sampling.infill import DEFAULT_ROUNDS
 
         return DEFAULT_ROUNDS if self.infill_rounds is None else int(self.infill_rounds)
 
     def _regenerate(self) -> Take:
-        from ..infill import bar_mask
+        from ..sampling.infill import bar_mask
 
         if self._infill_problem:
             raise MusewidgetsError(self._infill_problem)
@@ -966,7 +966,7 @@ class Workbench(w.VBox):
     def _fill(self, piece, mask, *, style, seed, temperature, rounds):
         """(the filled piece, whether Stop ended it): Gibbs rounds counted on the progress bar, the roll redrawn as
         they go; Stop keeps the last complete state."""
-        from ..infill import iter_fill
+        from ..sampling.infill import iter_fill
 
         every = max(1, rounds // 16)
         self._set_rounds(0, rounds)
@@ -986,8 +986,8 @@ class Workbench(w.VBox):
         return result, stopped
 
     def _harmonize(self) -> Take:
-        from ..analysis.keys import estimate_key
-        from ..infill import prepare_harmonization
+        from ..keys import estimate_key
+        from ..sampling.infill import prepare_harmonization
 
         if self._infill_problem:
             raise MusewidgetsError(self._infill_problem)

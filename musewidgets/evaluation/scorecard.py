@@ -10,7 +10,7 @@ several would be told apart by their metre alone. Takes and excerpts are measure
 a take's parts carry the voice ranges its model samples within (``Part.range``) and corpus pieces carry none, so
 both are measured without them, against the textbook SATB ranges in four voices
 (:func:`~musewidgets.analysis.voice_leading.voice_ranges`); otherwise no take could ever be out of range. Both are
-also measured in the key :func:`~musewidgets.analysis.keys.estimate_key` hears in their own notes, whatever key
+also measured in the key :func:`~musewidgets.keys.estimate_key` hears in their own notes, whatever key
 they carry: a take's (asked for, drawn by the GAN, or already that estimate) and a corpus piece's, its file's key
 signature read as major where the file names no mode (Palestrina's modal pieces all say C or F major), which is
 not the key a listener hears (the models train on the estimate for the same reason). Each row reports:
@@ -34,7 +34,7 @@ not the key a listener hears (the models train on the estimate for the same reas
 ``key_asked``, ``key_asked_music21``, ``metre_asked``
     For models with key control (:attr:`~musewidgets.sampling.Sampler.controls`), a second set of ``takes`` takes
     asked for keys and metres (:func:`control`): the share in the requested key by the project's
-    :func:`~musewidgets.analysis.keys.estimate_key` and by music21's ``analyze('key')`` of the take written as
+    :func:`~musewidgets.keys.estimate_key` and by music21's ``analyze('key')`` of the take written as
     MusicXML and read back, and the share whose MusicXML, read back by music21, has the requested time signature.
 
 Everything is seeded: the same models, settings and seed give the same table on the same machine.
@@ -45,13 +45,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from ..analysis.metrics import METRIC_NAMES, last_bars, metric_matrix
 from ..piece import Piece
-from .metrics import METRIC_NAMES, metrics
 
 __all__ = [
     "COLUMNS",
@@ -151,7 +150,7 @@ def real_excerpts(style: str, n: int, bars: int, *, split: str = "test", seed: i
     pieces = [p for p in corpus.load_style(style, progress=False).split(split) if p.n_bars >= bars]
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(pieces), size=min(n, len(pieces)), replace=False)
-    return [_ending(pieces[i], bars) for i in sorted(chosen)]
+    return [last_bars(pieces[i], bars) for i in sorted(chosen)]
 
 
 def metre_plan(metres: list[str], real: list[Piece], takes: int) -> list[tuple[str, int]]:
@@ -167,23 +166,13 @@ def metre_plan(metres: list[str], real: list[Piece], takes: int) -> list[tuple[s
     return [(m, k) for m, k in counts.items() if k]
 
 
-def _ending(piece: Piece, bars: int) -> Piece:
-    """The last ``bars`` bars, the final bar included even when it is short (it holds the last chord)."""
-    return piece.slice_bars(piece.n_bars - bars, piece.n_bars)
-
-
-def _matrix(pieces: list[Piece]) -> np.ndarray:
-    """The metrics of each piece, its voice ranges and key cleared (see the module docstring)."""
-    plain = [p.replace(key=None, parts=tuple(replace(part, range=None) for part in p.parts)) for p in pieces]
-    return np.array([[m[k] for k in METRIC_NAMES] for m in map(metrics, plain)], dtype=float)
-
 
 def score(takes: list[Piece], real: list[Piece], *, style: str, model: str, classifier=None, seed: int = 0) -> dict:
     """One scorecard row: ``takes`` of ``model`` against ``real`` excerpts of ``style`` (see the module docstring)."""
-    from .classifier import load_classifier
+    from ..analysis.classifier import load_classifier
 
     classifier = classifier or load_classifier()
-    xt, xr = _matrix(takes), _matrix(real)
+    xt, xr = metric_matrix(takes), metric_matrix(real)
     col = {k: i for i, k in enumerate(METRIC_NAMES)}
     probs = classifier.probabilities([t for t in takes if t.n_notes])
     fidelity = float(np.sum(probs.argmax(1) == classifier.styles.index(style))) / len(takes)  # silent takes: 0
@@ -220,8 +209,8 @@ def control(sampler, style: str, *, takes: int, bars: int, seed: int = 0, temper
     import music21
 
     from .. import io
-    from ..piece import _parse_key, key_name
-    from .keys import estimate_key
+    from ..keys import estimate_key
+    from ..piece import key_name, parse_key
 
     if not sampler.controls:
         return {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}
@@ -240,7 +229,7 @@ def control(sampler, style: str, *, takes: int, bars: int, seed: int = 0, temper
             score = music21.converter.parse(io.to_musicxml(piece), format="musicxml")
             if piece.n_notes:  # music21 cannot analyse a take without notes (it is in no key)
                 found = score.analyze("key")
-                theirs += (found.tonic.pitchClass, found.mode) == _parse_key(key)
+                theirs += (found.tonic.pitchClass, found.mode) == parse_key(key)
             signatures = score.recurse().getElementsByClass("TimeSignature")
             metre_ok += bool(signatures) and all(ts.ratioString == metre for ts in signatures)
     return {"key_asked": ours / takes, "key_asked_music21": theirs / takes, "metre_asked": metre_ok / takes}
@@ -264,9 +253,9 @@ def scorecard(
     per model, style and metre, the metres in the real excerpts' proportions (:func:`metre_plan`; the batch of the
     ``i``-th of :meth:`~musewidgets.sampling.Sampler.metres` has seed ``seed + i``). ``strict=True`` adds, beside
     each sequence model's row of a style with several voices, a row ``'<model> strict'`` of takes sampled with
-    strict voice leading (:mod:`musewidgets.strict`), same seeds.
+    strict voice leading (:mod:`musewidgets.sampling.strict`), same seeds.
     ``unguided=True`` adds, beside each model with key and ending control, a row ``'<model> unguided'``: the same
-    takes without the key and cadence priors of :mod:`musewidgets.guidance` (the model alone).
+    takes without the key and cadence priors of :mod:`musewidgets.sampling.guidance` (the model alone).
 
     Raises
     ------
@@ -276,9 +265,9 @@ def scorecard(
     """
     from tqdm.auto import tqdm
 
+    from ..analysis.classifier import load_classifier
     from ..datasets.corpus import STYLES, get_style
-    from ..sampling import load_sampler
-    from .classifier import load_classifier
+    from ..sampling.sampler import load_sampler
 
     if isinstance(takes, bool) or not isinstance(takes, int) or not 2 <= takes <= 64:
         raise ValueError(f"`takes` must be a whole number from 2 to 64, got {takes!r}")
@@ -363,7 +352,7 @@ def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Pa
         "# Scorecard",
         "",
         "How close each model's takes come to the real music of each style, measured by the project itself",
-        "(definitions: `musewidgets.analysis.scorecard`, `musewidgets.analysis.metrics`,",
+        "(definitions: `musewidgets.evaluation.scorecard`, `musewidgets.analysis.metrics`,",
         "`musewidgets.analysis.voice_leading`). **c2st**: 0.5 = takes and real excerpts cannot be told apart by",
         "their metrics, 1.0 = always; the **real** rows compare two disjoint sets of real excerpts and show the",
         "noise floor. **fidelity**: share of takes the style classifier assigns to the requested style. Rates are",
@@ -375,7 +364,7 @@ def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Pa
         "Takes and excerpts alike are measured in the key our estimate hears in their notes (a corpus file's key",
         "signature does not say a modal piece's final).",
         'Takes end like a piece ("end here") where the model has that control; **unguided** rows: the same takes',
-        "without the guidance of `musewidgets.guidance` (the model alone); **strict** rows: strict voice",
+        "without the guidance of `musewidgets.sampling.guidance` (the model alone); **strict** rows: strict voice",
         "leading.",
         "",
         f"Made by `{command}` on {time.strftime('%Y-%m-%d')} ({platform.machine()} {platform.system()}, "

@@ -17,11 +17,13 @@ from collections.abc import Iterator
 
 import torch
 
+from ..checkpoints import Checkpoint, load_checkpoint, resolve
+from ..codecs.tokens import BOS, HOLD, PITCH0, REST
+from ..errors import CheckpointError, UnknownStyleError
+from ..keys import estimate_key
+from ..piece import Piece, parse_key
+from ..threads import SAMPLING_THREADS, torch_threads
 from . import guidance
-from .analysis.keys import estimate_key
-from .checkpoints import Checkpoint, load_checkpoint, resolve
-from .codecs.tokens import BOS, HOLD, PITCH0, REST
-from .errors import CheckpointError, UnknownStyleError
 from .guidance import (
     cadence_bias,
     hold_bias,
@@ -32,9 +34,7 @@ from .guidance import (
     plan_repeats,
     repetition_profiles,
 )
-from .piece import Piece, _parse_key
 from .strict import StrictVoiceLeading
-from .threads import SAMPLING_THREADS, torch_threads
 
 __all__ = ["Sampler", "check_settings", "filter_logits", "load_sampler", "sample_next_token"]
 
@@ -140,7 +140,7 @@ class Sampler:
         """Yield the ``n`` candidate pieces after every new bar (GAN: every phrase); the last yield is complete.
 
         Every piece is exactly ``bars`` bars longer than the primer (``n_bars``, trailing rests included) and has a key:
-        the primer's where it has one, else :func:`~musewidgets.analysis.keys.estimate_key` of its notes. Sampling runs
+        the primer's where it has one, else :func:`~musewidgets.keys.estimate_key` of its notes. Sampling runs
         on :data:`~musewidgets.threads.SAMPLING_THREADS` torch thread(s), and the caller's thread count is restored.
 
         Parameters
@@ -157,14 +157,14 @@ class Sampler:
         n : int, default 1
             Candidates, sampled together in one batch.
         strict : bool, default False
-            Strict voice leading (:mod:`musewidgets.strict`): tokens that would make a parallel fifth or octave, a
+            Strict voice leading (:mod:`musewidgets.sampling.strict`): tokens that would make a parallel fifth or octave, a
             crossing, an octave-wide gap between upper voices or a note outside the SATB ranges are refused. Not for
             the GAN.
         key : str, optional
             ``'D minor'``, ``'Bb major'`` ...: the key to compose in (models with :attr:`controls`). ``None`` lets the
             model choose. Ignored with a ``primer``, which brings its own key. With ``guide``, each take is the
-            first of :data:`~musewidgets.guidance.KEY_CANDIDATES` candidates drawn with it that is in that key
-            (:func:`~musewidgets.guidance.choose_in_key`).
+            first of :data:`~musewidgets.sampling.guidance.KEY_CANDIDATES` candidates drawn with it that is in that key
+            (:func:`~musewidgets.sampling.guidance.choose_in_key`).
         metre : str or (int, int), optional
             ``'6/8'`` or ``(6, 8)``: one of :meth:`metres` for the style; ``None`` takes the style's most common.
             Ignored with a ``primer``, which brings its own.
@@ -172,7 +172,7 @@ class Sampler:
             End the take like a piece, on a cadence (models with :attr:`controls`); ``False``: "keep going", as
             if the music went on after the last bar. Models without controls never plan an ending.
         guide : bool, default True
-            Add the priors of :mod:`musewidgets.guidance` to the model's logits: phrases that return (every sequence
+            Add the priors of :mod:`musewidgets.sampling.guidance` to the model's logits: phrases that return (every sequence
             model, in the corpus styles) and, for models with controls, the key asked for and the cadence of a take
             that ends; ``False``: the model alone.
         """
@@ -311,13 +311,13 @@ class Sampler:
         }
 
     def _key_prior(self, header: dict, primer) -> torch.Tensor | None:
-        """The key prior ``(vocab_size,)`` of :func:`~musewidgets.guidance.key_bias` for a key the user asked for, at
+        """The key prior ``(vocab_size,)`` of :func:`~musewidgets.sampling.guidance.key_bias` for a key the user asked for, at
         this family's ``guidance.KEY_STRENGTH``; ``None`` without one, for a family without a prior, or when the key
         is a primer's (the model hears the primer's key in its notes)."""
         strength = guidance.KEY_STRENGTH.get(self.family, 0.0)
         if header["key"] is None or primer is not None or not strength:
             return None
-        tonic, mode = _parse_key(header["key"])
+        tonic, mode = parse_key(header["key"])
         return key_bias(tonic, mode, self.codec.vocab_size, strength)
 
     def _masks(self, header: dict) -> torch.Tensor:
@@ -472,7 +472,7 @@ class Sampler:
 
     def _cadence(self, header: dict, decoders, V: int, seed: int = 0, greedy: bool = False):
         """The last bar's cadence prior: (pitch bias (n, V, vocab), tonic per candidate (n,), -1 where unknown, and the
-        weights ``(n, 12)`` of the outer voices' finals, :func:`~musewidgets.guidance.plan_ending`).
+        weights ``(n, 12)`` of the outer voices' finals, :func:`~musewidgets.sampling.guidance.plan_ending`).
 
         The tonic of the requested key, else of the key estimated from each candidate so far; the final each candidate
         aims at is drawn from the take's ``seed``.
@@ -481,7 +481,7 @@ class Sampler:
             keys = [header["key"]] * len(decoders)
         else:
             keys = [estimate_key(d.piece()) for d in decoders]
-        tonics = [_parse_key(k)[0] if k is not None else None for k in keys]
+        tonics = [parse_key(k)[0] if k is not None else None for k in keys]
         weights = plan_ending(header.get("style"), V, len(decoders), seed, greedy)
         bias = cadence_bias(tonics, V, self.codec.vocab_size, guidance.CADENCE_STRENGTH, weights)
         return bias, torch.tensor([-1 if t is None else t for t in tonics]), weights
@@ -497,15 +497,15 @@ class Sampler:
         the GAN is conditioned on: the primer's (its own, else estimated from its notes), else the one asked for,
         else one drawn from the style's key distribution; a take without an asked key gets its key estimated from
         its notes, as with the other models. With ``guide`` the sequence models' priors of
-        :mod:`musewidgets.guidance` apply as they do there: the pitches of a key asked for are favoured (not a
+        :mod:`musewidgets.sampling.guidance` apply as they do there: the pitches of a key asked for are favoured (not a
         primer's key: the GAN reads the primer), bars planned to return lean to the bar they return to, parallel
         fifths and octaves cost (voices drawn from the top, one after the other) and the outer voices of the last
         bar of a take that ends lean to the style's finals on the tonic of the key the GAN writes in. (The key prior
         came last: told the key alone, the GAN wrote 34 % of its Palestrina takes and 59 % of its folk takes in the
         key asked for, by our estimate; with the prior 63 % and 84 %.)
         """
-        from .codecs.roll import RollCodec
-        from .models.gan import key_parts, voice_mask
+        from ..codecs.roll import RollCodec
+        from ..models.gan import key_parts, voice_mask
 
         model, cfg = self.model, self.model.config
         header = self._header(style, primer, {"time_signature": time_signature, "key": key})
@@ -545,7 +545,7 @@ class Sampler:
 
         key_prior = self._key_prior(header, primer)  # a key asked for: its pitches favoured
 
-        class Guide:  # the priors of musewidgets.guidance, on the GAN's inner channels
+        class Guide:  # the priors of musewidgets.sampling.guidance, on the GAN's inner channels
             def __init__(self):
                 self.bar, self.cadence = 0, None
                 self.guard = None
@@ -639,11 +639,11 @@ class Sampler:
 
 def _check_key(key) -> str:
     """``key`` as a key name the piece accepts (``'D minor'``), or ``ValueError`` naming what is wrong."""
-    from .piece import key_name
+    from ..piece import key_name
 
     try:
         tonic, mode = key.split()
-        pc, mode = _parse_key(f"{tonic[:1].upper()}{tonic[1:].lower()} {mode.lower()}")  # 'bb MINOR' too
+        pc, mode = parse_key(f"{tonic[:1].upper()}{tonic[1:].lower()} {mode.lower()}")  # 'bb MINOR' too
     except (ValueError, AttributeError):
         raise ValueError(f"`key` must look like 'D minor' or 'Bb major', got {key!r}") from None
     if mode not in ("major", "minor"):
@@ -658,7 +658,7 @@ def load_sampler(name_or_path: str | os.PathLike) -> Sampler:
     ------
     CheckpointError
         If the checkpoint cannot be loaded, or holds a model that does not generate from left to right (the style
-        classifier; an infill model, which fills in: :mod:`musewidgets.infill`).
+        classifier; an infill model, which fills in: :mod:`musewidgets.sampling.infill`).
     """
     checkpoint = load_checkpoint(resolve(name_or_path))
     if checkpoint.family == "classifier":
@@ -666,6 +666,6 @@ def load_sampler(name_or_path: str | os.PathLike) -> Sampler:
     if checkpoint.family == "infill":
         raise CheckpointError(
             f"{checkpoint.path.name}: an infill model fills in a piece it is given; use `musewidgets harmonize` or "
-            "musewidgets.infill (harmonize, regenerate), not generate"
+            "musewidgets.sampling.infill (harmonize, regenerate), not generate"
         )
     return Sampler(checkpoint)

@@ -15,7 +15,7 @@ model's own probabilities decide among what is left (temperature, top-k and top-
 same seed gives the same notes, and ``strict=False`` leaves sampling exactly as it was.
 
 ``StrictVoiceLeading(..., parallels_only=True, penalty=p)`` is the soft form the default sampling uses as guidance
-(:mod:`musewidgets.guidance`): only parallel fifths and octaves, and they cost ``p`` (in logits) instead of being
+(:mod:`musewidgets.sampling.guidance`): only parallel fifths and octaves, and they cost ``p`` (in logits) instead of being
 refused; crossings, spacing and range are left to the model, as real four-part music has them too.
 """
 
@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .analysis.voice_leading import SATB_RANGES
-from .codecs.tokens import HOLD, PITCH0, REST
+from ..analysis.voice_leading import SATB_RANGES
+from ..codecs.tokens import HOLD, PITCH0, REST
 
 __all__ = ["StrictVoiceLeading"]
 

@@ -31,17 +31,17 @@ benchmarks.compose``).
 **Guidance** (``guide=True``, the default, as for the sequence models), documented nudges on the logits:
 
 - *Parallels.* A new note that would make a parallel fifth or octave with another voice costs
-  :data:`~musewidgets.guidance.PARALLEL_STRENGTH` logits per fault, counted as
+  :data:`~musewidgets.sampling.guidance.PARALLEL_STRENGTH` logits per fault, counted as
   :mod:`musewidgets.analysis.voice_leading` counts them, on both of the moves the note decides (into it from the
   event before, and out of it into the voice's next note, after the cells that hold it), and so does a ``HOLD`` that
-  moves a note's end into a parallel (the soft form of :mod:`musewidgets.strict`, both ways, since a Gibbs cell has
+  moves a note's end into a parallel (the soft form of :mod:`musewidgets.sampling.strict`, both ways, since a Gibbs cell has
   neighbours on both sides). Harmonizing held-out chorale sopranos, the shipped model alone writes 5.8 parallels per
   8 bars, guided 0.00-0.07 (Bach: 0.20).
 - *Cadence* (``ending=True``). Where the top voice's last note is given and belongs to the tonic chord (of ``key``,
   else of the key the piece most likely ends in: :func:`_ending_key`), the voices under it are nudged to a perfect
-  or plagal cadence, by ``CADENCE_STRENGTH`` logits (:data:`~musewidgets.guidance.CADENCE_STRENGTH`): the bass to
-  the notes the style's pieces end on (:func:`~musewidgets.guidance.ending_weights`: the tonic), and on the quarter
-  before to the notes its basses come from (:func:`~musewidgets.guidance.approach_weights`: the fifth in a chorale,
+  or plagal cadence, by ``CADENCE_STRENGTH`` logits (:data:`~musewidgets.sampling.guidance.CADENCE_STRENGTH`): the bass to
+  the notes the style's pieces end on (:func:`~musewidgets.sampling.guidance.ending_weights`: the tonic), and on the quarter
+  before to the notes its basses come from (:func:`~musewidgets.sampling.guidance.approach_weights`: the fifth in a chorale,
   the fifth or the fourth in Palestrina); the inner voices to the notes of the tonic chord; and every voice to hold
   the final chord while the top voice does. Harmonizing the 41 held-out chorale endings, 90-100 % end in such a
   cadence over three sets of seeds (a root-position triad reached by a bass fourth or fifth; Bach: 93 %; the bass
@@ -67,13 +67,13 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from ..checkpoints import Checkpoint, load_checkpoint, resolve
+from ..codecs.tokens import HOLD, PAD, PITCH0, REST
+from ..errors import CheckpointError, UnknownStyleError
+from ..keys import estimate_key, key_scores
+from ..piece import Note, Part, Piece, parse_key
+from ..threads import SAMPLING_THREADS, torch_threads
 from . import guidance
-from .analysis.keys import estimate_key, key_scores
-from .checkpoints import Checkpoint, load_checkpoint, resolve
-from .codecs.tokens import HOLD, PAD, PITCH0, REST
-from .errors import CheckpointError, UnknownStyleError
-from .piece import Note, Part, Piece, _parse_key
-from .threads import SAMPLING_THREADS, torch_threads
 
 __all__ = [
     "ALPHA_MAX",
@@ -361,7 +361,7 @@ def _cadence(piece: Piece, grid, free, key: str | None, style: str, steps_per_qu
     heard = key or _ending_key(piece, int(top[first] - PITCH0))
     if heard is None:
         return None
-    tonic, mode = _parse_key(heard)
+    tonic, mode = parse_key(heard)
     if (top[first] - PITCH0 - tonic) % 12 not in _TRIAD[mode]:
         return None
 
@@ -389,10 +389,10 @@ def _ending_key(piece: Piece, final: int) -> str | None:
     the last 8 bars of the 41 held-out chorales its tonic is Bach's final bass in 37 (the key signature's in 33, the
     key estimated from all four of Bach's voices in 30: chorales modulate, and a signature does not tell a major
     key from its relative minor)."""
-    if piece.key and (final - _parse_key(piece.key)[0]) % 12 in _TRIAD[_parse_key(piece.key)[1]]:
+    if piece.key and (final - parse_key(piece.key)[0]) % 12 in _TRIAD[parse_key(piece.key)[1]]:
         return piece.key
     scores = key_scores(piece)
-    fits = [k for k in scores if (final - _parse_key(k)[0]) % 12 in _TRIAD[_parse_key(k)[1]]]
+    fits = [k for k in scores if (final - parse_key(k)[0]) % 12 in _TRIAD[parse_key(k)[1]]]
     return max(fits, key=scores.get) if fits else None
 
 
@@ -557,7 +557,7 @@ def fill(
     iterations : int, optional
         Gibbs rounds after the first draw (default :data:`DEFAULT_ROUNDS`; 0: the first draw only).
     guide : bool, default True
-        Parallel fifths and octaves cost :data:`~musewidgets.guidance.PARALLEL_STRENGTH` logits each.
+        Parallel fifths and octaves cost :data:`~musewidgets.sampling.guidance.PARALLEL_STRENGTH` logits each.
     key : str, optional
         The key the model is told (``'D minor'``); ``None``: unknown, the model hears it from the notes.
     ending : bool, default True

@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CheckpointError, MusicFileError
-from .threads import torch_threads, training_threads
+from ..errors import CheckpointError, MusicFileError
+from ..threads import torch_threads, training_threads
 
 __all__ = [
     "BENCH_DIR",
@@ -45,7 +45,7 @@ __all__ = [
     "write_cards",
 ]
 
-BENCH_DIR = Path(__file__).parent / "data" / "bench" / "jsb"
+BENCH_DIR = Path(__file__).parents[1] / "data" / "bench" / "jsb"
 
 # Test NLL per frame (nats) on JSB Chorales, as published.
 PUBLISHED = [
@@ -117,7 +117,7 @@ def find_jsb() -> Path | None:
     """Where JSB_Chorales.mat is: ``$MUSEWIDGETS_JSB``, else ``shared/data/jsb`` beside the project; None if absent."""
     if os.environ.get("MUSEWIDGETS_JSB"):
         return Path(os.environ["MUSEWIDGETS_JSB"])
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # the project folder
     for candidate in (root.parent / "shared", root / "shared"):
         path = candidate / "data" / "jsb" / "JSB_Chorales.mat"
         if path.is_file():
@@ -126,7 +126,7 @@ def find_jsb() -> Path | None:
 
 
 def _checkpoints(folder: str | Path) -> dict:
-    from .checkpoints import load_checkpoint
+    from ..checkpoints import load_checkpoint
 
     folder = Path(folder)
     paths = sorted(p for p in folder.glob("*.pt") if not p.name.endswith(".last.pt"))
@@ -154,7 +154,7 @@ def evaluate(dataset, folder: str | Path = BENCH_DIR, *, splits=("test", "valid"
     """
     import torch
 
-    from .training.frames import evaluate_frames
+    from ..training.frames import evaluate_frames
 
     rows = []
     # half the cores, as for training: with another process busy, 2 threads took 34 s here and 1 thread 1.3 s
@@ -180,7 +180,7 @@ def report(path: str | Path | None = None, folder: str | Path = BENCH_DIR) -> tu
     """
     path = path or find_jsb()
     if path is not None and Path(path).is_file():
-        from .datasets.frames import load_frame_dataset
+        from ..datasets.frames import load_frame_dataset
 
         return evaluate(load_frame_dataset(path), folder), f"evaluated now on {Path(path).name}"
     rows = []
@@ -237,8 +237,8 @@ def train(
 
 
 def _train_one(source, name, out, steps, minutes, command, progress, threads) -> dict:
-    from .datasets.frames import load_frame_dataset
-    from .training.frames import FrameTrainer
+    from ..datasets.frames import load_frame_dataset
+    from ..training.frames import FrameTrainer
 
     model = MODELS[name]
     config = _train_config(model, steps=steps, minutes=minutes)
@@ -264,7 +264,7 @@ def _train_one(source, name, out, steps, minutes, command, progress, threads) ->
 def _store_half(path: Path) -> None:
     # the finished checkpoint's weights in float16: half the bytes, and the NLL moves in the fifth decimal
     # (lstm_notewise valid 4.74713 -> 4.74716, lstm_bernoulli 8.02053 -> 8.02055)
-    from .checkpoints import load_checkpoint, save_checkpoint
+    from ..checkpoints import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(path)
     save_checkpoint(path, ck.model, ck.codec, ck.styles, {**ck.meta, "weights": "float16"}, half=True)
@@ -272,7 +272,7 @@ def _store_half(path: Path) -> None:
 
 def _train_config(model: BenchModel, *, steps: int | None = None, minutes: float | None = None):
     # model.steps (or steps) optimizer steps and no time limit; or minutes of wall-clock time and no step cap
-    from .training import TrainConfig
+    from ..training import TrainConfig
 
     budget = (
         {"minutes": minutes, "max_steps": None} if minutes else {"minutes": math.inf, "max_steps": steps or model.steps}

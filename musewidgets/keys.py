@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..piece import Piece, _parse_key, key_name
+from .piece import Piece, key_name, parse_key
 
 __all__ = [
     "AARDEN_ESSEN",
@@ -123,7 +123,7 @@ def fits_key(piece: Piece, key: str) -> tuple[bool, float]:
     pieces that are not); ``(False, -inf)`` for a piece whose durations have no correlation. ``ValueError`` for a
     name that is not a major or minor key.
     """
-    tonic, mode = _parse_key(key)
+    tonic, mode = parse_key(key)
     if mode not in KRUMHANSL_KESSLER:
         raise ValueError(f"`key` must be a major or minor key, got {key!r}")
     z = _standard(pitch_class_durations(piece))

@@ -22,8 +22,8 @@ def _fmt(x) -> str:
 
 def write_cards(folder: str | Path, *, seq_len: int = 512, limit_pieces: int | None = None) -> dict:
     """Evaluate and describe every ``*.pt`` in ``folder`` (``*.last.pt`` resume files are skipped); a style
-    classifier's card comes from :func:`musewidgets.analysis.classifier.write_card`."""
-    from .checkpoints import load_checkpoint
+    classifier's card comes from :func:`musewidgets.evaluation.classifier.write_card`."""
+    from ..checkpoints import load_checkpoint
 
     folder = Path(folder)
     paths = sorted(p for p in folder.glob("*.pt") if not p.name.endswith(".last.pt"))
@@ -35,7 +35,7 @@ def write_cards(folder: str | Path, *, seq_len: int = 512, limit_pieces: int | N
         return cards
     classifiers = [p for p in paths if p.stem in checkpoints and checkpoints[p.stem].family == "classifier"]
     if classifiers:  # style classifiers have cards of their own: accuracy and confusion, not NLL
-        from .analysis.classifier import write_card
+        from .classifier import write_card
 
         cards |= {p.stem: write_card(p, limit=limit_pieces) for p in classifiers}
         rest = {k: v for k, v in checkpoints.items() if v.family != "classifier"}
@@ -54,9 +54,9 @@ def _write_store_card(folder: Path, name: str, ck, seq_len: int) -> dict:
 
     import torch
 
-    from .datasets.store import TokenStore
-    from .models.ngram import NGram
-    from .training import evaluate_nll
+    from ..datasets.store import TokenStore
+    from ..models.ngram import NGram
+    from ..training import evaluate_nll
 
     info = ck.meta["store"]
     store = TokenStore(info["path"])
@@ -127,10 +127,10 @@ def _first_tokens(pieces, limit: int = STORE_EVAL_TOKENS):
 def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_pieces: int | None) -> dict:
     import torch
 
-    from .codecs import TokenCodec
-    from .datasets import corpus as corpus_mod
-    from .models.ngram import NGram
-    from .training import SequenceData, evaluate_nll
+    from ..codecs import TokenCodec
+    from ..datasets import corpus as corpus_mod
+    from ..models.ngram import NGram
+    from ..training import SequenceData, evaluate_nll
 
     styles = sorted({s for ck in checkpoints.values() for s in ck.styles})
     corpora = {s: corpus_mod.load_style(s, progress=False) for s in styles}
@@ -177,7 +177,7 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
         if ck.family == "gan":
             card["validation"] = {"metric": meta.get("valid_metric"), "per_style": meta.get("valid_stats")}
         if ck.family == "infill":
-            from .training.infill import card_nll
+            from ..training.infill import card_nll
 
             card["validation"] = {"metric": meta.get("valid_metric"), "nll": card_nll(ck, corpora, limit_pieces)}
         cards[name] = card
@@ -248,7 +248,7 @@ def _infill_lines(card: dict) -> list[str]:
     nll = v.get("nll") or {}
     styles = sorted({s for split in nll.values() for s in split})
     return [
-        "An infill model predicts hidden cells of the voices x time grid from all the others (musewidgets.infill).",
+        "An infill model predicts hidden cells of the voices x time grid from all the others (musewidgets.sampling.infill).",
         "NLL per hidden cell (nats; lower is better) on fixed seeded windows and masks of the valid and test",
         "splits (musewidgets.training.infill; not comparable with the sequence models' NLL per token):",
         "",

@@ -8,7 +8,7 @@ the logits before a token is drawn (a product of experts: the model times a simp
 for a key among several:
 
 **Key** (when the user asks for one): a take is chosen among ``KEY_CANDIDATES`` candidates drawn together, the
-first that both key-finders hear in that key (:func:`choose_in_key`; :func:`~musewidgets.analysis.keys.fits_key`:
+first that both key-finders hear in that key (:func:`choose_in_key`; :func:`~musewidgets.keys.fits_key`:
 the Krumhansl-Kessler profiles of our estimate and Aarden's Essen profiles of music21's ``analyze('key')``), else
 the one whose notes fit the key best. Each candidate is a plain draw from the model told the key, so the chosen take
 keeps the style's own chromatic notes. The earlier way, a prior on every pitch toward the key's notes, made every
@@ -59,7 +59,7 @@ without it. Palestrina's C2ST fell from 0.74 to 0.64 on the same excerpts.
 note for note (an Irish phrase's fifth bar returns to an earlier bar in 36 % of phrases, to its first in 24 %), and
 a model sampling left to right almost never does. Before each bar, a plan drawn from the style's
 :func:`~musewidgets.analysis.metrics.repetition_profile` (measured on the training split by ``python -m
-musewidgets.guidance``, kept in ``data/guidance/profiles.json`` with the ending profiles) says whether the bar
+musewidgets.sampling.guidance``, kept in ``data/guidance/profiles.json`` with the ending profiles) says whether the bar
 returns to one ``lag`` bars earlier; if so, at every step of the bar the token that bar had at the same place, in
 the same voice, gets ``+repeat_strength``. A bar the plan keeps new is kept new: while it has copied an earlier
 bar (with notes) note for note, the token that would go on copying it costs ``repeat_strength`` in the bar's second
@@ -91,7 +91,7 @@ and the RNN's within noise of where they were). The user's temperature applies o
 
 **Voice leading** (every sequence model with several voices): a token that would make a parallel fifth or octave
 with a voice already drawn at that step costs ``parallel_strength`` in logits (the soft form of
-:mod:`musewidgets.strict`: crossings, spacing and range are left to the model, since real four-part music has them
+:mod:`musewidgets.sampling.strict`: crossings, spacing and range are left to the model, since real four-part music has them
 too, and strict mode still refuses them all). Bach's chorales have 0.03 parallels per 8 bars; the shipped LSTM alone
 writes 4.7, and 0.16 with this prior (docs/scorecard.md).
 
@@ -115,8 +115,8 @@ from pathlib import Path
 
 import torch
 
-from .analysis.keys import KRUMHANSL_KESSLER, fits_key
-from .codecs.tokens import HOLD, PITCH0, REST
+from ..codecs.tokens import HOLD, PITCH0, REST
+from ..keys import KRUMHANSL_KESSLER, fits_key
 
 __all__ = [
     "CADENCE_STRENGTH",
@@ -168,7 +168,7 @@ PHRASE_BARS = 8  # repetition is planned within phrases of this many bars
 ENDING_SEED_OFFSET = 104_729  # a take's finals are drawn from seed + this (its repetition plan: seed + 7919)
 HELD_FINAL_SEED_OFFSET = 15_485_863  # whether a take holds its final over the last two bars: drawn from seed + this
 HELD_FINAL_MIN_BARS = 4  # a take of fewer bars ends in its last bar
-PROFILES = Path(__file__).parent / "data" / "guidance" / "profiles.json"
+PROFILES = Path(__file__).parents[1] / "data" / "guidance" / "profiles.json"
 
 
 def key_bias(tonic: int, mode: str, vocab_size: int, strength: float = 1.0) -> torch.Tensor:
@@ -224,7 +224,7 @@ class StyleContrast:
 def choose_in_key(candidates: list, key: str, n: int) -> list:
     """The ``n`` takes of ``n * KEY_CANDIDATES`` ``candidates`` (take ``j``'s are ``candidates[j * K : (j + 1) * K]``)
     for a ``key`` asked for: of each take's candidates, the first that both key-finders hear in ``key``
-    (:func:`~musewidgets.analysis.keys.fits_key`), else the one whose notes fit ``key`` best."""
+    (:func:`~musewidgets.keys.fits_key`), else the one whose notes fit ``key`` best."""
     k = len(candidates) // n
     chosen = []
     for j in range(n):
@@ -451,14 +451,14 @@ def _held_finals(pieces) -> float:
 def _measure() -> dict:
     """Every corpus style's repetition, ending and onset profiles, of its training split (``python -m
     ...guidance``)."""
-    from .analysis.metrics import ending_profile, repetition_profile
-    from .datasets.corpus import load_style, styles
+    from ..analysis.metrics import ending_profile, repetition_profile
+    from ..datasets.corpus import load_style, styles
 
     train = {s.name: load_style(s.name, progress=False).split("train") for s in styles()}
     return {
-        "note": "made by `python -m musewidgets.guidance` from each corpus style's training split "
+        "note": "made by `python -m musewidgets.sampling.guidance` from each corpus style's training split "
         "(musewidgets.analysis.metrics.repetition_profile and ending_profile; onsets and held finals: "
-        "musewidgets.guidance._onsets and _held_finals)",
+        "musewidgets.sampling.guidance._onsets and _held_finals)",
         "repetition": {name: repetition_profile(pieces) for name, pieces in train.items()},
         "endings": {name: ending_profile(pieces) for name, pieces in train.items()},
         "onsets": {name: _onsets(pieces) for name, pieces in train.items()},

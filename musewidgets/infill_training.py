@@ -1,5 +1,0 @@
-"""Deprecated: moved to :mod:`musewidgets.training.infill`; importing this name warns and gives that module."""
-
-from ._moved import alias
-
-alias(__name__)
