@@ -61,7 +61,7 @@ SLOW_SECONDS = 2.0  # an input that takes longer is flagged
 HANG_SECONDS = 120  # an input still running after this is stopped and counted as a failure
 SUFFIXES = {"midi": ".mid", "musicxml": ".musicxml", "mxl": ".mxl", "abc": ".abc"}
 
-# Bugs the fuzzing (and the probes of the hardening issue) found, all fixed in musewidgets/io.py, each with a
+# Bugs the fuzzing (and the probes of the hardening issue) found, all fixed in musewidgets/io/, each with a
 # regression test in tests/test_io.py: (input, what happened, what happens now).
 FIXED = [
     ("MIDI with a set-tempo of 0", "'float division by zero'", "read at 120; the report says the tempo was ignored"),
@@ -854,7 +854,7 @@ def markdown(fz: Fuzzer, seconds: float, inputs: int, atheris_ran: bool) -> str:
                 ],
                 rows,
             ),
-            "Bugs found by the fuzzing and by the hardening probes, all fixed in `musewidgets/io.py` (the last in "
+            "Bugs found by the fuzzing and by the hardening probes, all fixed in `musewidgets/io/` (the last in "
             "`musewidgets/codecs/frames.py`), each with a regression test in `tests/test_io.py` (the last in "
             "`tests/test_fuzz.py`):",
             fixed,

@@ -106,14 +106,14 @@ def test_every_file_of_music21s_corpus_is_inside_the_limits():
 
     import music21
 
-    from musewidgets import io
+    from musewidgets.io import limits
 
     root = Path(music21.__file__).parent / "corpus"
     formats = {".abc": "abc", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "mxl", ".mid": "midi"}
     checked = 0
     for path in root.rglob("*"):
         if path.suffix in formats:
-            io._check_limits(path.read_bytes(), path.name, formats[path.suffix])
+            limits.check_limits(path.read_bytes(), path.name, formats[path.suffix])
             checked += 1
     assert checked > 1000
 

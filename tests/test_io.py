@@ -8,6 +8,7 @@ import pytest
 from music21 import corpus as m21corpus
 
 from musewidgets import MusewidgetsError, MusicFileError, QuantizationWarning, io
+from musewidgets.io import reading
 from musewidgets.piece import Note, Part, Piece
 
 from .conftest import make_piece
@@ -241,8 +242,8 @@ def test_abc_book_of_5000_empty_tunes_is_refused_at_once():
 
 def test_read_parses_only_the_first_tune_of_a_book(monkeypatch):
     parsed = []
-    original = io._parse_abc
-    monkeypatch.setattr(io, "_parse_abc", lambda tune: parsed.append(tune) or original(tune))
+    original = reading.parse_abc
+    monkeypatch.setattr(reading, "parse_abc", lambda tune: parsed.append(tune) or original(tune))
     book = b"".join(b"X:%d\nT:Tune %d\nM:4/4\nL:1/8\nK:G\nGABc d4|\n\n" % (i, i) for i in range(1, 40))
     with pytest.warns(QuantizationWarning, match="39 tunes; read the first"):
         piece = io.read(book, name="book.abc")

@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MusicFileError
+from ..io.limits import MAX_FILE_BYTES, MAX_MIDI_EVENTS, MAX_NOTES, midi_tracks, track_events
+from ..io.quantize import QuantizeReport, check_piece, make_piece, round_steps, usable_tempo
+from ..piece import Note, Part, key_name
 
 __all__ = ["midi_arrays", "piece_from_arrays", "read_midi_fast"]
 
@@ -27,88 +30,43 @@ def _scan_midi(data: bytes) -> dict | None:
         return None
     if data[12] & 0x80:  # SMPTE time
         return None
-    pos, n = 8 + int.from_bytes(data[4:8], "big"), len(data)
-    notes = events = 0
-    meta_end = 0
-    tempo_zero = False
-    while pos + 8 <= n:
-        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
-        i, end = pos + 8, pos + 8 + size
-        if end > n:
-            return None  # truncated: the slow reader says how
-        pos = end
-        if chunk != b"MTrk":
-            continue
-        status, tick, channels, noted, late_program = 0, 0, set(), False, False
-        while i < end:
-            delta = 0
-            while True:
-                if i >= end:
-                    return None
-                c = data[i]
-                i += 1
-                delta = (delta << 7) | (c & 0x7F)
-                if c < 0x80:
-                    break
-            tick += delta
-            if i >= end:
+    scan = {"notes": 0, "events": 0, "meta_end": 0}
+    try:
+        for start, end in midi_tracks(data, strict=True):  # truncated: the slow reader says how
+            if not _scan_track(data, start, end, scan):
                 return None
-            byte = data[i]
-            if byte == 0xFF:
-                if i + 1 >= end:
-                    return None
-                kind = data[i + 1]
-                i += 2
-                length = 0
-                while True:
-                    if i >= end:
-                        return None
-                    c = data[i]
-                    i += 1
-                    length = (length << 7) | (c & 0x7F)
-                    if c < 0x80:
-                        break
-                if kind in (0x01, 0x05, 0x58, 0x59):  # text, lyrics, time and key signatures
-                    meta_end = max(meta_end, tick)
-                if kind == 0x51 and length == 3 and data[i : i + 3] == b"\x00\x00\x00":
-                    tempo_zero = True
-                if kind == 0x58 and length >= 1 and data[i] == 0:
-                    tempo_zero = True  # a 0/x metre: the slow reader replaces it and says so
-                i += length
-                if kind == 0x2F:
-                    break
-            elif byte in (0xF0, 0xF7):
-                i += 1
-                length = 0
-                while True:
-                    if i >= end:
-                        return None
-                    c = data[i]
-                    i += 1
-                    length = (length << 7) | (c & 0x7F)
-                    if c < 0x80:
-                        break
-                i += length
-            else:
-                if byte & 0x80:
-                    status = byte
-                    i += 1
-                elif not status:
-                    return None
-                kind = status & 0xF0
-                if kind == 0x90 and i + 1 < end and data[i + 1]:
-                    notes += 1
-                    channels.add(status & 0x0F)
-                    noted = True
-                elif kind == 0xC0 and noted:
-                    late_program = True
-                i += 1 if kind in (0xC0, 0xD0) else 2
-            events += 1
-        if i > end or len(channels) > 1 or late_program:
-            return None
-    if tempo_zero:
+    except ValueError:  # damaged
         return None
-    return {"notes": notes, "events": events, "meta_end": meta_end}
+    if scan.pop("tempo_zero", False):
+        return None
+    return scan
+
+
+def _scan_track(data: bytes, start: int, end: int, scan: dict) -> bool:
+    """Add one track's notes, events and last meta tick to ``scan`` (and ``"tempo_zero"`` for a tempo of 0 or a 0/x
+    metre); False where the fast path cannot take the track: an event past its end, notes on several channels, a
+    program change after a note."""
+    tick, channels, noted, late_program, stop = 0, set(), False, False, start
+    for delta, status, meta, at, stop in track_events(data, start, end, strict=True):
+        tick += delta
+        kind = status & 0xF0
+        if status == 0xFF:
+            if meta in (0x01, 0x05, 0x58, 0x59):  # text, lyrics, time and key signatures
+                scan["meta_end"] = max(scan["meta_end"], tick)
+            if meta == 0x51 and stop - at == 3 and data[at : at + 3] == b"\x00\x00\x00":
+                scan["tempo_zero"] = True
+            if meta == 0x58 and stop - at >= 1 and data[at] == 0:
+                scan["tempo_zero"] = True  # a 0/x metre: the slow reader replaces it and says so
+            if meta == 0x2F:
+                break
+        elif kind == 0x90 and at + 1 < end and data[at + 1]:
+            scan["notes"] += 1
+            channels.add(status & 0x0F)
+            noted = True
+        elif kind == 0xC0 and noted:
+            late_program = True
+        scan["events"] += 1
+    return not (stop > end or len(channels) > 1 or late_program)
 
 
 def midi_arrays(data: bytes, name: str, spq: int) -> dict | None:
@@ -120,21 +78,49 @@ def midi_arrays(data: bytes, name: str, spq: int) -> dict | None:
 
     from symusic import Score
 
-    from .. import io
-    from ..piece import key_name
-
     scan = _scan_midi(data)
-    if scan is None or scan["notes"] > io.MAX_NOTES or scan["events"] > io.MAX_MIDI_EVENTS:
+    if scan is None or scan["notes"] > MAX_NOTES or scan["events"] > MAX_MIDI_EVENTS:
         return None
     try:
         score = Score.from_midi(data)
     except Exception:  # symusic's parser refuses: the slow reader says why in words
         return None
-    report = io.QuantizeReport(name, spq)
+    report = QuantizeReport(name, spq)
     res = score.ticks_per_quarter
     if res <= 0:
         return None
-    tracks, end_tick = [], scan["meta_end"]
+    found = _grid_tracks(score, spq, report)
+    if found is None:
+        return None
+    tracks, end_tick = found
+    if not tracks:
+        raise MusicFileError(
+            f"{name}: the file holds no notes" + (" (only drums)" if report.drum_notes_dropped else "")
+        )
+    end_tick = max(end_tick, scan["meta_end"])
+    for t in score.tracks:  # controllers and pitch bends count in pretty_midi's end time
+        for events in (t.controls, t.pitch_bends):
+            if len(events):
+                end_tick = max(end_tick, int(max(e.time for e in events)))
+    time_sig, key, tempo = _metre_key_tempo(score, report)
+    last = round(Fraction(end_tick, res) * spq)
+    length = max([last] + [int((t[2] + t[3]).max()) for t in tracks])
+    return {
+        "tracks": tracks,
+        "time_signature": time_sig,
+        "key": key,
+        "tempo": tempo,
+        "length": length,
+        "report": report,
+    }
+
+
+def _grid_tracks(score, spq: int, report: QuantizeReport) -> tuple[list, int] | None:
+    """The tracks with notes of a symusic score, drums dropped, as ``(name, program, onsets, durations, pitches,
+    velocities)`` with the notes on the grid in a Part's order, and the tick where the last note ends; ``None`` for a
+    note of no length."""
+    res = score.ticks_per_quarter
+    tracks, end_tick = [], 0
     for track in score.tracks:
         if track.is_drum:
             report.drum_notes_dropped += track.note_num()
@@ -146,8 +132,8 @@ def midi_arrays(data: bytes, name: str, spq: int) -> dict | None:
         if (dur <= 0).any():
             return None
         end_tick = max(end_tick, int((start + dur).max()))
-        onsets, moved = io._round_steps(start * spq, res)
-        durations, changed = io._round_steps(dur * spq, res)
+        onsets, moved = round_steps(start * spq, res)
+        durations, changed = round_steps(dur * spq, res)
         changed |= durations < 1
         report.onsets_moved += int(moved.sum())
         report.durations_changed += int(changed.sum())
@@ -169,14 +155,12 @@ def midi_arrays(data: bytes, name: str, spq: int) -> dict | None:
                 velocities[order],
             )
         )
-    if not tracks:
-        raise MusicFileError(
-            f"{name}: the file holds no notes" + (" (only drums)" if report.drum_notes_dropped else "")
-        )
-    for t in score.tracks:  # controllers and pitch bends count in pretty_midi's end time
-        for events in (t.controls, t.pitch_bends):
-            if len(events):
-                end_tick = max(end_tick, int(max(e.time for e in events)))
+    return tracks, end_tick
+
+
+def _metre_key_tempo(score, report: QuantizeReport) -> tuple[tuple[int, int], str | None, float]:
+    """The first metre (4/4 without one), key (``None``) and tempo (120 without a usable one) of a symusic score, as
+    :func:`musewidgets.io.read` takes them, saying in ``report`` what it passed over."""
     sigs = sorted(score.time_signatures, key=lambda s: s.time)
     time_sig = (4, 4)
     if sigs:
@@ -193,24 +177,11 @@ def midi_arrays(data: bytes, name: str, spq: int) -> dict | None:
     qpm = None
     if tempi:
         qpm = round(60_000_000 / tempi[0].mspq, 2) if tempi[0].time == 0 else 120.0
-    tempo = io._usable_tempo(qpm, 120.0, report)
-    last = round(Fraction(end_tick, res) * spq)
-    length = max([last] + [int((t[2] + t[3]).max()) for t in tracks])
-    return {
-        "tracks": tracks,
-        "time_signature": time_sig,
-        "key": key,
-        "tempo": tempo,
-        "length": length,
-        "report": report,
-    }
+    return time_sig, key, usable_tempo(qpm, 120.0, report)
 
 
 def piece_from_arrays(found: dict):
     """The :class:`~musewidgets.piece.Piece` of :func:`midi_arrays`' result, checked as io checks its pieces."""
-    from .. import io
-    from ..piece import Note, Part
-
     parts = [
         Part(
             label,
@@ -220,7 +191,7 @@ def piece_from_arrays(found: dict):
         for label, program, on, du, pi, ve in found["tracks"]
     ]
     report = found["report"]
-    piece = io._make_piece(
+    piece = make_piece(
         parts,
         report,
         tempo=found["tempo"],
@@ -228,7 +199,7 @@ def piece_from_arrays(found: dict):
         key=found["key"],
         length=found["length"],
     )
-    return io._check_piece(piece, report)
+    return check_piece(piece, report)
 
 
 def read_midi_fast(source: str | os.PathLike | bytes, *, steps_per_quarter: int = 4, name: str | None = None):
@@ -238,14 +209,12 @@ def read_midi_fast(source: str | os.PathLike | bytes, *, steps_per_quarter: int 
     Raises :class:`MusicFileError` as :func:`musewidgets.io.read` does for a file without notes or beyond the
     reading limits.
     """
-    from .. import io
-
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), name or "<bytes>"
     else:
         path = Path(source)
         name = name or path.name
-        if path.stat().st_size > io.MAX_FILE_BYTES:
+        if path.stat().st_size > MAX_FILE_BYTES:
             return None
         data = path.read_bytes()
     found = midi_arrays(data, name, steps_per_quarter)

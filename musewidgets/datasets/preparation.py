@@ -38,8 +38,8 @@ import numpy as np
 from ..errors import MusicFileError
 from .midi import midi_arrays
 from .store import (
-    EXAMPLES_SHOWN,
     CHUNK_FILES,
+    EXAMPLES_SHOWN,
     MAX_SHIFT,
     SKIP_REASONS,
     SPLIT_CODES,
@@ -216,22 +216,20 @@ def _encode_slow(path: Path, rel: str, spq: int, codec) -> tuple[dict, np.ndarra
 
 
 def _atomic_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _atomic_write(path, "wb", lambda f: np.save(f, array, allow_pickle=False))
 
 
 def _atomic_text(path: Path, text: str) -> None:
+    _atomic_write(path, "w", lambda f: f.write(text))
+
+
+def _atomic_write(path: Path, mode: str, write) -> None:
+    """``write(f)`` to a temporary file beside ``path``, flushed to disk, then renamed to ``path``: a file is whole
+    or absent."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
+        with open(tmp, mode) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -312,34 +310,11 @@ def prepare(
         raise StoreError(f"{folder}: holds no MIDI, MusicXML or ABC files")
     fingerprint = _fingerprint(files, steps_per_quarter)
     out.mkdir(parents=True, exist_ok=True)
-    head_path = out / "store.json"
-    if head_path.exists():
-        try:
-            head = json.loads(head_path.read_text())
-        except ValueError:
-            head = {}
-        if (
-            head.get("fingerprint") == fingerprint
-            and head.get("style") == name
-            and (voices is None or head.get("voices") == voices)
-            and head.get("voices_asked") == voices
-        ):
-            report = StoreReport(**head["report"])
-            report.reused, report.seconds = True, round(time.perf_counter() - t0, 2)
-            return report
-        head_path.unlink()  # the folder or the settings changed: the index is rebuilt below
-    manifest_path = out / "manifest.json"
-    manifest = {"version": STORE_VERSION, "fingerprint": fingerprint, "folder": str(folder.resolve())}
-    if manifest_path.exists():
-        try:
-            same = json.loads(manifest_path.read_text()).get("fingerprint") == fingerprint
-        except ValueError:
-            same = False
-        if not same:  # shards of other files: start over (only our own files are removed)
-            for p in out.iterdir():
-                if re.fullmatch(r"(tokens-\d{5}\.npy|pieces-\d{5}\.json|index\.npz|manifest\.json)", p.name):
-                    p.unlink()
-    _atomic_text(manifest_path, json.dumps(manifest))
+    report = _reused(out, fingerprint, name, voices)
+    if report is not None:
+        report.reused, report.seconds = True, round(time.perf_counter() - t0, 2)
+        return report
+    _start_manifest(out, folder, fingerprint)
     if fast_midi:
         from importlib.util import find_spec
 
@@ -359,6 +334,44 @@ def prepare(
         todo.append((str(folder), chunk, str(out), shard, steps_per_quarter, fast_midi))
     _run(todo, summaries, jobs, progress, total=len(rels), done=sum(s["files"] for s in summaries.values()))
     return _write_index(out, folder, name, voices, [summaries[i] for i in range(len(chunks))], fingerprint, t0)
+
+
+def _reused(out: Path, fingerprint: str, name: str, voices: int | None) -> StoreReport | None:
+    """The report of the complete store at ``out`` if it was made of the same files with the same settings; else
+    ``None``, and its ``store.json`` (if any) removed: the index is rebuilt."""
+    head_path = out / "store.json"
+    if not head_path.exists():
+        return None
+    try:
+        head = json.loads(head_path.read_text())
+    except ValueError:
+        head = {}
+    if (
+        head.get("fingerprint") == fingerprint
+        and head.get("style") == name
+        and (voices is None or head.get("voices") == voices)
+        and head.get("voices_asked") == voices
+    ):
+        return StoreReport(**head["report"])
+    head_path.unlink()  # the folder or the settings changed: the index is rebuilt below
+    return None
+
+
+def _start_manifest(out: Path, folder: Path, fingerprint: str) -> None:
+    """Write ``manifest.json`` for the files being prepared, first removing our own files from ``out`` where they
+    were made of other files (the shards of the same files are kept: a preparation resumes)."""
+    manifest_path = out / "manifest.json"
+    manifest = {"version": STORE_VERSION, "fingerprint": fingerprint, "folder": str(folder.resolve())}
+    if manifest_path.exists():
+        try:
+            same = json.loads(manifest_path.read_text()).get("fingerprint") == fingerprint
+        except ValueError:
+            same = False
+        if not same:  # shards of other files: start over (only our own files are removed)
+            for p in out.iterdir():
+                if re.fullmatch(r"(tokens-\d{5}\.npy|pieces-\d{5}\.json|index\.npz|manifest\.json)", p.name):
+                    p.unlink()
+    _atomic_text(manifest_path, json.dumps(manifest))
 
 
 def _run(todo: list, summaries: dict, jobs: int | None, progress: bool, total: int, done: int) -> None:
@@ -395,53 +408,12 @@ def _run(todo: list, summaries: dict, jobs: int | None, progress: bool, total: i
 def _write_index(
     out: Path, folder: Path, name: str, voices: int | None, shards: list[dict], fp: str, t0: float
 ) -> StoreReport:
-    from .corpus import split_of
-
-    counts = Counter(len(p["parts"]) for s in shards for p in s["pieces"])
-    if not counts:
-        skipped = Counter(reason for s in shards for _, reason, _ in s["skipped"])
-        why = ", ".join(f"{n} {r}" for r, n in skipped.most_common())
-        raise StoreError(f"{folder}: no usable music among {sum(s['files'] for s in shards)} files ({why})")
-    chosen = voices or min(counts, key=lambda v: (-counts[v], v))
-    rows, skipped, readers, fallbacks = [], [], Counter(), 0
-    for s in shards:
-        skipped += s["skipped"]
-        readers.update(s["readers"])
-        fallbacks += s["fallbacks"]
-        for p in s["pieces"]:
-            if p["voices"] == chosen:
-                rows.append((s["shard"], p))
-            else:
-                skipped.append([p["file"], "wrong voice count", f"{p['file']}: {p['voices']} voices, not {chosen}"])
-    if not rows:
-        raise StoreError(f"{folder}: no piece has {chosen} voice{'s' * (chosen != 1)} (found: {dict(counts)})")
-    lows = np.min([[sp[0] for sp in p["spans"]] for _, p in rows], axis=0)
-    highs = np.max([[sp[1] for sp in p["spans"]] for _, p in rows], axis=0)
+    """Write ``index.npz`` (one row per kept piece) and ``store.json`` (which marks the store complete) from the
+    shards' summaries; the report. ``StoreError`` where no piece is usable."""
+    chosen, rows, skipped, readers, fallbacks = _kept_rows(folder, voices, shards)
+    index, lows, highs = _index(rows, chosen)
+    _atomic_write(out / "index.npz", "wb", lambda f: np.savez(f, **index))
     n = len(rows)
-    index = {
-        "shard": np.array([s for s, _ in rows], dtype=np.int32),
-        "offset": np.array([p["offset"] for _, p in rows], dtype=np.int64),
-        "length": np.array([p["length"] for _, p in rows], dtype=np.int64),
-        "split": np.array([SPLIT_CODES[split_of(p["file"])] for _, p in rows], dtype=np.int8),
-        "metre": np.array([p["metre"] for _, p in rows], dtype=np.int16),
-        "key": np.array([p["key"] for _, p in rows], dtype=np.int16),
-        "steps_per_bar": np.array([p["steps_per_bar"] for _, p in rows], dtype=np.int32),
-        "pickup": np.array([p["pickup"] for _, p in rows], dtype=np.int32),
-        "tempo": np.array([p["tempo"] for _, p in rows], dtype=np.float32),
-    }
-    spans = np.array([p["spans"] for _, p in rows], dtype=np.int64).reshape(n, chosen, 2)
-    shift_lo = np.max(lows[None, :] - spans[:, :, 0], axis=1)  # lowest shift keeping every voice in its range
-    shift_hi = np.min(highs[None, :] - spans[:, :, 1], axis=1)
-    index["shift_lo"] = np.clip(shift_lo, -MAX_SHIFT, 0).astype(np.int8)
-    index["shift_hi"] = np.clip(shift_hi, 0, MAX_SHIFT).astype(np.int8)
-    index["files"] = np.array([p["file"] for _, p in rows])
-    tmp = out / ".index.npz.tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, **index)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out / "index.npz")
-
     metres = Counter(tuple(p["time_signature"]) for _, p in rows)
     common = [list(ts) for ts, c in metres.most_common() if c >= 0.05 * n] or [list(metres.most_common(1)[0][0])]
     names = Counter(tuple(tuple(x) for x in p["parts"]) for _, p in rows).most_common(1)[0][0]
@@ -486,6 +458,58 @@ def _write_index(
     }
     _atomic_text(out / "store.json", json.dumps(head, indent=1))
     return report
+
+
+def _kept_rows(folder: Path, voices: int | None, shards: list[dict]) -> tuple[int, list, list, Counter, int]:
+    """The voice count kept (``voices``, or the most common), the kept pieces as ``(shard, record)``, every skipped
+    file as ``[file, reason, detail]`` (pieces of another voice count among them), the readers' counts and the
+    fallbacks; ``StoreError`` where no piece is usable."""
+    counts = Counter(len(p["parts"]) for s in shards for p in s["pieces"])
+    if not counts:
+        skipped = Counter(reason for s in shards for _, reason, _ in s["skipped"])
+        why = ", ".join(f"{n} {r}" for r, n in skipped.most_common())
+        raise StoreError(f"{folder}: no usable music among {sum(s['files'] for s in shards)} files ({why})")
+    chosen = voices or min(counts, key=lambda v: (-counts[v], v))
+    rows, skipped, readers, fallbacks = [], [], Counter(), 0
+    for s in shards:
+        skipped += s["skipped"]
+        readers.update(s["readers"])
+        fallbacks += s["fallbacks"]
+        for p in s["pieces"]:
+            if p["voices"] == chosen:
+                rows.append((s["shard"], p))
+            else:
+                skipped.append([p["file"], "wrong voice count", f"{p['file']}: {p['voices']} voices, not {chosen}"])
+    if not rows:
+        raise StoreError(f"{folder}: no piece has {chosen} voice{'s' * (chosen != 1)} (found: {dict(counts)})")
+    return chosen, rows, skipped, readers, fallbacks
+
+
+def _index(rows: list, chosen: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The columns of ``index.npz``, one row per kept piece, and per voice the lowest and highest pitch of all."""
+    from .corpus import split_of
+
+    lows = np.min([[sp[0] for sp in p["spans"]] for _, p in rows], axis=0)
+    highs = np.max([[sp[1] for sp in p["spans"]] for _, p in rows], axis=0)
+    n = len(rows)
+    index = {
+        "shard": np.array([s for s, _ in rows], dtype=np.int32),
+        "offset": np.array([p["offset"] for _, p in rows], dtype=np.int64),
+        "length": np.array([p["length"] for _, p in rows], dtype=np.int64),
+        "split": np.array([SPLIT_CODES[split_of(p["file"])] for _, p in rows], dtype=np.int8),
+        "metre": np.array([p["metre"] for _, p in rows], dtype=np.int16),
+        "key": np.array([p["key"] for _, p in rows], dtype=np.int16),
+        "steps_per_bar": np.array([p["steps_per_bar"] for _, p in rows], dtype=np.int32),
+        "pickup": np.array([p["pickup"] for _, p in rows], dtype=np.int32),
+        "tempo": np.array([p["tempo"] for _, p in rows], dtype=np.float32),
+    }
+    spans = np.array([p["spans"] for _, p in rows], dtype=np.int64).reshape(n, chosen, 2)
+    shift_lo = np.max(lows[None, :] - spans[:, :, 0], axis=1)  # lowest shift keeping every voice in its range
+    shift_hi = np.min(highs[None, :] - spans[:, :, 1], axis=1)
+    index["shift_lo"] = np.clip(shift_lo, -MAX_SHIFT, 0).astype(np.int8)
+    index["shift_hi"] = np.clip(shift_hi, 0, MAX_SHIFT).astype(np.int8)
+    index["files"] = np.array([p["file"] for _, p in rows])
+    return index, lows, highs
 
 
 def open_or_prepare(data: str | os.PathLike, store_dir: str | os.PathLike, **kwargs) -> TokenStore:

@@ -1,0 +1,104 @@
+"""ABC tunes, read through music21: a book split into its tunes (:func:`abc_tunes`), each parsed alone and mended
+on the way (:func:`parse_abc`), and a mistake in a tune said in words (:func:`abc_mistake`)."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import MusicFileError
+from .limits import ABC_FIELD_LINE, shown
+
+__all__ = ["abc_mistake", "abc_tunes", "parse_abc"]
+
+
+def abc_mistake(data: bytes) -> str | None:
+    """A mistake in an ABC text that explains why music21 failed on it (or read no notes), in words: an L: or M:
+    field that is none, a note length divided by 0 or of 0, a " never closed."""
+    for field_, what in ((b"L", "a note length"), (b"M", "a time signature")):
+        for value in re.findall(rb"(?m)(?:^|\[)%s:([^\]\n%%]*)" % field_, data):
+            ok = rb"\s*\d+\s*(/\s*\d+\s*)?" if field_ == b"L" else rb"\s*(\(?[\d+]+\)?\s*/\s*\d+|[Cc]\|?|none)\s*"
+            if not value.strip():
+                return f"an empty {field_.decode()}: field (it needs {what})"
+            if not re.fullmatch(ok, value):
+                return f"{field_.decode()}:{shown(value)} is not {what}"
+    note = re.search(rb"(?m)^(?![A-Za-z+]:(?![:|]))[^%\n]*?([A-Ga-gz][,']*\d*/0+)(?!\d)", data)
+    if note:
+        return f"a note length divided by 0 ({shown(note.group(1))})"
+    note = re.search(rb"(?m)^(?![A-Za-z+]:(?![:|]))[^%\n]*?([A-Ga-gz][,']*0+)(?![\d/])", data)
+    if note:  # music21 takes it, but not in a tuplet
+        return f"a note of length 0 ({shown(note.group(1))})"
+    for line in data.splitlines():
+        if not ABC_FIELD_LINE.match(line) and line.split(b"%")[0].count(b'"') % 2:
+            return f'a " that is never closed ({shown(line)}); chord symbols and text are written "Am", "^text"'
+    return None
+
+
+def abc_tunes(text: str, name: str) -> list[str]:
+    """The tunes of an ABC text in music21's order (by X: number; of two tunes with one number, the later), each
+    with the file's header (what comes before the first X:) in front, as music21 reads them."""
+    marks = list(re.finditer(r"(?m)^X:(.*)$", text))
+    if not marks:
+        return [text]
+    header, tunes = text[: marks[0].start()], {}
+    for mark, end in zip(marks, [m.start() for m in marks[1:]] + [len(text)]):
+        value = mark.group(1).split("%")[0].strip()
+        try:
+            number = int(value)
+        except ValueError:
+            raise MusicFileError(f"{name}: X:{value} is not a tune number (X:1, X:2, ... number the tunes)") from None
+        tunes[number] = text[mark.start() : end]
+    return [header + tunes[number] for number in sorted(tunes)]
+
+
+_ABC_TEMPO = re.compile(r"(?m)^Q:(.*)$|\[Q:([^\]\n]*)\]")
+
+
+# slurs: a ( not opening a tuplet, a ); text, comments, decorations, inline fields and field lines are kept whole
+_ABC_SLUR = re.compile(r'(?m)^[A-Za-z+]:.*$|"[^"\n]*"|%.*$|![^!\n]*!|\+[^+\n]*\+|\[[A-Za-z]:[^\]\n]*\]|\((?!\d)|\)')
+
+
+def _unclosed_slurs_out(tune: str) -> str:
+    """The tune with the slurs it opens and never closes closed at once (music21 adds every later note to each open
+    slur, which takes seconds in a long tune)."""
+    opened = []
+    for m in _ABC_SLUR.finditer(tune):
+        if m.group(0) == "(":
+            opened.append(m.start())
+        elif m.group(0) == ")" and opened:
+            opened.pop()
+    if not opened:
+        return tune
+    # each closed at once, "()": the ( stays where it was (music21 reads a broken rhythm across it otherwise)
+    return ")".join(tune[a:b] for a, b in zip([0, *(i + 1 for i in opened)], [*(i + 1 for i in opened), len(tune)]))
+
+
+def parse_abc(tune: str) -> tuple[list, list[str]]:
+    """One ABC tune as music21 scores, and remarks on what was mended on the way: a tempo of 0 is dropped; a tune
+    without L: or M: gets ABC's default note length (an eighth), which music21 knows only from M:; slurs that are
+    never closed are taken out (music21 adds every later note to each open slur: a tune with many read for 17 s)."""
+    from music21 import converter, stream
+
+    remarks = []
+
+    def zero_tempo(match: re.Match) -> str:
+        value = match.group(1) if match.group(1) is not None else match.group(2)
+        number = re.sub(r'"[^"]*"', "", value.split("%")[0]).rsplit("=", 1)[-1].strip()
+        if not re.fullmatch(r"0+(\.0*)?|\.0+", number):
+            return match.group(0)
+        remarks.append(f"ignored Q:{value.strip()} (a tempo of 0 is not a tempo), read at 100")
+        return ""
+
+    tune = _ABC_TEMPO.sub(zero_tempo, tune)
+    tune = _unclosed_slurs_out(tune)
+    if not re.search(r"(?m)^[LM]:|\[[LM]:", tune):
+        x = re.search(r"(?m)^X:.*$", tune)
+        tune = tune[: x.end()] + "\nL:1/8" + tune[x.end() :] if x else "L:1/8\n" + tune
+    try:
+        parsed = converter.parseData(tune, format="abc", forceSource=True)
+    except Exception:  # music21 fails on some tempo fields (Q:1/0=100, Q:abc): read without them
+        fields = [m.group(0).strip("[]") for m in _ABC_TEMPO.finditer(tune)]
+        if not fields:
+            raise
+        parsed = converter.parseData(_ABC_TEMPO.sub("", tune), format="abc", forceSource=True)  # or its own error
+        remarks += [f"ignored {field} (not a tempo music21 can read), read at 100" for field in fields]
+    return (list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]), remarks
