@@ -9,8 +9,9 @@ from musewidgets.analysis.metrics import ending_profile, repeated_bars, repetiti
 from musewidgets.codecs.tokens import PITCH0
 from musewidgets.datasets.corpus import load_style
 from musewidgets.piece import Note, Part, Piece
-from musewidgets.sampling import guidance, load_sampler
+from musewidgets.sampling import load_sampler
 from musewidgets.sampling.guidance import ending_profiles, plan_repeats, repetition_profiles
+from musewidgets.sampling.guidance.repeats import REPEATS_SEED_OFFSET
 
 
 def tune(bars: list[int]) -> Piece:
@@ -30,7 +31,8 @@ def test_the_profile_counts_the_nearest_earlier_equal_bar_in_phrase_windows():
 
 
 def test_the_shipped_profiles_are_what_the_command_measures():
-    """``python -m musewidgets.sampling.guidance`` wrote data/guidance/repetition.json; chorale is quick to check again."""
+    """``python -m musewidgets.sampling.guidance.profiles`` wrote data/guidance/profiles.json; chorale is quick to check
+    again."""
     train = load_style("chorale", progress=False).split("train")
     assert repetition_profiles()["chorale"] == repetition_profile(train)
     assert ending_profiles()["chorale"] == ending_profile(train)
@@ -57,12 +59,11 @@ def lstm():
     return load_sampler("lstm")
 
 
-def test_a_planned_bar_returns_note_for_note(lstm, monkeypatch):
+def test_a_planned_bar_returns_note_for_note(lstm):
     """With an overwhelming strength, every bar the plan sends back is its source bar again, token for token."""
-    monkeypatch.setattr(guidance, "REPEAT_STRENGTH", 1e4)
     seed, bars, n = 5, 8, 8
-    takes = lstm.generate(style="irish", bars=bars, seed=seed, n=n, ending=False)
-    plan_rng = torch.Generator().manual_seed(seed + 7919)
+    takes = lstm.generate(style="irish", bars=bars, seed=seed, n=n, ending=False, guide="repeats=100")
+    plan_rng = torch.Generator().manual_seed(seed + REPEATS_SEED_OFFSET)
     lags = torch.stack([plan_repeats("irish", b, n, plan_rng) for b in range(bars)], dim=1)  # (n, bars)
     assert (lags > 0).sum() >= 4, "the seed should plan a few returns"
     for take, row in zip(takes, lags.tolist()):
@@ -83,15 +84,14 @@ def test_guidance_off_plans_nothing_and_guidance_on_brings_irish_bars_back(lstm)
     assert share(on) > share(off) + 0.03
 
 
-def test_a_bar_the_plan_keeps_new_never_copies_an_earlier_one(monkeypatch):
+def test_a_bar_the_plan_keeps_new_never_copies_an_earlier_one():
     """Bars come back where the plan sends them, and only there: a bar kept new that copies an earlier bar for its
     first half is turned away from it in its second half (the shipped transformer repeated 0.38 of its Irish bars,
     real tunes 0.12-0.18)."""
-    monkeypatch.setattr(guidance, "REPEAT_STRENGTH", 1e4)
     transformer = load_sampler("transformer")  # the model that repeats most on its own
     seed, bars, n = 11, 8, 16
-    takes = transformer.generate(style="irish", bars=bars, seed=seed, n=n, ending=False)
-    plan_rng = torch.Generator().manual_seed(seed + 7919)
+    takes = transformer.generate(style="irish", bars=bars, seed=seed, n=n, ending=False, guide="repeats=100")
+    plan_rng = torch.Generator().manual_seed(seed + REPEATS_SEED_OFFSET)
     lags = torch.stack([plan_repeats("irish", b, n, plan_rng) for b in range(bars)], dim=1).tolist()
     repeats = 0
     for take, row in zip(takes, lags):
@@ -126,19 +126,17 @@ def test_endings_are_drawn_as_the_style_ends_and_the_top_voice_keeps_its_place_i
     assert torch.equal(plan_ending("my-own", 1, 2, 0)[0], TONIC_ONLY.expand(2, 12))
 
 
-def test_takes_end_on_the_finals_the_plan_drew_for_them_and_an_asked_key_on_its_tonic(lstm, monkeypatch):
+def test_takes_end_on_the_finals_the_plan_drew_for_them_and_an_asked_key_on_its_tonic(lstm):
     from musewidgets.keys import estimate_key
     from musewidgets.piece import parse_key
     from musewidgets.sampling.guidance import plan_ending
 
-    monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
-    monkeypatch.setattr(guidance, "HOLD_STRENGTH", 100.0)
     seed, n, bars = 4, 12, 4
-    takes = lstm.generate(style="folk", bars=bars, seed=seed, n=n, metre="4/4")
+    takes = lstm.generate(style="folk", bars=bars, seed=seed, n=n, metre="4/4", guide="cadence=10")
     drawn = plan_ending("folk", 1, n, seed)[0].argmax(1).tolist()
     assert 0 in drawn and set(drawn) != {0}
     for take, r in zip(takes, drawn):
         tonic = parse_key(estimate_key(take.slice_bars(0, bars - 1)))[0]  # the key of the take when its last bar began
         assert (max(take.parts[0].notes, key=lambda x: x.start).pitch - tonic) % 12 == r
-    asked = lstm.generate(style="folk", bars=bars, seed=seed, n=n, key="G major")
+    asked = lstm.generate(style="folk", bars=bars, seed=seed, n=n, key="G major", guide="cadence=10")
     assert {max(t.parts[0].notes, key=lambda x: x.start).pitch % 12 for t in asked} == {7}  # all on G

@@ -1,14 +1,18 @@
 """Sampling: every model's music, drawn token by token (or bar by bar) from an explicit, seeded generator.
 
-:mod:`.core` turns logits into a token; :mod:`.sampler` writes takes with the sequence models and the GAN;
-:mod:`.infill` fills in bars and voices with the infill model; :mod:`.strict` is strict voice leading; :mod:`.guidance`
-holds the priors the samplers add to the model's logits.
+:mod:`.core` turns logits into a token; :mod:`.sampler` writes takes with the sequence models (:mod:`.sequence`) and
+the GAN (:mod:`.gan`); :mod:`.infill` fills in bars and voices with the infill model; :mod:`.strict` is strict voice
+leading; :mod:`.guidance` holds the priors every sampler adds to the model's logits, each with a strength
+(:class:`~.guidance.Guidance`).
 """
 
+from .core import check_settings, filter_logits, sample_next_token
+from .guidance import Guidance
 from .infill import fill, harmonize, load_infill, regenerate
-from .sampler import Sampler, check_settings, filter_logits, load_sampler, sample_next_token
+from .sampler import Sampler, load_sampler
 
 __all__ = [
+    "Guidance",
     "Sampler",
     "check_settings",
     "fill",

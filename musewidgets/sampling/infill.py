@@ -28,24 +28,12 @@ play as many (16.4). Cooled too far (0.7 falling to 0.35) they grow diatonic and
 against Bach's 2.99, C2ST 0.75); from 1 to 0.7, 0.63-0.66 over three sets of seeds (``python -m
 benchmarks.compose``).
 
-**Guidance** (``guide=True``, the default, as for the sequence models), documented nudges on the logits:
-
-- *Parallels.* A new note that would make a parallel fifth or octave with another voice costs
-  :data:`~musewidgets.sampling.guidance.PARALLEL_STRENGTH` logits per fault, counted as
-  :mod:`musewidgets.analysis.voice_leading` counts them, on both of the moves the note decides (into it from the
-  event before, and out of it into the voice's next note, after the cells that hold it), and so does a ``HOLD`` that
-  moves a note's end into a parallel (the soft form of :mod:`musewidgets.sampling.strict`, both ways, since a Gibbs cell has
-  neighbours on both sides). Harmonizing held-out chorale sopranos, the shipped model alone writes 5.8 parallels per
-  8 bars, guided 0.00-0.07 (Bach: 0.20).
-- *Cadence* (``ending=True``). Where the top voice's last note is given and belongs to the tonic chord (of ``key``,
-  else of the key the piece most likely ends in: :func:`_ending_key`), the voices under it are nudged to a perfect
-  or plagal cadence, by ``CADENCE_STRENGTH`` logits (:data:`~musewidgets.sampling.guidance.CADENCE_STRENGTH`): the bass to
-  the notes the style's pieces end on (:func:`~musewidgets.sampling.guidance.ending_weights`: the tonic), and on the quarter
-  before to the notes its basses come from (:func:`~musewidgets.sampling.guidance.approach_weights`: the fifth in a chorale,
-  the fifth or the fourth in Palestrina); the inner voices to the notes of the tonic chord; and every voice to hold
-  the final chord while the top voice does. Harmonizing the 41 held-out chorale endings, 90-100 % end in such a
-  cadence over three sets of seeds (a root-position triad reached by a bass fourth or fifth; Bach: 93 %; the bass
-  alone nudged: 51 %; without guidance: 12-22 %).
+**Guidance** (``guide``, as for the sequence models: :class:`~musewidgets.sampling.guidance.Guidance`), two priors
+of :mod:`musewidgets.sampling.guidance`: *parallels*, a new note (or a ``HOLD`` that moves a note's end) costs
+:data:`~musewidgets.sampling.guidance.PARALLEL_STRENGTH` logits per parallel fifth or octave it makes with the cells
+on both sides (:func:`~musewidgets.sampling.guidance.parallels.parallel_cost`); and *cadence* (``ending=True``),
+where the melody's last note lies in the tonic chord, the voices under it lean to a perfect or plagal cadence
+(:func:`~musewidgets.sampling.guidance.cadence.infill_cadence`). What they do, measured: docs/guidance.md.
 
 **What never changes.** Cells outside the mask keep their tokens, bit for bit, and their sound: a note that begins
 inside the mask and sounds on into cells outside it is kept whole (its masked cells are taken out of the mask),
@@ -70,10 +58,12 @@ import torch
 from ..checkpoints import Checkpoint, load_checkpoint, resolve
 from ..codecs.tokens import HOLD, PAD, PITCH0, REST
 from ..errors import CheckpointError, UnknownStyleError
-from ..keys import estimate_key, key_scores
-from ..piece import Note, Part, Piece, parse_key
+from ..keys import estimate_key
+from ..piece import Note, Part, Piece
 from ..threads import SAMPLING_THREADS, torch_threads
-from . import guidance
+from .guidance import Guidance
+from .guidance.cadence import infill_cadence
+from .guidance.parallels import PARALLEL_STRENGTH, hold_cost, parallel_cost
 
 __all__ = [
     "ALPHA_MAX",
@@ -214,82 +204,6 @@ class _Window:
 
 
 # ----------------------------------------------------------------------------------------------- Gibbs
-_PITCHES = np.arange(128)
-
-
-def _parallel_penalty(
-    sounding: np.ndarray, onset: np.ndarray, t: int, v: int, strength: float, events: list[int] | None = None
-) -> np.ndarray | None:
-    """(128,) cost of each pitch ``p`` as a new note at cell (t, v): ``strength`` per parallel fifth or octave it
-    would make with another voice; ``None`` for none.
-
-    Two moves of voice ``v`` depend on ``p``: into it, from the event before ``t``, and out of it, where the note
-    ends (the cells after ``t`` that hold it) and the voice strikes its next note: from the last event of the note
-    to that onset. ``sounding`` (T, V): the pitch each voice sounds at each step (-1: silent); ``onset`` (T, V):
-    where notes start; ``events``: the steps where any note starts, in order (found from ``onset`` if not given).
-    """
-    T, V = sounding.shape
-    if events is None:
-        events = np.flatnonzero(onset.any(1)).tolist()
-    q = sounding[t].tolist()  # the other voices at t
-    cost = None
-
-    def add(cls, hit):
-        nonlocal cost
-        if cls in (0, 7):
-            cost = strength * hit if cost is None else cost + strength * hit
-
-    j = bisect.bisect_left(events, t)
-    if j:  # from the event before into t: both move the same way into the interval class they held
-        e0 = events[j - 1]
-        a0, b0 = int(sounding[e0, v]), sounding[e0].tolist()
-        for u in range(V):
-            if u != v and a0 >= 0 and q[u] >= 0 and b0[u] >= 0 and q[u] != b0[u]:
-                cls = abs(a0 - b0[u]) % 12
-                if cls in (0, 7):
-                    same_way = np.sign(_PITCHES - a0) == np.sign(q[u] - b0[u])
-                    add(cls, (_PITCHES != a0) & same_way & (np.abs(_PITCHES - q[u]) % 12 == cls))
-    end = t  # the note's last step: the cells after t that hold it
-    while end + 1 < T and not onset[end + 1, v] and sounding[end + 1, v] >= 0:
-        end += 1
-    if end + 1 < T and onset[end + 1, v]:  # out of the note, into the voice's next one
-        k = bisect.bisect_right(events, end) - 1
-        last = max(t, events[k]) if k >= 0 else t  # the last event while the note sounds (t is one)
-        c, r0, r = int(sounding[end + 1, v]), sounding[last].tolist(), sounding[end + 1].tolist()
-        for u in range(V):
-            if u != v and r0[u] >= 0 and r[u] >= 0 and r[u] != r0[u]:
-                cls = abs(c - r[u]) % 12
-                if cls in (0, 7):
-                    same_way = np.sign(c - _PITCHES) == np.sign(r[u] - r0[u])
-                    add(cls, (_PITCHES != c) & same_way & (np.abs(_PITCHES - r0[u]) % 12 == cls))
-    return cost
-
-
-def _hold_penalty(sounding: np.ndarray, onset: np.ndarray, t: int, v: int, strength: float, events: list[int]) -> float:
-    """The cost of ``HOLD`` at cell (t, v): holding the note the voice sounds at ``t - 1`` moves its end, and with it
-    the move out of the note into the voice's next one; ``strength`` per parallel fifth or octave that move makes."""
-    T, V = sounding.shape
-    a = int(sounding[t - 1, v]) if t else -1
-    if a < 0:
-        return 0.0
-    end = t
-    while end + 1 < T and not onset[end + 1, v] and sounding[end + 1, v] >= 0:
-        end += 1
-    if end + 1 >= T or not onset[end + 1, v]:
-        return 0.0
-    k = bisect.bisect_right(events, end) - 1
-    if k >= 0 and events[k] == t and onset[t, v] and onset[t].sum() == 1:
-        k -= 1  # held, this cell starts no note: t is no event
-    if k < 0:
-        return 0.0
-    last = events[k]
-    c, r0, r = int(sounding[end + 1, v]), sounding[last].tolist(), sounding[end + 1].tolist()
-    faults = 0
-    for u in range(V):
-        if u != v and a != c and r0[u] >= 0 and r[u] >= 0 and r[u] != r0[u]:
-            cls = abs(c - r[u]) % 12
-            faults += cls in (0, 7) and abs(a - r0[u]) % 12 == cls and (c > a) == (r[u] > r0[u])
-    return strength * faults
 
 
 def iter_fill(
@@ -301,7 +215,7 @@ def iter_fill(
     seed: int = 0,
     temperature: float = DEFAULT_TEMPERATURE,
     iterations: int | None = None,
-    guide: bool = True,
+    guide: bool | str | dict | Guidance = True,
     key: str | None = None,
     ending: bool = True,
     every: int | None = None,
@@ -334,69 +248,14 @@ def iter_fill(
         )
     ranges = [r for _, _, r in info["parts"]]  # what the model writes stays in the style's ranges
     free = _kept_whole(grid, mask.T)  # (T, V)
-    cadence = _cadence(piece, grid, free, key, style, codec.steps_per_quarter) if guide and ending else None
+    g = Guidance.of(guide)
+    cadence = None  # the cadence prior, where the melody's last note allows one
+    if g.cadence and ending:
+        cadence = infill_cadence(piece, grid, free, key, style, codec.steps_per_quarter, g.cadence)
     settings = dict(style=style, key=key, ending=ending, seed=seed, temperature=temperature, rounds=rounds)
     settings["cadence"] = cadence
     with torch_threads(SAMPLING_THREADS), torch.inference_mode():
-        yield from _gibbs(net, codec, enc.header, ranges, grid, free, guide=guide, every=every, **settings)
-
-
-def _cadence(piece: Piece, grid, free, key: str | None, style: str, steps_per_quarter: int = 4):
-    """The cadence prior for the bass, when the top voice's final note is given and lies in the tonic chord: a list
-    of windows ``(first step, last step, voice, pitch bias (128,), HOLD bias by pitch class (12,))``, one under the
-    final note (the style's final bass notes: the tonic) and, where the style has an approach profile, one on the
-    quarter before it (the notes its basses come to the final from: the dominant in a chorale); ``None`` where it does
-    not apply (see :func:`fill`)."""
-    T, V = grid.shape
-    top = grid[:, 0]
-    onsets = np.flatnonzero(top >= PITCH0)
-    if V < 2 or not len(onsets):
-        return None
-    first = int(onsets[-1])
-    last = first
-    while last + 1 < T and top[last + 1] == HOLD:
-        last += 1
-    if free[first : last + 1, 0].any() or not free[first : last + 1, V - 1].any():
-        return None
-    heard = key or _ending_key(piece, int(top[first] - PITCH0))
-    if heard is None:
-        return None
-    tonic, mode = parse_key(heard)
-    if (top[first] - PITCH0 - tonic) % 12 not in _TRIAD[mode]:
-        return None
-
-    def window(lo, hi, w, voice=V - 1):
-        pitch = guidance.CADENCE_STRENGTH * w[(_PITCHES - tonic) % 12]
-        hold = guidance.CADENCE_STRENGTH / 2 * (2 * w[(np.arange(12) - tonic) % 12] - 1)
-        return lo, hi, voice, pitch, hold
-
-    windows = [window(first, last, guidance.ending_weights(style, V)[V - 1].numpy().astype(float))]
-    triad = np.zeros(12)
-    triad[list(_TRIAD[mode])] = 1.0
-    windows += [window(first, first, triad, v) for v in range(1, V - 1)]  # inner voices: in the tonic chord
-    for v in range(1, V):  # the final chord is held: no voice moves on under the top voice's last note
-        if last > first:
-            windows.append((first + 1, last, v, np.zeros(128), np.full(12, guidance.CADENCE_STRENGTH)))
-    approach = guidance.approach_weights(style)
-    if approach is not None and first > 0 and free[max(0, first - steps_per_quarter) : first, V - 1].any():
-        windows.append(window(max(0, first - steps_per_quarter), first - 1, approach.numpy().astype(float)))
-    return windows
-
-
-def _ending_key(piece: Piece, final: int) -> str | None:
-    """The key a piece whose top voice ends on ``final`` most likely ends in: ``piece.key`` where its tonic chord
-    holds that note, else of the keys whose tonic chord does, the one the notes fit best (Krumhansl-Schmuckler). On
-    the last 8 bars of the 41 held-out chorales its tonic is Bach's final bass in 37 (the key signature's in 33, the
-    key estimated from all four of Bach's voices in 30: chorales modulate, and a signature does not tell a major
-    key from its relative minor)."""
-    if piece.key and (final - parse_key(piece.key)[0]) % 12 in _TRIAD[parse_key(piece.key)[1]]:
-        return piece.key
-    scores = key_scores(piece)
-    fits = [k for k in scores if (final - parse_key(k)[0]) % 12 in _TRIAD[parse_key(k)[1]]]
-    return max(fits, key=scores.get) if fits else None
-
-
-_TRIAD = {"major": (0, 4, 7), "minor": (0, 3, 7)}
+        yield from _gibbs(net, codec, enc.header, ranges, grid, free, guide=g, every=every, **settings)
 
 
 def _gibbs(
@@ -439,7 +298,7 @@ def _gibbs(
     state = np.where(free, REST, grid)
     cells = np.full((T, c.max_voices), PAD, dtype=np.int64)
     free_cells = np.argwhere(free)  # (n, 2) rows of (t, v), in time order
-    strength = guidance.PARALLEL_STRENGTH if guide and V > 1 else 0.0
+    strength = PARALLEL_STRENGTH * guide.parallels if V > 1 else 0.0
     every = every or max(1, rounds // 8)
 
     def decode():
@@ -494,11 +353,11 @@ def _draw_block(state, chosen, hidden, logits, allowed, noise, tau, strength, ca
                 if t and sounding[t - 1, v] >= 0:
                     row[HOLD] += hold_bias[sounding[t - 1, v] % 12]
         if strength:
-            cost = _parallel_penalty(sounding, onset, t, v, strength, events)
+            cost = parallel_cost(sounding, onset, t, v, strength, events)
             if cost is not None:
                 row[PITCH0:] -= cost
             if np.isfinite(row[HOLD]):
-                row[HOLD] -= _hold_penalty(sounding, onset, t, v, strength, events)
+                row[HOLD] -= hold_cost(sounding, onset, t, v, strength, events)
         if noise is None:
             token = int(np.argmax(row))
         else:  # rest, hold or a new note at the rhythm's temperature; which note at tau
@@ -533,7 +392,7 @@ def fill(
     seed: int = 0,
     temperature: float = DEFAULT_TEMPERATURE,
     iterations: int | None = None,
-    guide: bool = True,
+    guide: bool | str | dict | Guidance = True,
     key: str | None = None,
     ending: bool = True,
 ) -> Piece:
@@ -556,8 +415,9 @@ def fill(
         included).
     iterations : int, optional
         Gibbs rounds after the first draw (default :data:`DEFAULT_ROUNDS`; 0: the first draw only).
-    guide : bool, default True
-        Parallel fifths and octaves cost :data:`~musewidgets.sampling.guidance.PARALLEL_STRENGTH` logits each.
+    guide : bool, str, dict or Guidance, default True
+        The strengths of the ``parallels`` and ``cadence`` priors (:class:`~musewidgets.sampling.guidance.Guidance`);
+        ``False``: the model alone.
     key : str, optional
         The key the model is told (``'D minor'``); ``None``: unknown, the model hears it from the notes.
     ending : bool, default True

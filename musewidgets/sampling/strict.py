@@ -15,8 +15,8 @@ model's own probabilities decide among what is left (temperature, top-k and top-
 same seed gives the same notes, and ``strict=False`` leaves sampling exactly as it was.
 
 ``StrictVoiceLeading(..., parallels_only=True, penalty=p)`` is the soft form the default sampling uses as guidance
-(:mod:`musewidgets.sampling.guidance`): only parallel fifths and octaves, and they cost ``p`` (in logits) instead of being
-refused; crossings, spacing and range are left to the model, as real four-part music has them too.
+(:mod:`musewidgets.sampling.guidance.parallels`): only parallel fifths and octaves, and they cost ``p`` (in logits)
+instead of being refused; crossings, spacing and range are left to the model, as real four-part music has them too.
 """
 
 from __future__ import annotations

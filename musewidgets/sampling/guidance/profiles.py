@@ -1,0 +1,101 @@
+"""The style profiles the priors read: measured on each corpus style's training split and kept in
+``musewidgets/data/guidance/profiles.json``.
+
+``python -m musewidgets.sampling.guidance.profiles`` measures them again: how often bars return to earlier ones
+(:func:`~musewidgets.analysis.metrics.repetition_profile`), the notes the pieces end on
+(:func:`~musewidgets.analysis.metrics.ending_profile`), where in the bar notes start, and how often the final chord
+sounds through the whole last bar.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+__all__ = [
+    "MIN_ONSETS",
+    "PROFILES",
+    "ending_profiles",
+    "held_final_shares",
+    "onset_profiles",
+    "repetition_profiles",
+]
+
+PROFILES = Path(__file__).parents[2] / "data" / "guidance" / "profiles.json"
+
+
+@cache
+def _profiles() -> dict:
+    return json.loads(PROFILES.read_text())
+
+
+def repetition_profiles() -> dict[str, list[list[float]]]:
+    """Per corpus style, :func:`~musewidgets.analysis.metrics.repetition_profile` of its training split."""
+    return _profiles()["repetition"]
+
+
+def ending_profiles() -> dict[str, dict[str, list[float]]]:
+    """Per corpus style, :func:`~musewidgets.analysis.metrics.ending_profile` of its training split."""
+    return _profiles()["endings"]
+
+
+def onset_profiles() -> dict[str, dict[str, list[float]]]:
+    """Per corpus style and metre (``'4/2'``), the share of the training split's note onsets on each step of the bar
+    (metres with at least :data:`MIN_ONSETS` onsets)."""
+    return _profiles()["onsets"]
+
+
+def held_final_shares() -> dict[str, float]:
+    """Per corpus style, the share of its training pieces whose final sounds through the whole last bar: no note
+    starts in it (:func:`_held_finals`)."""
+    return _profiles()["held_finals"]
+
+
+MIN_ONSETS = 1000
+
+
+def _onsets(pieces) -> dict[str, list[float]]:
+    """Per metre, the share of the pieces' note onsets on each step of the bar (counted from the bar line)."""
+    counts: dict[str, list[float]] = {}
+    for piece in pieces:
+        steps = piece.steps_per_bar
+        row = counts.setdefault(f"{piece.time_signature[0]}/{piece.time_signature[1]}", [0.0] * steps)
+        for part in piece.parts:
+            for note in part.notes:
+                row[(note.start - piece.pickup) % steps] += 1
+    return {m: [round(c / sum(row), 6) for c in row] for m, row in counts.items() if sum(row) >= MIN_ONSETS}
+
+
+def _held_finals(pieces) -> float:
+    """Share of ``pieces`` (with notes) whose last note starts before the bar line of their last bar."""
+    ends = [
+        max(n.start for part in p.parts for n in part.notes) < p.pickup + (p.n_bars - 1) * p.steps_per_bar
+        for p in pieces
+        if p.n_notes
+    ]
+    return round(sum(ends) / len(ends), 6) if ends else 0.0
+
+
+def _measure() -> dict:
+    """Every corpus style's repetition, ending and onset profiles, of its training split (``python -m
+    musewidgets.sampling.guidance.profiles``)."""
+    from ...analysis.metrics import ending_profile, repetition_profile
+    from ...datasets.corpus import load_style, styles
+
+    train = {s.name: load_style(s.name, progress=False).split("train") for s in styles()}
+    return {
+        "note": "made by `python -m musewidgets.sampling.guidance.profiles` from each corpus style's training split "
+        "(musewidgets.analysis.metrics.repetition_profile and ending_profile; onsets and held finals: "
+        "musewidgets.sampling.guidance.profiles._onsets and _held_finals)",
+        "repetition": {name: repetition_profile(pieces) for name, pieces in train.items()},
+        "endings": {name: ending_profile(pieces) for name, pieces in train.items()},
+        "onsets": {name: _onsets(pieces) for name, pieces in train.items()},
+        "held_finals": {name: _held_finals(pieces) for name, pieces in train.items()},
+    }
+
+
+if __name__ == "__main__":
+    PROFILES.parent.mkdir(parents=True, exist_ok=True)
+    PROFILES.write_text(json.dumps(_measure(), indent=1) + "\n")
+    print(f"wrote {PROFILES}")
