@@ -41,8 +41,8 @@ TAIL_SECONDS = 1.0  # release and reverb after the last note-off (measured: < 0.
 BACKENDS = ("midirenderer", "fluidsynth")
 _TICKS_PER_SECOND = 960  # 480 ticks per quarter at 120 qpm: one tick is exactly 50 samples at 48 kHz
 _SAMPLES_PER_TICK = NATIVE_RATE // _TICKS_PER_SECOND
-_BLOCK = 64  # the synthesizer starts notes on blocks of 64 samples
-_TICKS_PER_BLOCK = 32  # 1600 samples: a whole number of ticks and of blocks
+# the synthesizer starts notes on blocks of 64 samples: 32 ticks (1600 samples) are a whole number of blocks
+_TICKS_PER_BLOCK = 32
 BANK_TAIL_SECONDS = 0.6  # release kept with each note in the bank; the rest (below about -40 dB) fades out
 _FADE = 1920  # samples (40 ms) of fade-out where a kept note's tail is cut
 _SILENCE = 16  # int16 units (about -66 dBFS): where a kept note's tail is cut

@@ -25,14 +25,33 @@ def _cmd_styles(args: argparse.Namespace) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    from . import export, io
-
     outputs = [Path(o) for o in args.output]
-    for out in outputs:  # refuse before reading, so nothing is half done
+    _check_outputs(outputs)
+    _save(_read_noted(args.input), outputs)
+
+
+def _check_outputs(outputs: Sequence[str | Path]) -> None:
+    """Refuse an output that cannot be written before any work, so nothing is half done."""
+    from . import export
+
+    for out in outputs:
         export.check_exportable(out)
-    piece, report = io.read_with_report(args.input)
+
+
+def _read_noted(path: str):
+    """Read a music file; what reading changed or remarked goes to stderr as a ``note:`` line."""
+    from . import io
+
+    piece, report = io.read_with_report(path)
     if report.changed or report.remarks:
         print(f"note: {report}", file=sys.stderr)
+    return piece
+
+
+def _save(piece, outputs: Sequence[str | Path]) -> None:
+    """Save ``piece`` to every output (by suffix), saying each one written."""
+    from . import export
+
     for out in outputs:
         export.save(piece, out)
         print(f"wrote {out}")
@@ -66,21 +85,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
     config = TrainConfig(
         family=args.model,
         styles=tuple(args.style) if args.style else TrainConfig.styles,
-        minutes=args.minutes,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seq_len=args.seq_len,
-        eval_every=args.eval_every,
-        device=args.device,
-        limit_pieces=args.limit_pieces,
         model=overrides,
-        init=args.init,
-        seed=args.seed,
-        data=args.data,
-        style_name=args.style_name,
-        anneal=args.anneal,
-        ending_bars=args.ending_bars,
+        **_options(
+            args, "minutes", "max_steps", "batch_size", "lr", "seq_len", "eval_every", "device", "limit_pieces",
+            "init", "seed", "data", "style_name", "anneal", "ending_bars",
+        ),
     )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -89,8 +98,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         raise ValueError("--style-name names the style of your own music: give --data FOLDER too")
     if args.data is not None and args.style:
         raise ValueError("--data trains on your own music as one style: leave out --style")
-    command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
-    trainer = Trainer(config, args.out, command=command, resume=args.resume)
+    trainer = Trainer(config, args.out, command=_command_line(args.command_line), resume=args.resume)
     if args.resume and not trainer.last_path.exists():
         raise ValueError(f"--resume: nothing to resume in {out} (no {trainer.last_path.name}); leave out --resume")
     trainer.check()
@@ -121,6 +129,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
         write_cards(args.out)
         print(f"model cards written to {args.out}")
+
+
+def _options(args: argparse.Namespace, *names: str) -> dict:
+    """The options ``names`` of ``args`` as keyword arguments of the same names."""
+    return {name: getattr(args, name) for name in names}
 
 
 def _number(text: str):
@@ -175,16 +188,8 @@ def _cmd_similar(args: argparse.Namespace) -> None:
 def _cmd_scorecard(args: argparse.Namespace) -> None:
     from .evaluation import scorecard as sc
 
-    rows = sc.scorecard(
-        args.model or sc.DEFAULT_MODELS,
-        args.style,
-        takes=args.takes,
-        bars=args.bars,
-        seed=args.seed,
-        strict=args.strict,
-        unguided=args.unguided,
-        progress=not args.quiet,
-    )
+    options = _options(args, "takes", "bars", "seed", "strict", "unguided")
+    rows = sc.scorecard(args.model or sc.DEFAULT_MODELS, args.style, **options, progress=not args.quiet)
     table = sc.to_markdown(rows)
     print(table, end="")
     if args.json:
@@ -196,63 +201,38 @@ def _cmd_scorecard(args: argparse.Namespace) -> None:
             print(f"cited in {card}", file=sys.stderr)
 
 
-def _command_line() -> str:
-    return "musewidgets " + " ".join(sys.argv[1:])
+def _command_line(given: str | None = None) -> str:
+    """The command as typed (``given`` instead where a caller passed ``--command-line``), for cards and pages."""
+    return "musewidgets " + " ".join(sys.argv[1:]) if given is None else given
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
-    from . import export, io
+    from . import io
     from .sampling.sampler import load_sampler
 
-    for out in args.output:
-        export.check_exportable(out)
+    _check_outputs(args.output)
     sampler = load_sampler(args.checkpoint or args.model)
     primer = io.read(args.primer) if args.primer else None
-    [piece] = sampler.generate(
-        style=args.style,
-        bars=args.bars,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        primer=primer,
-        strict=args.strict,
-        key=args.key,
-        metre=args.metre,
-        ending=not args.keep_going,
-    )
-    for out in args.output:
-        export.save(piece, out)
-        print(f"wrote {out}")
+    options = _options(args, "style", "bars", "temperature", "top_k", "top_p", "seed", "strict", "key", "metre")
+    [piece] = sampler.generate(**options, primer=primer, ending=not args.keep_going, guide=args.guide)
+    _save(piece, args.output)
 
 
 def _cmd_harmonize(args: argparse.Namespace) -> None:
     import warnings
 
-    from . import export, io
     from .sampling.infill import harmonize
 
-    for out in args.output:
-        export.check_exportable(out)
-    melody, report = io.read_with_report(args.input)
-    if report.changed or report.remarks:
-        print(f"note: {report}", file=sys.stderr)
+    _check_outputs(args.output)
+    melody = _read_noted(args.input)
+    options = _options(args, "style", "seed", "temperature", "iterations")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        piece = harmonize(
-            melody,
-            style=args.style,
-            seed=args.seed,
-            temperature=args.temperature,
-            iterations=args.iterations,
-            guide=not args.unguided,
-            model=args.checkpoint or args.model,
-        )
+        guide, model = "off" if args.unguided else args.guide, args.checkpoint or args.model
+        piece = harmonize(melody, **options, guide=guide, model=model)
     for w in caught:  # the melody moved into the soprano range, say
         print(f"note: {w.message}", file=sys.stderr)
-    for out in args.output:
-        export.save(piece, out)
-        print(f"wrote {out}")
+    _save(piece, args.output)
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
@@ -304,23 +284,14 @@ def _cmd_bench_jsb(args: argparse.Namespace) -> None:
     folder = args.models
     if args.train:
         folder = Path(args.out or f"bench-{dataset.name}")
-        command = "musewidgets " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
         if args.minutes:
             budgets = ", ".join(f"{n} {args.minutes:g} min" for n in args.only or bench.MODELS)
         else:
             budgets = ", ".join(f"{n} {args.steps or bench.MODELS[n].steps} steps" for n in args.only or bench.MODELS)
         print(f"training on {dataset.summary()}; budget: {budgets}; into {folder}", file=sys.stderr)
-        for s in bench.train(
-            dataset,
-            folder,
-            names=args.only,
-            steps=args.steps,
-            minutes=args.minutes,
-            jobs=args.jobs,
-            threads=args.threads,
-            command=command,
-            progress=not args.quiet,
-        ):
+        options = _options(args, "steps", "minutes", "jobs", "threads")
+        command = _command_line(args.command_line)
+        for s in bench.train(dataset, folder, names=args.only, **options, command=command, progress=not args.quiet):
             print(
                 f"{s['name']}: {s['reason']} after {s['steps']} steps ({s['frames']} frames), {s['seconds']:.0f} s, "
                 f"{s['frames_per_s']} frames/s on {s['threads']} thread(s)",
@@ -413,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="key to compose in, e.g. 'D minor' or 'Bb major' (default: the model chooses)")
     p.add_argument("--metre", help="time signature, e.g. 6/8 (default: the style's most common)")
     p.add_argument("--keep-going", action="store_true", help="do not end like a piece: stop as if the music went on")
+    _add_guide(p, "key, cadence, held_final, repeats, style, pitch, parallels, grid")
     _add_outputs(p)
     p.set_defaults(func=_cmd_generate)
 
@@ -429,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--temperature", type=_non_negative_float, default=1.0, help="of the notes chosen (default 1; 0 = likeliest)"
     )
     p.add_argument("--iterations", type=_non_negative_int, help="Gibbs rounds (default 96)")
-    p.add_argument("--unguided", action="store_true", help="no cost on parallel fifths and octaves: the model alone")
+    _add_guide(p, "parallels, cadence")
+    p.add_argument("--unguided", action="store_true", help="the model alone: the same as --guide off")
     _add_outputs(p)
     p.set_defaults(func=_cmd_harmonize)
 
@@ -538,11 +511,16 @@ def _add_outputs(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _int_at_least(text: str, low: int) -> int:
+def _parse_as(text: str, cast: type, kind: str):
+    """``cast(text)``; argparse's error saying the option must be ``kind`` where ``text`` is not one."""
     try:
-        value = int(text)
+        return cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
+
+
+def _int_at_least(text: str, low: int) -> int:
+    value = _parse_as(text, int, "a whole number")
     if value < low:
         bound = "at least 1" if low == 1 else f"{low} or more"
         raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
@@ -553,25 +531,37 @@ def _positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
 
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _guidance(text: str) -> str:
+    """``text`` if it names guidance strengths (``cadence=0,key=2``, ``on``, ``off``); argparse's error if not."""
+    from .sampling.guidance import Guidance
+
+    try:
+        return str(Guidance.parse(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_guide(p: argparse.ArgumentParser, priors: str) -> None:
+    what = f"strengths of the sampling priors ({priors}): 1 as shipped, 0 off, e.g. 'cadence=0' or 'off' (default on)"
+    p.add_argument("--guide", type=_guidance, default="on", help=what)
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    value = _parse_as(text, float, "a number")
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    return _int_at_least(text, 0)
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
 
 
 def _probability(text: str) -> float:

@@ -58,16 +58,29 @@ def plot_pianoroll(
     matplotlib.collections.PolyCollection
         One rectangle per note, coloured by part.
     """
-    from matplotlib.collections import PolyCollection
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     if ax is None:
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(8, 3))
-    spb = piece.steps_per_bar
-    end = max(piece.bar_start(piece.n_bars), 1)
+    notes = _note_bars(piece)
+    ax.add_collection(notes)
+    _grid(ax, piece)
+    if highlight is not None:
+        start, stop = highlight
+        ax.axvspan(piece.bar_start(start), piece.bar_start(stop), color="#FFE08A", alpha=0.45, zorder=1)
+    handles = _legend_handles(piece) + _ring_marks(ax, marks)
+    if legend and handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+    label = piece.title if title is None else title
+    if label:
+        ax.set_title(label, loc="left", fontsize="medium")
+    return notes
+
+
+def _note_bars(piece: Piece) -> PolyCollection:
+    """One rectangle per note, 0.8 semitones high, coloured by part (:data:`PART_COLORS`)."""
+    from matplotlib.collections import PolyCollection
+
     verts, colors = [], []
     for i, part in enumerate(piece.parts):
         color = PART_COLORS[i % len(PART_COLORS)]
@@ -75,9 +88,13 @@ def plot_pianoroll(
             x0, x1, y0, y1 = n.start, n.end, n.pitch - 0.4, n.pitch + 0.4
             verts.append(((x0, y0), (x0, y1), (x1, y1), (x1, y0)))
             colors.append(color)
-    notes = PolyCollection(verts, facecolors=colors, edgecolors="white", linewidths=0.5, zorder=3)
-    ax.add_collection(notes)
+    return PolyCollection(verts, facecolors=colors, edgecolors="white", linewidths=0.5, zorder=3)
 
+
+def _grid(ax: Axes, piece: Piece) -> None:
+    """Limits, beat and bar lines, bar numbers along x and pitch names along y; no ticks or spines."""
+    spb = piece.steps_per_bar
+    end = max(piece.bar_start(piece.n_bars), 1)
     pitches = [n.pitch for p in piece.parts for n in p.notes] or [60]
     low, high = min(pitches), max(pitches)
     ax.set_xlim(0, end)
@@ -98,22 +115,26 @@ def plot_pianoroll(
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    if highlight is not None:
-        start, stop = highlight
-        ax.axvspan(piece.bar_start(start), piece.bar_start(stop), color="#FFE08A", alpha=0.45, zorder=1)
-    handles = []
-    if len(piece.parts) > 1:
-        handles = [Patch(color=PART_COLORS[i % len(PART_COLORS)], label=p.name) for i, p in enumerate(piece.parts)]
-    if len(marks):
-        xs, ys = zip(*marks)
-        ax.scatter(np.asarray(xs) + 0.5, ys, s=60, facecolors="none", edgecolors="#E00000", linewidths=1.4, zorder=4)
-        handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="#E00000", label="fault"))
-    if legend and handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
-    label = piece.title if title is None else title
-    if label:
-        ax.set_title(label, loc="left", fontsize="medium")
-    return notes
+
+
+def _legend_handles(piece: Piece) -> list:
+    """A legend patch per part, in its colour; none for a single part."""
+    from matplotlib.patches import Patch
+
+    if len(piece.parts) <= 1:
+        return []
+    return [Patch(color=PART_COLORS[i % len(PART_COLORS)], label=p.name) for i, p in enumerate(piece.parts)]
+
+
+def _ring_marks(ax: Axes, marks: Sequence[tuple[int, int]]) -> list:
+    """Ring the notes at ``marks`` (step, pitch) in red; returns their legend handle (none without marks)."""
+    from matplotlib.lines import Line2D
+
+    if not len(marks):
+        return []
+    xs, ys = zip(*marks)
+    ax.scatter(np.asarray(xs) + 0.5, ys, s=60, facecolors="none", edgecolors="#E00000", linewidths=1.4, zorder=4)
+    return [Line2D([], [], ls="", marker="o", mfc="none", mec="#E00000", label="fault")]
 
 
 def _label_every(ax: Axes, n_bars: int, bar_fraction: float) -> int:

@@ -202,3 +202,23 @@ def test_piece_features():
     assert features["pitch_range"] == 12.0
     with pytest.raises(ValueError, match="no notes"):
         piece_features(Piece((Part("Empty"),)))
+
+
+def test_feature_names_are_pinned():
+    """Saved taste models name their features: a change here (a metric added to ``METRIC_NAMES``, say) would leave
+    them unable to score what the Workbench measures now."""
+    metrics = FEATURE_NAMES[len(CUE_NAMES) + 4 : -8]
+    assert FEATURE_NAMES[len(CUE_NAMES) : len(CUE_NAMES) + 4] == ("mean_pitch", "notes_per_bar", "minor", "pitch_range")
+    assert metrics == (
+        "n_pitch_classes_used",
+        "polyphony",
+        "pitch_class_entropy",
+        "scale_consistency",
+        "empty_beat_rate",
+        "groove_consistency",
+        "repeated_bars",
+        "tonic_ending",
+        "parallels_per_8_bars",
+        "crossings_per_8_bars",
+    )
+    assert FEATURE_NAMES[-8:] == tuple(f"embedding_{i}" for i in range(8))

@@ -36,22 +36,17 @@ import numpy as np
 
 from ..keys import estimate_key
 from ..piece import Piece
+from .metrics import METRIC_NAMES
 from .mood import CUE_NAMES, mood_cues
+from .voice_leading import RATE_NAMES
 
 __all__ = ["EMBEDDING_SIZE", "FEATURE_NAMES", "TasteModel", "piece_features"]
 
-_METRICS = (  # from .metrics, beside the cues; mean_pitch, notes_per_bar and pitch_range come first already
-    "n_pitch_classes_used",
-    "polyphony",
-    "pitch_class_entropy",
-    "scale_consistency",
-    "empty_beat_rate",
-    "groove_consistency",
-    "repeated_bars",
-    "tonic_ending",
-    "parallels_per_8_bars",
-    "crossings_per_8_bars",
-)
+# From metrics(), in its order, beside the cues: mean_pitch, notes_per_bar and pitch_range come first already,
+# longest_bar_loop is left out, and of the voice-leading rates only parallels and crossings count.
+_LEFT_OUT = {"mean_pitch", "notes_per_bar", "pitch_range", "longest_bar_loop"}
+_RATES = ("parallels_per_8_bars", "crossings_per_8_bars")
+_METRICS = tuple(n for n in METRIC_NAMES if n not in _LEFT_OUT and (n not in RATE_NAMES or n in _RATES))
 EMBEDDING_SIZE = 8  # coordinates of the style classifier's piece embedding kept (of 64)
 FEATURE_NAMES: tuple[str, ...] = (
     *CUE_NAMES,

@@ -55,7 +55,6 @@ def _write_store_card(folder: Path, name: str, ck, seq_len: int) -> dict:
     import torch
 
     from ..datasets.store import TokenStore
-    from ..models.ngram import NGram
     from ..training import evaluate_nll
 
     info = ck.meta["store"]
@@ -63,13 +62,10 @@ def _write_store_card(folder: Path, name: str, ck, seq_len: int) -> dict:
     style = store.style
     split = {part: store.split(part) for part in ("train", "valid", "test")}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    rows: dict[str, dict] = {}
-    for order, label in ((1, "unigram"), (2, "bigram")):
-        model = NGram(order).fit(itertools.islice(split["train"].by_style[style], 2000))
-        rows[label] = {
-            part: {style: _per_token(*model.nll(_first_tokens(split[part].by_style[style])))}
-            for part in ("valid", "test")
-        }
+    rows = _baselines(
+        itertools.islice(split["train"].by_style[style], 2000),
+        {part: {style: _first_tokens(split[part].by_style[style])} for part in ("valid", "test")},
+    )
     ck.model.to(device)
     rows[name] = {
         part: evaluate_nll(ck.model, split[part], seq_len, device, max_tokens=STORE_EVAL_TOKENS)
@@ -79,25 +75,8 @@ def _write_store_card(folder: Path, name: str, ck, seq_len: int) -> dict:
     }
     ck.model.to("cpu")
     skipped = ", ".join(f"{n} {reason}" for reason, n in info["skipped"].items()) or "none"
-    meta = ck.meta
-    card = {
-        "name": name,
-        "family": ck.family,
-        "parameters": int(sum(p.numel() for p in ck.model.parameters())),
-        "styles": list(ck.styles),
-        "data": _store_data(info, style, skipped),
-        "command": meta.get("command", ""),
-        "train_seconds": meta.get("train_seconds"),
-        "steps": meta.get("steps"),
-        "machine": meta.get("machine", ""),
-        "train_config": meta.get("train_config", {}),
-        "init_from": meta.get("init_from"),
-        "nll_per_token": rows[name],
-        "comparison": rows,
-        "evaluated": time.strftime("%Y-%m-%d"),
-    }
-    (folder / f"{name}.json").write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
-    (folder / f"{name}.md").write_text(_markdown(card, [style]))
+    card = _card(name, ck, _store_data(info, style, skipped), rows)
+    _save_card(folder, card, [style])
     return card
 
 
@@ -129,7 +108,6 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
 
     from ..codecs import TokenCodec
     from ..datasets import corpus as corpus_mod
-    from ..models.ngram import NGram
     from ..training import SequenceData, evaluate_nll
 
     styles = sorted({s for ck in checkpoints.values() for s in ck.styles})
@@ -138,12 +116,10 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
     split = {name: SequenceData(codec, corpora, name, limit_pieces) for name in ("train", "valid", "test")}
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    rows: dict[str, dict] = {}
-    for order, label in ((1, "unigram"), (2, "bigram")):
-        model = NGram(order).fit(e for es in split["train"].by_style.values() for e in es)
-        rows[label] = {
-            part: {s: _per_token(*model.nll(split[part].by_style[s])) for s in styles} for part in ("valid", "test")
-        }
+    rows = _baselines(
+        (e for es in split["train"].by_style.values() for e in es),
+        {part: {s: split[part].by_style[s] for s in styles} for part in ("valid", "test")},
+    )
     for name, ck in checkpoints.items():
         if ck.family in ("gan", "infill"):  # no next-token likelihood: the infill model's is per hidden cell
             continue
@@ -156,24 +132,7 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
     cards = {}
     for name, ck in checkpoints.items():
         meta = ck.meta
-        card = {
-            "name": name,
-            "family": ck.family,
-            "parameters": int(sum(p.numel() for p in ck.model.parameters())),
-            "styles": list(ck.styles),
-            "data": "music21's bundled corpus via musewidgets.datasets.corpus (chorale: Bach chorales; folk: Essen; "
-            "irish: O'Neill 1850 + Ryan's Mammoth; renaissance: Palestrina, 4 voices); piece-level 80/10/10 split by "
-            "a stable hash of each piece id; random transposition within voice ranges while training",
-            "command": meta.get("command", ""),
-            "train_seconds": meta.get("train_seconds"),
-            "steps": meta.get("steps"),
-            "machine": meta.get("machine", ""),
-            "train_config": meta.get("train_config", {}),
-            "init_from": meta.get("init_from"),
-            "nll_per_token": rows.get(name),
-            "comparison": {k: v for k, v in rows.items()},
-            "evaluated": time.strftime("%Y-%m-%d"),
-        }
+        card = _card(name, ck, _CORPUS_DATA, rows)
         if ck.family == "gan":
             card["validation"] = {"metric": meta.get("valid_metric"), "per_style": meta.get("valid_stats")}
         if ck.family == "infill":
@@ -181,9 +140,59 @@ def _write_sequence_cards(folder: Path, checkpoints: dict, seq_len: int, limit_p
 
             card["validation"] = {"metric": meta.get("valid_metric"), "nll": card_nll(ck, corpora, limit_pieces)}
         cards[name] = card
-        (folder / f"{name}.json").write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
-        (folder / f"{name}.md").write_text(_markdown(card, styles))
+        _save_card(folder, card, styles)
     return cards
+
+
+_CORPUS_DATA = (  # the data line of every card of a model trained on the corpus styles
+    "music21's bundled corpus via musewidgets.datasets.corpus (chorale: Bach chorales; folk: Essen; irish: O'Neill "
+    "1850 + Ryan's Mammoth; renaissance: Palestrina, 4 voices); piece-level 80/10/10 split by a stable hash of each "
+    "piece id; random transposition within voice ranges while training"
+)
+
+
+def _baselines(train, held_out: dict[str, dict]) -> dict[str, dict]:
+    """Rows of the unigram and bigram baselines fitted on the pieces ``train``: their NLL per token on the pieces
+    ``held_out[part][style]``, keyed ``[label][part][style]``. Each iterable of pieces is read once."""
+    from ..models.ngram import NGram
+
+    train = list(train)
+    held_out = {part: {s: list(pieces) for s, pieces in by_style.items()} for part, by_style in held_out.items()}
+    rows: dict[str, dict] = {}
+    for order, label in ((1, "unigram"), (2, "bigram")):
+        model = NGram(order).fit(train)
+        rows[label] = {
+            part: {s: _per_token(*model.nll(pieces)) for s, pieces in by_style.items()}
+            for part, by_style in held_out.items()
+        }
+    return rows
+
+
+def _card(name: str, ck, data: str, rows: dict[str, dict]) -> dict:
+    """The card of checkpoint ``ck``: what it is, how it was trained (its meta), ``data`` and the NLL ``rows``."""
+    meta = ck.meta
+    return {
+        "name": name,
+        "family": ck.family,
+        "parameters": int(sum(p.numel() for p in ck.model.parameters())),
+        "styles": list(ck.styles),
+        "data": data,
+        "command": meta.get("command", ""),
+        "train_seconds": meta.get("train_seconds"),
+        "steps": meta.get("steps"),
+        "machine": meta.get("machine", ""),
+        "train_config": meta.get("train_config", {}),
+        "init_from": meta.get("init_from"),
+        "nll_per_token": rows.get(name),
+        "comparison": dict(rows),
+        "evaluated": time.strftime("%Y-%m-%d"),
+    }
+
+
+def _save_card(folder: Path, card: dict, styles: list[str]) -> None:
+    """Write ``<name>.json`` and ``<name>.md`` of ``card`` in ``folder``."""
+    (folder / f"{card['name']}.json").write_text(json.dumps(card, indent=1, sort_keys=True) + "\n")
+    (folder / f"{card['name']}.md").write_text(_markdown(card, styles))
 
 
 def _per_token(total: float, count: int) -> float:
@@ -248,7 +257,8 @@ def _infill_lines(card: dict) -> list[str]:
     nll = v.get("nll") or {}
     styles = sorted({s for split in nll.values() for s in split})
     return [
-        "An infill model predicts hidden cells of the voices x time grid from all the others (musewidgets.sampling.infill).",
+        "An infill model predicts hidden cells of the voices x time grid from all the others "
+        "(musewidgets.sampling.infill).",
         "NLL per hidden cell (nats; lower is better) on fixed seeded windows and masks of the valid and test",
         "splits (musewidgets.training.infill; not comparable with the sequence models' NLL per token):",
         "",

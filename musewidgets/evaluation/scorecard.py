@@ -89,6 +89,7 @@ COLUMNS = (
     "metre_asked",
 )
 CONTROL_GROUPS = 8  # keys (and metres, in turn) asked for per model and style
+_NOTHING_ASKED = {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}  # no control
 
 
 def overlap_area(a, b) -> float:
@@ -213,7 +214,7 @@ def control(sampler, style: str, *, takes: int, bars: int, seed: int = 0, temper
     from ..piece import key_name, parse_key
 
     if not sampler.controls:
-        return {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}
+        return dict(_NOTHING_ASKED)
     rng = np.random.default_rng(seed)
     metres = sampler.metres(style)
     ours = theirs = metre_ok = 0
@@ -269,57 +270,76 @@ def scorecard(
     from ..datasets.corpus import STYLES, get_style
     from ..sampling.sampler import load_sampler
 
-    if isinstance(takes, bool) or not isinstance(takes, int) or not 2 <= takes <= 64:
-        raise ValueError(f"`takes` must be a whole number from 2 to 64, got {takes!r}")
-    if isinstance(bars, bool) or not isinstance(bars, int) or not 1 <= bars <= 64:
-        raise ValueError(f"`bars` must be a whole number from 1 to 64, got {bars!r}")
+    _check_sizes(takes, bars)
     styles = list(styles or STYLES)
     for s in styles:
         get_style(s)
     samplers = {m: load_sampler(m) for m in models}
     classifier = load_classifier()
     real = {s: real_excerpts(s, takes, bars, seed=seed) for s in styles}
-    voices = {s: get_style(s).voices for s in styles}
-    cells = []  # (model, style, variant): "" (as shipped), "strict" or "unguided"
-    for m in models:
-        for s in (s for s in styles if s in samplers[m].styles):
-            cells.append((m, s, ""))
-            if strict and samplers[m].family != "gan" and voices[s] > 1:
-                cells.append((m, s, "strict"))
-            if unguided and samplers[m].controls:
-                cells.append((m, s, "unguided"))
+    cells = _cells(models, samplers, styles, strict=strict, unguided=unguided)
     rows = []
     with tqdm(total=len(cells) + len(styles), desc="scorecard", unit="row", disable=not progress) as bar:
         for m, s, variant in cells:
             name = " ".join(filter(None, (Path(str(m)).stem, variant)))
             bar.set_postfix_str(f"{name} {s}")
             options = {"strict": variant == "strict", "guide": variant != "unguided"}
-            generated = []
-            metres = samplers[m].metres(s)
-            for metre, count in metre_plan(metres, real[s], takes):  # each metre's takes seeded by its place
-                generated += samplers[m].generate(
-                    style=s,
-                    bars=bars,
-                    n=count,
-                    seed=seed + metres.index(metre),
-                    temperature=temperature,
-                    metre=metre,
-                    **options,
-                )
+            sampled = {"takes": takes, "bars": bars, "seed": seed, "temperature": temperature, **options}
+            generated = _takes(samplers[m], s, real[s], **sampled)
             row = score(generated, real[s], style=s, model=name, classifier=classifier, seed=seed)
-            if variant == "strict":
-                row |= {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}
-            else:
-                row |= control(samplers[m], s, takes=takes, bars=bars, seed=seed, temperature=temperature, **options)
-            rows.append(row)
+            rows.append(row | (_NOTHING_ASKED if variant == "strict" else control(samplers[m], s, **sampled)))
             bar.update()
         for s in styles:
             other = real_excerpts(s, takes, bars, split="valid", seed=seed)
             row = score(other, real[s], style=s, model="real", classifier=classifier, seed=seed)
-            nothing_asked = {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}
-            rows.append(row | {"takes": len(other)} | nothing_asked)
+            rows.append(row | {"takes": len(other)} | _NOTHING_ASKED)
             bar.update()
     return rows
+
+
+def _check_sizes(takes: int, bars: int) -> None:
+    """Refuse ``takes`` outside 2..64 and ``bars`` outside 1..64 (whole numbers only)."""
+    if isinstance(takes, bool) or not isinstance(takes, int) or not 2 <= takes <= 64:
+        raise ValueError(f"`takes` must be a whole number from 2 to 64, got {takes!r}")
+    if isinstance(bars, bool) or not isinstance(bars, int) or not 1 <= bars <= 64:
+        raise ValueError(f"`bars` must be a whole number from 1 to 64, got {bars!r}")
+
+
+def _cells(models, samplers: dict, styles: list[str], *, strict: bool, unguided: bool) -> list[tuple]:
+    """The rows to sample, ``(model, style, variant)`` with variant ``""`` (as shipped), ``"strict"`` or
+    ``"unguided"``: every style a model knows, and the variants asked for where the model has them."""
+    from ..datasets.corpus import get_style
+
+    cells = []
+    for m in models:
+        sampler = samplers[m]
+        for s in (s for s in styles if s in sampler.styles):
+            cells.append((m, s, ""))
+            if strict and sampler.family != "gan" and get_style(s).voices > 1:
+                cells.append((m, s, "strict"))
+            if unguided and sampler.controls:
+                cells.append((m, s, "unguided"))
+    return cells
+
+
+def _takes(
+    sampler, style: str, real: list[Piece], *, takes: int, bars: int, seed: int, temperature: float, **options
+) -> list[Piece]:
+    """``takes`` takes of ``bars`` bars in ``style``, in the metres of the ``real`` excerpts (:func:`metre_plan`): one
+    batch per metre, seeded ``seed`` plus the metre's place in ``sampler.metres(style)``."""
+    generated = []
+    metres = sampler.metres(style)
+    for metre, count in metre_plan(metres, real, takes):  # each metre's takes seeded by its place
+        generated += sampler.generate(
+            style=style,
+            bars=bars,
+            n=count,
+            seed=seed + metres.index(metre),
+            temperature=temperature,
+            metre=metre,
+            **options,
+        )
+    return generated
 
 
 def _fmt(value, digits: int = 2) -> str:
