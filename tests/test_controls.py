@@ -143,7 +143,7 @@ def test_training_from_an_older_checkpoint_teaches_the_new_tables(tmp_path):
 
 
 def test_a_longer_count_down_starts_where_the_checkpoint_was(tmp_path):
-    from musewidgets.training.trainer import fresh_names
+    from musewidgets.training.warm_start import fresh_names
 
     path = tmp_path / "four.pt"
     old = build("lstm", {**TINY, "n_keys": 25, "ending_bars": 4})
@@ -324,7 +324,7 @@ def test_workbench_key_metre_and_ending_make_the_take_and_replay_it():
 
     wb = musewidgets.Workbench(style="folk")
     c = wb.controls
-    assert list(c.metre.options) == wb._sampler("lstm").metres("folk") and c.metre.value == "2/4"
+    assert list(c.metre.options) == wb.generation.sampler("lstm").metres("folk") and c.metre.value == "2/4"
     assert len(c.key.options) == 25 and c.key.value is None and c.ending.value is True
     c.bars.value, c.key.value, c.metre.value, c.ending.value = 2, "D minor", "6/8", False
     take = wb.generate()
@@ -338,7 +338,7 @@ def test_workbench_key_metre_and_ending_make_the_take_and_replay_it():
     assert list(c.metre.options) == ["4/4", "3/4"] and c.metre.value == "4/4"
     c.model.value = "gan"  # the GAN takes a key and an ending too, and writes each style in one metre
     assert not c.key.disabled and not c.ending.disabled and c.key.value == "D minor"
-    assert list(c.metre.options) == wb._sampler("gan").metres("chorale") == ["4/4"]
+    assert list(c.metre.options) == wb.generation.sampler("gan").metres("chorale") == ["4/4"]
     gan_take = wb.generate()
     assert gan_take.settings["key"] == "D minor" and gan_take.piece.key == "D minor"
     c.model.value = "lstm"
@@ -375,15 +375,19 @@ def test_a_take_asked_for_a_key_is_chosen_among_candidates_drawn_together(sample
     from musewidgets.sampling import guidance
 
     spied, spy = _spy(sampler)
+    from musewidgets.sampling import sampler as sampler_module
+
     seen = []
     real = guidance.choose_in_key
-    monkeypatch.setattr(guidance, "choose_in_key", lambda c, key, n: seen.append((len(c), key, n)) or real(c, key, n))
+    spy = lambda c, key, n: seen.append((len(c), key, n)) or real(c, key, n)  # noqa: E731
+    monkeypatch.setattr(sampler_module, "choose_in_key", spy)
     takes = spied.generate(style="folk", bars=1, n=2, seed=0, key="G major")
     assert len(takes) == 2 and seen and set(seen) == {(2 * guidance.KEY_CANDIDATES, "G major", 2)}
     assert takes == spied.generate(style="folk", bars=1, n=2, seed=0, key="G major")  # the same seed, the same takes
     seen.clear()
     spied.generate(style="folk", bars=1, n=2, seed=0)  # no key asked: the model's own choice
     spied.generate(style="folk", bars=1, n=2, seed=0, key="G major", guide=False)  # the model alone
+    spied.generate(style="folk", bars=1, n=2, seed=0, key="G major", guide="key=0")  # the key prior alone off
     assert not seen
 
 
@@ -451,14 +455,20 @@ def test_the_pitch_temperature_sharpens_the_choice_of_note_and_leaves_its_rhythm
     assert torch.allclose(q[:, [REST, HOLD]], p[:, [REST, HOLD]], atol=1e-6)
     a, b = PITCH0 + 60, PITCH0 + 61
     assert (q[0, a] / q[0, b]).item() == pytest.approx((p[0, a] / p[0, b]).item() ** 1.25, rel=1e-4)
+    from musewidgets.sampling.guidance import pitches
+
     seen = []
     real = guidance.among_pitches
-    monkeypatch.setattr(guidance, "among_pitches", lambda logits, t, b: seen.append(t) or real(logits, t, b))
+    monkeypatch.setattr(pitches, "among_pitches", lambda logits, t, b: seen.append(t) or real(logits, t, b))
     sampler.generate(style="chorale", bars=1, seed=0)
     assert seen and set(seen) == {guidance.PITCH_TEMPERATURE["chorale"]} and seen[0] < 1
     seen.clear()
+    sampler.generate(style="chorale", bars=1, seed=0, guide="pitch=2")  # twice as strong: 0.8 ** 2
+    assert seen and set(seen) == {guidance.PITCH_TEMPERATURE["chorale"] ** 2}
+    seen.clear()
     sampler.generate(style="folk", bars=1, seed=0)  # a folk tune's notes are as the model draws them
     sampler.generate(style="chorale", bars=1, seed=0, guide=False)
+    sampler.generate(style="chorale", bars=1, seed=0, guide="pitch=0")
     assert not seen
 
 
@@ -490,23 +500,20 @@ def test_ending_weights_follow_the_style_s_real_endings():
     assert 0 < held[0] < 2 and held[1] == -2.0  # holding the fifth is fine, the second is not
 
 
-def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sampler, monkeypatch):
+def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sampler):
     from musewidgets.analysis.metrics import tonic_ending
     from musewidgets.keys import estimate_key
-    from musewidgets.sampling import guidance
-    from musewidgets.sampling.guidance import plan_ending
+    from musewidgets.sampling.guidance import Guidance, plan_ending
 
-    monkeypatch.setattr(guidance, "CADENCE_STRENGTH", 50.0)
-    monkeypatch.setattr(guidance, "HOLD_STRENGTH", 100.0)
-    monkeypatch.setattr(guidance, "PITCH_TEMPERATURE", {})  # the key and cadence priors alone, on an untrained model
+    strong = Guidance(cadence=10, pitch=0)  # the key and cadence priors alone, the cadence ten times as strong
     # strict: an untrained model crosses its voices, and then the top note of the last chord is not the soprano's
-    takes = sampler.generate(style="chorale", bars=2, n=4, seed=3, key="E minor", strict=True)
+    takes = sampler.generate(style="chorale", bars=2, n=4, seed=3, key="E minor", strict=True, guide=strong)
     assert [estimate_key(t.replace(key=None)) for t in takes] == ["E minor"] * 4
     assert [tonic_ending(t) for t in takes] == [1.0] * 4  # a key asked for closes on its tonic
     # without one, each take ends on a final drawn from Bach's endings (for this seed: the tonic, four times)
     drawn = plan_ending("chorale", 4, 4, 3)[3].argmax(1)
     assert drawn.tolist() == [0] * 4
-    free = sampler.generate(style="chorale", bars=2, n=4, seed=3, strict=True)  # the tonic of the take so far
+    free = sampler.generate(style="chorale", bars=2, n=4, seed=3, strict=True, guide=strong)  # the take's tonic
     assert [tonic_ending(t, estimate_key(t.slice_bars(0, 1))) for t in free] == [1.0] * 4
     alone = sampler.generate(style="chorale", bars=2, n=4, seed=3, key="E minor", strict=True, guide=False)
     assert [t.parts for t in alone] != [t.parts for t in takes]
@@ -549,15 +556,14 @@ def test_held_final_logits_attack_a_note_then_only_hold_it():
     assert torch.isfinite(silent[0]).nonzero().flatten().tolist() == [REST]
 
 
-def test_held_finals_attack_on_the_second_to_last_bar_line_and_leave_the_other_takes_alone(sampler, monkeypatch):
+def test_held_finals_attack_on_the_second_to_last_bar_line_and_leave_the_other_takes_alone(sampler):
     from musewidgets.sampling import guidance
 
-    monkeypatch.setattr(guidance, "held_final_shares", lambda: {"chorale": 0.5})
-    held = guidance.plan_held_final("chorale", 6, seed=3)
+    often = 100.0  # a third of chorale takes hold their final (0.35 % of Bach's chorales do)
+    held = guidance.plan_held_final("chorale", 6, seed=3, strength=often)
     assert 0 < held.sum() < 6
-    takes = sampler.generate(style="chorale", bars=4, n=6, seed=3)
-    monkeypatch.setattr(guidance, "held_final_shares", lambda: {})
-    plain = sampler.generate(style="chorale", bars=4, n=6, seed=3)
+    takes = sampler.generate(style="chorale", bars=4, n=6, seed=3, guide=guidance.Guidance(held_final=often))
+    plain = sampler.generate(style="chorale", bars=4, n=6, seed=3, guide="held_final=0")
     for take, other, is_held in zip(takes, plain, held.tolist()):
         spb = take.steps_per_bar
         starts = [[n.start for n in part.notes] for part in take.parts]
@@ -567,5 +573,5 @@ def test_held_finals_attack_on_the_second_to_last_bar_line_and_leave_the_other_t
         else:
             assert take.parts == other.parts  # the plan's draws do not touch the others
     short = sampler.generate(style="chorale", bars=3, n=6, seed=4)  # under 4 bars: no held final
-    monkeypatch.setattr(guidance, "held_final_shares", lambda: {"chorale": 0.5})
-    assert [t.parts for t in sampler.generate(style="chorale", bars=3, n=6, seed=4)] == [t.parts for t in short]
+    again = sampler.generate(style="chorale", bars=3, n=6, seed=4, guide=guidance.Guidance(held_final=often))
+    assert [t.parts for t in again] == [t.parts for t in short]

@@ -209,15 +209,15 @@ def test_the_regenerate_button_runs_in_the_background_and_stop_keeps_the_first_d
     wb.infill_rounds = 64
     wb.editor.select((0, 2), [3])
     calls = []
-    original = wb._set_rounds
+    original = wb.jobs.show_rounds
 
     def stop_after_the_first_draw(done, rounds):
         calls.append(done)
         original(done, rounds)
         if len(calls) == 2:  # the first yield: the first draw is done
-            wb._stop.set()
+            wb.jobs.stop()
 
-    monkeypatch.setattr(wb, "_set_rounds", stop_after_the_first_draw)
+    monkeypatch.setattr(wb.jobs, "show_rounds", stop_after_the_first_draw)
     wb.regenerate_button.click()
     wb.wait(120)
     take = wb.current

@@ -122,7 +122,7 @@ def test_candidates_are_ranked_as_they_will_be_heard(bench, monkeypatch):
     bench.controls.candidates.value = 3
     bench.controls.tempo.value = 61
     ranked = []
-    monkeypatch.setattr(bench, "_rank", lambda pieces: ranked.extend(pieces) or list(range(len(pieces))))
+    monkeypatch.setattr(bench.history, "rank", lambda pieces: ranked.extend(pieces) or list(range(len(pieces))))
     bench.generate()
     assert len(ranked) == 3 and {p.tempo for p in ranked} == {61.0}
     assert [p.parts[0].program for p in ranked] == [bench.takes[-1].piece.parts[0].program] * 3

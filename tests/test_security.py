@@ -182,4 +182,4 @@ def test_an_upload_over_the_size_limit_is_refused_in_the_status_line():
     wb = musewidgets.Workbench(model="lstm", style="folk")
     wb.controls.upload.value = upload_value("huge.mid", b"MThd" + b"\0" * MAX_FILE_BYTES)
     assert "huge.mid" in wb.status.value and "MB" in wb.status.value and "#b00020" in wb.status.value
-    assert wb._uploaded is None
+    assert wb.generation.uploaded is None

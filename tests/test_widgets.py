@@ -353,7 +353,7 @@ def test_starring_the_selected_take_updates_the_caption_without_drawing_again(wb
     assert take.starred and view.label == take.label and view.label.startswith(f"★ #{take.id} ")
     assert view.audio_wav is sound and view.roll_png is roll and view.score_svg is score  # nothing drawn again
     assert wb.compare_area.children == compared and compared[0].label == take.label  # the compared copy too
-    assert wb._shown_take_id == take.id
+    assert wb.stage.shown_id == take.id
     wb.take_list.star_button.click()
     assert not take.starred and view.label == take.label and "★" not in view.label
     assert view.audio_wav is sound
@@ -513,7 +513,7 @@ def test_exception_in_the_sampler_is_shown_and_takes_are_safe(wb, monkeypatch):
     def broken(family):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(wb, "_sampler", broken)
+    monkeypatch.setattr(wb.generation, "sampler", broken)
     wb.generate_button.click()
     wb.wait(30)
     assert is_error(wb)
@@ -728,7 +728,7 @@ def assert_views_show(wb, take) -> None:
     """Roll and sound show ``take``, the caption names it as it is now (and the Workbench says the view shows it)."""
     assert (wb.view.roll_png, wb.view.audio_wav) == rendered(take.piece)
     assert wb.view.label == take.label and not wb.view.pending
-    assert wb._shown_take_id == take.id
+    assert wb.stage.shown_id == take.id
 
 
 def pausing_sampler(monkeypatch, pause_after=(), fail_after=None):
@@ -828,7 +828,7 @@ def test_views_show_the_selected_take_after_every_action(fresh_wb, cached_render
 def test_a_take_selected_while_a_generation_fails_is_shown(fresh_wb, cached_rendering, monkeypatch):
     older, newer = fresh_wb.generate(), fresh_wb.generate()
     reached, go = pausing_sampler(monkeypatch, pause_after=(1,), fail_after=1)
-    fresh_wb._redraw_every = 0  # draw every bar while sampling
+    fresh_wb.jobs.redraw_every = 0  # draw every bar while sampling
     fresh_wb.generate_button.click()
     assert reached[1].wait(30)
     fresh_wb.take_list.selected = older.id  # the user picks an older take while the model samples
@@ -842,7 +842,7 @@ def test_a_take_selected_while_a_generation_fails_is_shown(fresh_wb, cached_rend
 def test_a_take_selected_while_generating_is_shown_until_the_new_take_arrives(fresh_wb, cached_rendering, monkeypatch):
     older, newer = fresh_wb.generate(), fresh_wb.generate()
     reached, go = pausing_sampler(monkeypatch, pause_after=(1, 2))
-    fresh_wb._redraw_every = 0  # draw every bar while sampling
+    fresh_wb.jobs.redraw_every = 0  # draw every bar while sampling
     fresh_wb.controls.bars.value = 4
     fresh_wb.generate_button.click()
     assert reached[1].wait(30)

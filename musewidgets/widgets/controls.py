@@ -82,23 +82,7 @@ class SamplerControls(w.VBox):
         self.top_p = _FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 off)", **_slider())
         self.bars = _IntSlider(value=8, min=1, max=64, description="bars", **_slider())
         self.tempo = _IntSlider(value=80, min=30, max=240, description="tempo (qpm)", **_slider())
-        self.seed = _IntText(
-            value=0,
-            min=0,
-            max=2**31 - 1,
-            description="seed",
-            tooltip="each press draws a new seed; a seed you type is used by the next press; lock it to keep it",
-            style={"description_width": f"{LABEL_WIDTH}px"},
-            layout=w.Layout(width=f"{LABEL_WIDTH + 90}px"),
-        )
-        self.new_seed = w.Button(description="new seed", icon="random", layout=w.Layout(width="auto"))
-        self.lock_seed = w.ToggleButton(
-            value=False,
-            description="lock",
-            icon="lock",
-            layout=w.Layout(width="65px"),
-            tooltip="keep this seed: the same settings replay the same take",
-        )
+        self._make_seed()
         self.candidates = _IntSlider(value=1, min=1, max=8, description="candidates", **_slider())
         self.voice_leading = _Dropdown(
             options=[("as the model plays", False), ("strict: no parallels", True)],
@@ -116,6 +100,38 @@ class SamplerControls(w.VBox):
             tooltip=ENDING_TIP,
             **_small(),
         )
+        self._make_primer()
+        self.instruments = w.VBox(layout=w.Layout(overflow="visible"))
+        self.continue_bars = _IntSlider(value=4, min=1, max=32, description="continue by", **_slider())
+        self._seed_chosen = False  # the seed was set since the last press: that press uses it
+        self.new_seed.on_click(lambda _: self.roll_seed())
+        self.seed.observe(self._on_seed, names="value")
+        self.primer.observe(lambda _: self._show_primer_fields(), names="value")
+        super().__init__(self._rows(), layout=w.Layout(overflow="visible"))
+        self._show_primer_fields()
+
+    def _make_seed(self) -> None:
+        """The seed, "new seed" and "lock"."""
+        self.seed = _IntText(
+            value=0,
+            min=0,
+            max=2**31 - 1,
+            description="seed",
+            tooltip="each press draws a new seed; a seed you type is used by the next press; lock it to keep it",
+            style={"description_width": f"{LABEL_WIDTH}px"},
+            layout=w.Layout(width=f"{LABEL_WIDTH + 90}px"),
+        )
+        self.new_seed = w.Button(description="new seed", icon="random", layout=w.Layout(width="auto"))
+        self.lock_seed = w.ToggleButton(
+            value=False,
+            description="lock",
+            icon="lock",
+            layout=w.Layout(width="65px"),
+            tooltip="keep this seed: the same settings replay the same take",
+        )
+
+    def _make_primer(self) -> None:
+        """The primer menu, and the fields of a corpus piece or an uploaded file to start from."""
         self.primer = _Dropdown(options=PRIMERS, value="none", description="primer", **_small())
         self.primer_piece = w.Combobox(
             placeholder="corpus piece, e.g. bach/bwv66.6.mxl", description="piece", ensure_option=False, **_small()
@@ -123,38 +139,30 @@ class SamplerControls(w.VBox):
         self.primer_bars = _IntSlider(value=2, min=1, max=16, description="primer bars", **_slider())
         self.upload = w.FileUpload(accept=".mid,.midi,.musicxml,.xml,.mxl,.abc", multiple=False, description="upload")
         self.upload_name = w.HTML(layout=w.Layout(margin="0 0 0 8px"))  # the uploaded file's name
-        self.instruments = w.VBox(layout=w.Layout(overflow="visible"))
-        self.continue_bars = _IntSlider(value=4, min=1, max=32, description="continue by", **_slider())
-        self._seed_chosen = False  # the seed was set since the last press: that press uses it
-        self._primer_kept = None  # the primer choice to restore when a model that takes one is picked again
-        self.new_seed.on_click(lambda _: self.roll_seed())
-        self.seed.observe(self._on_seed, names="value")
-        self.primer.observe(lambda _: self._show_primer_fields(), names="value")
-        super().__init__(
-            [
-                self.model,
-                self.style,
-                self.temperature,
-                self.top_k,
-                self.top_p,
-                self.bars,
-                self.key,
-                self.metre,
-                self.ending,
-                self.tempo,
-                w.HBox([self.seed, self.new_seed, self.lock_seed], layout=w.Layout(overflow="visible")),
-                self.candidates,
-                self.voice_leading,
-                w.HTML("<b>instruments</b>"),
-                self.instruments,
-                self.primer,
-                self.primer_piece,
-                self.primer_bars,
-                w.HBox([self.upload, self.upload_name], layout=w.Layout(align_items="center", overflow="visible")),
-            ],
-            layout=w.Layout(overflow="visible"),
-        )
-        self._show_primer_fields()
+
+    def _rows(self) -> list:
+        """The controls top to bottom (``continue_bars`` is laid out by the Workbench, under Continue)."""
+        return [
+            self.model,
+            self.style,
+            self.temperature,
+            self.top_k,
+            self.top_p,
+            self.bars,
+            self.key,
+            self.metre,
+            self.ending,
+            self.tempo,
+            w.HBox([self.seed, self.new_seed, self.lock_seed], layout=w.Layout(overflow="visible")),
+            self.candidates,
+            self.voice_leading,
+            w.HTML("<b>instruments</b>"),
+            self.instruments,
+            self.primer,
+            self.primer_piece,
+            self.primer_bars,
+            w.HBox([self.upload, self.upload_name], layout=w.Layout(align_items="center", overflow="visible")),
+        ]
 
     def set_parts(self, parts: list[tuple[str, int]]) -> None:
         """One instrument menu per part: ``parts`` is ``[(name, program), ...]``."""
@@ -201,19 +209,6 @@ class SamplerControls(w.VBox):
         """Show the seed a press used; the next press draws a new one again (unless locked)."""
         self.seed.value = seed
         self._seed_chosen = False
-
-    def allow_primer(self, allowed: bool, why: str = "") -> None:
-        """Enable the primer menu, or set it to none and disable it with ``why`` as its tooltip.
-
-        The choice made before disabling comes back when the primer is allowed again.
-        """
-        if not allowed and not self.primer.disabled:
-            self._primer_kept = self.primer.value
-            self.primer.value = "none"
-        elif allowed and self.primer.disabled and self._primer_kept is not None:
-            self.primer.value, self._primer_kept = self._primer_kept, None
-        self.primer.disabled = not allowed
-        self.primer.tooltip = None if allowed else why
 
     def settings(self) -> dict:
         """Every control's value as a plain dict."""

@@ -11,7 +11,8 @@ Two modes (``mode``):
 
 - ``"select"``: drag a rectangle over the roll to select whole bars and the voices whose notes it covers; click a
   voice's name in the legend to add or remove it. ``selection`` holds ``{"bars": [start, stop], "voices": [...]}``
-  (bars as :func:`musewidgets.sampling.infill.bar_mask` counts them: 0 is the first full bar, -1 the pickup; stop excluded).
+  (bars as :func:`musewidgets.sampling.infill.bar_mask` counts them: 0 is the first full bar, -1 the pickup; stop
+  excluded).
 - ``"edit"``: click an empty place to add a note (the default length, in the voice chosen in the legend); click a
   note to select it; Delete or Backspace (or the toolbar's delete) removes it; drag a note to move it, drag its right
   edge to lengthen or shorten it, all snapped to the grid. Undo and redo: the toolbar or Ctrl+Z / Ctrl+Shift+Z.
@@ -241,18 +242,18 @@ class RollEditor(anywidget.AnyWidget):
 
     def undo(self) -> Piece | None:
         """Take back the last edit; the piece (None when there is nothing to undo)."""
-        if not self._undo:
-            return None
-        self._redo.append(self._piece)
-        self._set_piece(self._undo.pop())
-        return self._piece
+        return self._step(self._undo, self._redo)
 
     def redo(self) -> Piece | None:
         """Make the last undone edit again; the piece (None when there is nothing to redo)."""
-        if not self._redo:
+        return self._step(self._redo, self._undo)
+
+    def _step(self, back: list[Piece], forth: list[Piece]) -> Piece | None:
+        """Show the last piece of ``back`` (taken off it), keeping the piece shown till now on ``forth``."""
+        if not back:
             return None
-        self._undo.append(self._piece)
-        self._set_piece(self._redo.pop())
+        forth.append(self._piece)
+        self._set_piece(back.pop())
         return self._piece
 
     def _row(self, row, name: str) -> tuple[int, int, int, int]:
@@ -338,8 +339,8 @@ def bar_number(piece: Piece, step: int) -> str:
 
 
 def bars_words(bars: tuple[int, int] | list[int]) -> str:
-    """'bars 3-4', 'bar 3' or 'pickup-bar 2' for bars (start, stop) counted as :func:`musewidgets.sampling.infill.bar_mask`
-    counts them (0 is printed bar 1; -1 the pickup)."""
+    """'bars 3-4', 'bar 3' or 'pickup-bar 2' for bars (start, stop) counted as
+    :func:`musewidgets.sampling.infill.bar_mask` counts them (0 is printed bar 1; -1 the pickup)."""
     start, stop = int(bars[0]), int(bars[1])
     first = "pickup" if start == -1 else str(start + 1)
     last = "pickup" if stop - 1 == -1 else str(stop)

@@ -458,15 +458,18 @@ function render({ model, el }) {
     localMessage = "";
     drawMessage();
   };
-  model.on("change:notes", onNotes);
-  model.on("change:grid", onGrid);
-  model.on("change:mode", onMode);
-  model.on("change:selection", drawSelection);
-  model.on("change:voice", drawLegend);
-  model.on("change:ack", onAck);
-  model.on("change:message", onMessage);
-  model.on("change:can_undo", drawTools);
-  model.on("change:can_redo", drawTools);
+  const handlers = {
+    "change:notes": onNotes,
+    "change:grid": onGrid,
+    "change:mode": onMode,
+    "change:selection": drawSelection,
+    "change:voice": drawLegend,
+    "change:ack": onAck,
+    "change:message": onMessage,
+    "change:can_undo": drawTools,
+    "change:can_redo": drawTools,
+  };
+  for (const [name, fn] of Object.entries(handlers)) model.on(name, fn);
   drawAll();
   // a wider or narrower page: steps fit the width again
   const resized = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => {
@@ -478,15 +481,7 @@ function render({ model, el }) {
   resized?.observe(scroll);
   return () => {
     resized?.disconnect();
-    model.off("change:notes", onNotes);
-    model.off("change:grid", onGrid);
-    model.off("change:mode", onMode);
-    model.off("change:selection", drawSelection);
-    model.off("change:voice", drawLegend);
-    model.off("change:ack", onAck);
-    model.off("change:message", onMessage);
-    model.off("change:can_undo", drawTools);
-    model.off("change:can_redo", drawTools);
+    for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
   };
 }
 
