@@ -151,3 +151,30 @@ def test_the_cli_takes_guide_and_writes_what_the_code_writes(lstm, tmp_path, cap
         main(["generate", "--style", "folk", "--guide", "cadence=loud", "-o", str(tmp_path / "x.mid")])
     assert caught.value.code == 2 and "argument --guide: guidance 'cadence=loud'" in capsys.readouterr().err
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_the_workbench_s_guidance_section_makes_the_take_keeps_it_and_copy_settings_replays_it(lstm):
+    import musewidgets
+
+    wb = musewidgets.Workbench(model="lstm", style="folk", session=False)
+    assert wb.controls.guidance.selected_index is None  # closed until opened
+    assert list(wb.controls.guide) == list(PRIORS) and wb.controls.guide_text() == "on"
+    wb.controls.bars.value = 3
+    wb.controls.guide["cadence"].value = 0
+    take = wb.generate()
+    assert take.settings["guide"] == "cadence=0"
+    seed, metre = take.settings["seed"], take.settings["metre"]
+    [same] = lstm.generate(style="folk", bars=3, seed=seed, metre=metre, guide="cadence=0")
+    assert [p.notes for p in take.piece.parts] == [p.notes for p in same.parts]
+    wb.controls.guidance.children[0].children[-1].children[1].click()  # "model alone"
+    assert wb.controls.guide_text() == "off"
+    wb.copy_settings(take)
+    assert wb.controls.guide_text() == "cadence=0" and wb.controls.guide["cadence"].value == 0
+    again = wb.generate()
+    assert [p.notes for p in again.piece.parts] == [p.notes for p in take.piece.parts]
+    wb.controls.apply({**take.settings, "guide": "on"})
+    assert wb.controls.guide_text() == "on"
+    old = {k: v for k, v in take.settings.items() if k != "guide"}  # a take saved before guidance strengths
+    wb.controls.set_guide("off")
+    wb.controls.apply(old)
+    assert wb.controls.guide_text() == "on"

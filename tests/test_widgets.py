@@ -43,6 +43,7 @@ SETTINGS_KEYS = {
     "metre",
     "ending",
     "strict",
+    "guide",
     "style",
     "temperature",
     "top_k",

@@ -187,7 +187,7 @@ class ComposePanel:
 
         return DEFAULT_ROUNDS if self.infill_rounds is None else int(self.infill_rounds)
 
-    def _fill(self, piece, mask, *, style, seed, temperature, rounds):
+    def _fill(self, piece, mask, *, style, seed, temperature, rounds, guide="on"):
         """(the filled piece, whether Stop ended it): Gibbs rounds counted on the progress bar, the roll redrawn as
         they go; Stop keeps the last complete state."""
         from ..sampling.infill import iter_fill
@@ -195,9 +195,8 @@ class ComposePanel:
         every = max(1, rounds // 16)
         self.jobs.show_rounds(0, rounds)
         result, stopped, shown = None, False, time.perf_counter()
-        steps = iter_fill(
-            self._infill(), piece, mask, style=style, seed=seed, temperature=temperature, iterations=rounds, every=every
-        )
+        settings = dict(style=style, seed=seed, temperature=temperature, iterations=rounds, every=every, guide=guide)
+        steps = iter_fill(self._infill(), piece, mask, **settings)
         for k, result in enumerate(steps):
             self.jobs.show_rounds(min(rounds, k * every), rounds)
             if self.jobs.stopped:
@@ -233,7 +232,10 @@ class ComposePanel:
         rounds = self._rounds()
         t0 = time.perf_counter()
         self.status.say(f"Regenerating {html.escape(where)} of take #{base.id} with the infill model…")
-        result, stopped = self._fill(piece, mask, style=style, seed=seed, temperature=temperature, rounds=rounds)
+        guide = self.controls.guide_text()
+        result, stopped = self._fill(
+            piece, mask, style=style, seed=seed, temperature=temperature, rounds=rounds, guide=guide
+        )
         result = result.replace(tempo=piece.tempo, title=piece.title)
         names = [piece.parts[v].name for v in voices]
         settings = {
@@ -248,6 +250,7 @@ class ComposePanel:
             "voices": voices,
             "where": f"{bars_words(bars)} {','.join(n.lower() for n in names)}",
             "rounds": rounds,
+            "guide": guide,
             "stopped": stopped,
         }
         return self._add_made(result, settings, t0, f"regenerated {html.escape(where)} of take #{base.id}")
@@ -277,7 +280,10 @@ class ComposePanel:
         t0 = time.perf_counter()
         self.status.say(f"Harmonizing {what} in the {html.escape(style)} style…")
         base, mask, shift = prepare_harmonization(melody, style=style, model=ck)
-        result, stopped = self._fill(base, mask, style=style, seed=seed, temperature=temperature, rounds=self._rounds())
+        rounds, guide = self._rounds(), self.controls.guide_text()
+        result, stopped = self._fill(
+            base, mask, style=style, seed=seed, temperature=temperature, rounds=rounds, guide=guide
+        )
         result = result.replace(tempo=float(tempo), key=result.key or estimate_key(result))
         settings = {
             "model": INFILL_MODEL,
@@ -287,7 +293,8 @@ class ComposePanel:
             "temperature": temperature,
             "seed": seed,
             "n": 1,
-            "rounds": self._rounds(),
+            "rounds": rounds,
+            "guide": guide,
             "stopped": stopped,
         }
         low, high = ck.styles[style]["parts"][0][2]

@@ -58,6 +58,18 @@ KEYS = (("any (the model's choice)", None),) + tuple(
 )
 ENDING_TIP = "end here: the last bar closes like the end of a piece; keep going: as if the music went on"
 PRIMERS = (("none", "none"), ("a corpus piece", "corpus"), ("an uploaded file", "upload"))
+# the guidance section: a slider per prior of musewidgets.sampling.guidance (1 as shipped, 0 off; docs/guidance.md)
+GUIDE_TIPS = {
+    "key": "a take asked for a key is chosen among candidates heard in it",
+    "cadence": "the last bar closes on a final the style's pieces end on",
+    "held_final": "the final chord is held through the last bar as often as in the style",
+    "repeats": "bars return note for note as often as in the style's pieces",
+    "style": "Irish takes are steered away from folk songs",
+    "pitch": "chorales and Palestrina choose among pitches at a lower temperature",
+    "parallels": "parallel fifths and octaves cost",
+    "grid": "the GAN's notes start where the style's notes start",
+}
+GUIDE_MAX = 4.0  # the sliders' top (code and the command line take up to 100)
 # Room for every description in full: the longest, "tempo (qpm)", measures 85 px in DejaVu Sans at 13 px (92 px at
 # 14 px), the widest of the fonts JupyterLab, Notebook 7 and Voila fall back to; 90 px cut it.
 LABEL_WIDTH = 110  # px
@@ -101,6 +113,7 @@ class SamplerControls(w.VBox):
             **_small(),
         )
         self._make_primer()
+        self._make_guidance()
         self.instruments = w.VBox(layout=w.Layout(overflow="visible"))
         self.continue_bars = _IntSlider(value=4, min=1, max=32, description="continue by", **_slider())
         self._seed_chosen = False  # the seed was set since the last press: that press uses it
@@ -140,6 +153,36 @@ class SamplerControls(w.VBox):
         self.upload = w.FileUpload(accept=".mid,.midi,.musicxml,.xml,.mxl,.abc", multiple=False, description="upload")
         self.upload_name = w.HTML(layout=w.Layout(margin="0 0 0 8px"))  # the uploaded file's name
 
+    def _make_guidance(self) -> None:
+        """The guidance section, closed at first: a slider per prior, and buttons for all as shipped or all off."""
+        self.guide = {
+            name: _FloatSlider(value=1.0, min=0.0, max=GUIDE_MAX, step=0.25, description=name, tooltip=tip, **_slider())
+            for name, tip in GUIDE_TIPS.items()
+        }
+        shipped = w.Button(description="as shipped", tooltip="every prior at 1", layout=w.Layout(width="auto"))
+        alone = w.Button(description="model alone", tooltip="every prior off", layout=w.Layout(width="auto"))
+        shipped.on_click(lambda _: self.set_guide("on"))
+        alone.on_click(lambda _: self.set_guide("off"))
+        note = w.HTML("<small>1 as shipped, 0 off (docs/guidance.md)</small>")
+        buttons = w.HBox([shipped, alone], layout=w.Layout(overflow="visible"))
+        section = w.VBox([note, *self.guide.values(), buttons], layout=w.Layout(overflow="visible"))
+        layout = w.Layout(width=f"{CONTROL_WIDTH + 30}px", overflow="visible")
+        self.guidance = w.Accordion(children=[section], selected_index=None, layout=layout)
+        self.guidance.set_title(0, "guidance")
+
+    def guide_text(self) -> str:
+        """The sliders as the text of a :class:`~musewidgets.sampling.guidance.Guidance` (``"on"``, ``"cadence=0"``)."""
+        from ..sampling.guidance import Guidance
+
+        return str(Guidance(**{name: float(s.value) for name, s in self.guide.items()}))
+
+    def set_guide(self, text: str) -> None:
+        """Set the guidance sliders from a Guidance's text (``"on"``, ``"off"``, ``"cadence=0"``)."""
+        from ..sampling.guidance import Guidance
+
+        for name, value in Guidance.parse(text).to_dict().items():
+            self.guide[name].value = value
+
     def _rows(self) -> list:
         """The controls top to bottom (``continue_bars`` is laid out by the Workbench, under Continue)."""
         return [
@@ -156,6 +199,7 @@ class SamplerControls(w.VBox):
             w.HBox([self.seed, self.new_seed, self.lock_seed], layout=w.Layout(overflow="visible")),
             self.candidates,
             self.voice_leading,
+            self.guidance,
             w.HTML("<b>instruments</b>"),
             self.instruments,
             self.primer,
@@ -227,6 +271,7 @@ class SamplerControls(w.VBox):
             "key": self.key.value,
             "metre": self.metre.value,
             "ending": bool(self.ending.value),
+            "guide": self.guide_text(),
             "primer": self.primer.value,
             "primer_piece": self.primer_piece.value,
             "primer_bars": int(self.primer_bars.value),
@@ -287,6 +332,7 @@ class SamplerControls(w.VBox):
                 getattr(self, key).value = settings[key]
         self.candidates.value = settings.get("n", 1)
         self.voice_leading.value = bool(settings.get("strict", False))
+        self.set_guide(settings.get("guide", "on"))  # takes from before guidance strengths: as shipped
         for menu, program in zip(self.instruments.children, settings.get("programs", [])):
             menu.value = program
 

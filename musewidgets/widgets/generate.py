@@ -127,6 +127,7 @@ class GeneratePanel:
             # made by hand, by the infill model or from a file: Generate cannot replay it; seed and temperature
             # replay a Regenerate or Harmonize (with the same selection or melody)
             self.controls.apply_seed(settings.get("seed", 0), settings.get("temperature"))
+            self.controls.set_guide(settings.get("guide", "on"))
             self.status.say(
                 f"Seed {settings.get('seed', 0)} and temperature locked from take #{take.id} "
                 f"({settings.get('kind') or settings.get('model')}): Regenerate or Harmonize with them replays it."
@@ -232,6 +233,7 @@ class GeneratePanel:
             key=settings.get("key") if sampler.controls else None,
             metre=settings.get("metre"),
             ending=settings.get("ending", True),
+            guide=settings.get("guide", "on"),
         ):
             yields += 1
             made = min(bars, max(yields, pieces[0].n_bars - primer_bars))
