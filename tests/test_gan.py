@@ -11,15 +11,8 @@ from torch.nn import functional as F
 from musewidgets import models
 from musewidgets.checkpoints import load_checkpoint
 from musewidgets.datasets import corpus
-from musewidgets.models.gan import (
-    GANConfig,
-    KeyEmbedding,
-    key_parts,
-    n_features,
-    roll_features,
-    straight_through,
-    voice_mask,
-)
+from musewidgets.models.gan import GANConfig, key_parts, roll_features, straight_through, voice_mask
+from musewidgets.models.gan_networks import KeyEmbedding, n_features
 from musewidgets.sampling import load_sampler
 from musewidgets.training import TrainConfig, Trainer
 
@@ -220,11 +213,9 @@ def test_guidance_is_the_sequence_models_and_can_be_switched_off(gan):
     assert gan.generate(style="chorale", bars=3, seed=6, n=2, guide=False) == alone
 
 
-def test_a_key_asked_for_favours_its_pitches_as_for_the_sequence_models(gan, monkeypatch):
-    from musewidgets.sampling import guidance
-
-    monkeypatch.setitem(guidance.KEY_STRENGTH, "gan", 50.0)  # only E, G and B are within 29 logits of the tonic
-    takes = gan.generate(style="chorale", bars=2, seed=6, n=3, key="E minor")
+def test_a_key_asked_for_favours_its_pitches_as_for_the_sequence_models(gan):
+    strong = "key=25"  # the GAN's key prior at 50: only E, G and B are within 29 logits of the tonic
+    takes = gan.generate(style="chorale", bars=2, seed=6, n=3, key="E minor", guide=strong)
     alone = gan.generate(style="chorale", bars=2, seed=6, n=3, key="E minor", guide=False)
 
     def classes(pieces):
@@ -234,7 +225,7 @@ def test_a_key_asked_for_favours_its_pitches_as_for_the_sequence_models(gan, mon
     assert not classes(alone) <= {4, 7, 11}  # the model alone writes other notes: the prior did it
 
 
-def test_new_notes_keep_to_the_styles_grid_with_guidance(gan, monkeypatch):
+def test_new_notes_keep_to_the_styles_grid_with_guidance(gan):
     from musewidgets.sampling import guidance
 
     grid = guidance.onset_grid("chorale", (4, 4), 16)
@@ -244,8 +235,7 @@ def test_new_notes_keep_to_the_styles_grid_with_guidance(gan, monkeypatch):
     def onsets(pieces):
         return {(n.start - p.pickup) % 16 for p in pieces for part in p.parts for n in part.notes}
 
-    monkeypatch.setattr(guidance, "GRID_STRENGTH", 50.0)
-    takes = gan.generate(style="chorale", bars=2, seed=6, n=4)
+    takes = gan.generate(style="chorale", bars=2, seed=6, n=4, guide={"grid": 50 / guidance.GRID_STRENGTH})
     alone = gan.generate(style="chorale", bars=2, seed=6, n=4, guide=False)
     assert not onsets(takes) & off
     assert onsets(alone) & off  # the model alone starts notes there: the prior kept them off

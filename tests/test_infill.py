@@ -21,11 +21,10 @@ from musewidgets.codecs.tokens import HOLD, PITCH0, REST
 from musewidgets.datasets import corpus
 from musewidgets.errors import CheckpointError, UnknownStyleError
 from musewidgets.piece import Note, Part, Piece
+from musewidgets.sampling.guidance.cadence import infill_cadence
+from musewidgets.sampling.guidance.parallels import hold_cost, parallel_cost
 from musewidgets.sampling.infill import (
     TranspositionWarning,
-    _cadence,
-    _hold_penalty,
-    _parallel_penalty,
     _sounding,
     bar_mask,
     fill,
@@ -180,20 +179,20 @@ def test_parallel_fifths_cost_both_ways():
     # soprano G4 -> A4 while the bass moves C3 -> D3: a fifth (mod 12) into a fifth, from the event before
     state = np.array([[PITCH0 + 67, PITCH0 + 48], [PITCH0 + 69, PITCH0 + 50]])
     sounding = np.stack([_sounding(state[:, v]) for v in range(2)], axis=1)
-    cost = _parallel_penalty(sounding, state >= PITCH0, 1, 0, 6.0)
+    cost = parallel_cost(sounding, state >= PITCH0, 1, 0, 6.0)
     assert cost[69] == 6.0 and cost[81] == 6.0  # A4, A5: parallel fifths (a twelfth counts as a fifth)
     assert cost[62] == 0.0 and cost[71] == 0.0 and cost[67] == 0.0  # D4: contrary motion; B4: a sixth; G4: oblique
     # towards the event after: an octave C4/C3 at step 0 moving in parallel to D4/D3 at step 1
     state = np.array([[PITCH0 + 60, PITCH0 + 48], [PITCH0 + 62, PITCH0 + 50]])
     sounding = np.stack([_sounding(state[:, v]) for v in range(2)], axis=1)
-    cost = _parallel_penalty(sounding, state >= PITCH0, 0, 0, 6.0)
+    cost = parallel_cost(sounding, state >= PITCH0, 0, 0, 6.0)
     assert cost[60] == 6.0 and cost[64] == 0.0
     # out of a held note: F5/F3 held while the alto moves, then C5/C3: the bass's F3 makes the octaves
     grid = np.full((4, 3), HOLD)
     grid[0], grid[2] = [PITCH0 + 77, PITCH0 + 65, PITCH0 + 53], [PITCH0 + 72, PITCH0 + 67, PITCH0 + 48]
     grid[1, 1] = PITCH0 + 67  # the alto's passing note makes an event in between
     sounding = np.stack([_sounding(grid[:, v]) for v in range(3)], axis=1)
-    cost = _parallel_penalty(sounding, grid >= PITCH0, 0, 2, 6.0)
+    cost = parallel_cost(sounding, grid >= PITCH0, 0, 2, 6.0)
     assert cost[53] == 6.0 and cost[57] == 0.0  # F3 (then C3 under C5) is an octave moving with the soprano
 
 
@@ -202,8 +201,8 @@ def test_holding_a_note_into_a_parallel_costs_too():
     grid = np.array([[PITCH0 + 77, PITCH0 + 53], [HOLD, PITCH0 + 57], [HOLD, HOLD], [PITCH0 + 72, PITCH0 + 48]])
     sounding = np.stack([_sounding(grid[:, v]) for v in range(2)], axis=1)
     events = [0, 1, 3]
-    assert _hold_penalty(sounding, grid >= PITCH0, 1, 1, 6.0, events) == 6.0
-    assert _hold_penalty(sounding, grid >= PITCH0, 2, 1, 6.0, events) == 0.0  # A3 held on moves to C3 by a third
+    assert hold_cost(sounding, grid >= PITCH0, 1, 1, 6.0, events) == 6.0
+    assert hold_cost(sounding, grid >= PITCH0, 2, 1, 6.0, events) == 0.0  # A3 held on moves to C3 by a third
 
 
 def test_the_cadence_prior_applies_under_a_final_note_of_the_tonic_chord():
@@ -213,7 +212,7 @@ def test_the_cadence_prior_applies_under_a_final_note_of_the_tonic_chord():
         grid = _grid(piece).T
         free = np.zeros_like(grid, dtype=bool)
         free[:, 1:] = True
-        return _cadence(piece, grid, free, key, "chorale")
+        return infill_cadence(piece, grid, free, key, "chorale")
 
     windows = prior(60)  # ends on the tonic
     bass = {(lo, hi): (pitch, hold) for lo, hi, v, pitch, hold in windows if v == 3 and lo <= 16}

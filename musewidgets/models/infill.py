@@ -46,7 +46,8 @@ class InfillConfig:
     d_model: int = 128
     heads: int = 4
     layers: int = 4
-    context: int = 128  # steps per training window; a longer grid is read window by window (musewidgets.sampling.infill)
+    # steps per training window; a longer grid is read window by window (musewidgets.sampling.infill)
+    context: int = 128
     dropout: float = 0.05
 
     @property

@@ -1,7 +1,13 @@
 """Training every family: one loop that emits events (:mod:`~musewidgets.training.trainer`) and each family's task.
 
 =====================  ===============================================================================
-``trainer``            :class:`Trainer`, :class:`TrainConfig`, the loop, seeded random state, checkpoints to start from
+``trainer``            :class:`Trainer`, :class:`TrainConfig`: checks, device, data, resume, checkpoints' meta
+``loop``               one run of the loop every family shares: stopping, validation, best/last checkpoints
+``step``               what a step shares: the learning-rate schedule, mixed precision, the optimizer update
+``seeding``            torch's random state, seeded in a fork and kept for resuming
+``warm_start``         starting from another checkpoint's weights (``init``)
+``progress``           the CLI's progress bar and log
+``pieces``             the token families' pieces per style, and where their training windows come from
 ``sequence``           next-token training of the rnn, lstm and transformer; :func:`evaluate_nll`
 ``gan``                the GAN's WGAN-GP steps on bars
 ``infill``             the infill model's hidden cells (harmonize, regenerate)

@@ -30,11 +30,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..checkpoints import save_checkpoint
 from ..codecs.features import STEPS_PER_QUARTER, StyleFeatures, chords_for, note_array
 from ..models import build
 from ..models.classifier import batch_of, predict
-from .trainer import lr_factor
+from .step import lr_factor, set_lr, update
 
 __all__ = ["ClassifierTask", "augment", "batch_of", "chords_for"]
 
@@ -54,7 +53,6 @@ class _Item:
         self.pickup = round(piece.pickup * scale)
         self.bar = round(piece.steps_per_bar * scale)
         self.n_parts = len(piece.parts)
-
 
 
 def augment(item: _Item, rng: np.random.Generator, window: tuple[int, int] | None = None):
@@ -87,7 +85,6 @@ def augment(item: _Item, rng: np.random.Generator, window: tuple[int, int] | Non
     if u[2] < 0.1:  # no metre
         metre, pickup = (4, 4), 0
     return notes, length, metre, pickup
-
 
 
 class ClassifierTask:
@@ -125,35 +122,21 @@ class ClassifierTask:
                 )
                 xs.append(self.features.encode_notes(notes, length, metre, pickup))
             batch = {k: v.to(device) for k, v in batch_of(xs, ys.tolist()).items()}
-            for group in opt.param_groups:  # warm-up over 100 steps, then a cosine down to 0 at the step cap
-                group["lr"] = lr * lr_factor(step, cfg.max_steps, floor=0.0)
+            set_lr(opt, lr, lr_factor(step, cfg.max_steps, floor=0.0))  # warm-up, then a cosine to 0 at the step cap
             _, loss = model(batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
+            update(model, opt, loss, cfg.clip)
             return {"loss": loss.item(), "tokens": int(batch["mask"].sum())}
 
         def validate() -> dict:
             pred = predict(model, self.valid_x, device).argmax(1)
             return {s: float(np.mean(pred[self.valid_y == i] != i)) for i, s in enumerate(self.styles)}
 
-        def save(path, *, step, seconds, valid, best, train_state):
-            meta = t._meta(
-                steps=step, train_seconds=seconds, valid_error=valid, best_valid_error=best, params=model.n_params()
-            )
-            optimizer = None if train_state is None else opt.state_dict()
-            save_checkpoint(
-                path, model, self.features, t.styles_info, meta, optimizer=optimizer, train_state=train_state
-            )
-
+        scores = ("valid_error", "best_valid_error")
         return t.loop(
             train_step=train_step,
             validate=validate,
-            save=save,
+            save=t.saver(model, self.features, opt, scores=scores, params=model.n_params()),
             rng=rng,
             start=start,
             patience=cfg.patience,
         )
-
-

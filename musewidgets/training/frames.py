@@ -34,12 +34,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoints import save_checkpoint
 from ..codecs import FrameCodec
 from ..datasets.frames import FrameDataset, pad_frames, shift_range, window_batches
 from ..models import build
 from ..threads import torch_threads
-from .trainer import TrainConfig, Trainer, seeded_torch
+from .seeding import seeded_torch
+from .step import update
+from .trainer import TrainConfig, Trainer
 
 __all__ = ["FRAME_DEFAULTS", "FrameTrainer", "evaluate_frames"]
 
@@ -94,19 +95,11 @@ class FrameTrainer(Trainer):
             raise ValueError(f"`config.family` must be one of {', '.join(FRAME_DEFAULTS)}, got {config.family!r}")
         super().__init__(config, out_dir, command=command, resume=resume)
         self.dataset = dataset
-        self.name = name or config.family
+        self.name = name or config.family  # checkpoints: <name>.pt and <name>.last.pt
         self.batch_frames = batch_frames or FRAME_DEFAULTS[config.family]["batch_frames"]
         if self.batch_frames < 1:
             raise ValueError(f"`batch_frames` must be >= 1, got {self.batch_frames}")
         self.frames_seen = 0
-
-    @property
-    def best_path(self) -> Path:
-        return self.out_dir / f"{self.name}.pt"
-
-    @property
-    def last_path(self) -> Path:
-        return self.out_dir / f"{self.name}.last.pt"
 
     def fit(self) -> dict:
         """Train until the budget, the step cap, early stopping, :meth:`stop` or Ctrl-C; return a summary.
@@ -128,10 +121,7 @@ class FrameTrainer(Trainer):
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
         rng = np.random.default_rng(cfg.seed)
         start = self.restore(model, opt, rng)
-        if "frames" in start.extra:
-            self.frames_seen = start.extra["frames"]
-        else:  # a fresh run, or a last file from before the run's state was kept
-            self.frames_seen = self._frames_before() if start.step else 0
+        self.frames_seen = start.extra["frames"] if "frames" in start.extra else self._frames_before(start.step)
         train = data.splits["train"]
         limit = model.config.max_shift if cfg.augment else 0
         shifts = [shift_range(p, limit) for p in train]
@@ -169,36 +159,10 @@ class FrameTrainer(Trainer):
             for group in opt.param_groups:
                 group["lr"] = lr * warm * (0.1 + 0.45 * (1 + math.cos(math.pi * progress(step))))
             _, loss = model(x, mask, torch.tensor(shift, device=device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
+            update(model, opt, loss, cfg.clip)
             frames = int(mask.sum())
             self.frames_seen += frames
             return {"loss": loss.item(), "tokens": frames, "frames": frames, "padded": mask.numel()}
-
-        def save(path, *, step, seconds, valid, best, train_state):
-            meta = {
-                "name": self.name,
-                "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items()},
-                "command": self.command,
-                "machine": self._machine(),
-                "dataset": {
-                    "name": data.name,
-                    "file": Path(data.source).name,
-                    **{s: [len(p), data.n_frames(s)] for s, p in data.splits.items()},
-                },
-                "steps": step,
-                "frames": self.frames_seen,
-                "batch_frames": self.batch_frames,
-                "threads": torch.get_num_threads(),
-                "train_seconds": seconds,
-                "valid_nll": valid,
-                "best_valid_nll": best,
-                "params": model.n_params(),
-            }
-            optimizer = None if train_state is None else opt.state_dict()
-            save_checkpoint(path, model, codec, {}, meta, optimizer=optimizer, train_state=train_state)
 
         def where_in_epoch() -> dict:
             spans = [[[int(i), int(a), int(b)] for i, a, b in batch] for batch in batches]
@@ -207,7 +171,7 @@ class FrameTrainer(Trainer):
         return self.loop(
             train_step=train_step,
             validate=lambda: {data.name: evaluate_frames(model, data.splits["valid"], device=device)},
-            save=save,
+            save=self.saver(model, codec, opt, params=model.n_params()),
             rng=rng,
             start=start,
             patience=cfg.patience,
@@ -215,7 +179,30 @@ class FrameTrainer(Trainer):
             extra=where_in_epoch,
         )
 
-    def _frames_before(self) -> int:
+    def _frames_before(self, step: int) -> int:
+        """The frames learned from before ``step``, by a ``last`` file from before the run's state was kept (0 for a
+        fresh run)."""
         from ..checkpoints import load_checkpoint
 
-        return int(load_checkpoint(self.last_path).meta.get("frames", 0))
+        return int(load_checkpoint(self.last_path).meta.get("frames", 0)) if step else 0
+
+    def _meta(self, *, steps: int, **extra) -> dict:
+        """A frame checkpoint's meta: the name, the train config, the command, the machine, the dataset, then the
+        steps, the frames learned from, the batch size in frames, the threads and ``extra``."""
+        data = self.dataset
+        return {
+            "name": self.name,
+            "train_config": self.config.to_dict(),
+            "command": self.command,
+            "machine": self._machine(),
+            "dataset": {
+                "name": data.name,
+                "file": Path(data.source).name,
+                **{s: [len(p), data.n_frames(s)] for s, p in data.splits.items()},
+            },
+            "steps": steps,
+            "frames": self.frames_seen,
+            "batch_frames": self.batch_frames,
+            "threads": torch.get_num_threads(),
+            **extra,
+        }

@@ -29,13 +29,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..checkpoints import save_checkpoint
 from ..codecs import RollCodec
 from ..codecs.tokens import transpose_key_index
 from ..datasets import corpus as corpus_mod
 from ..keys import estimate_key
 from ..models import build
 from ..models.gan import voice_mask
+from .step import update
+from .trainer import DEFAULTS
 
 __all__ = ["GANTask", "StyleBars", "separability"]
 
@@ -232,7 +233,7 @@ class GANTask:
         hold after silence and after a note ``(styles, voices, 2, 2)``, relative to their overall frequency, and of
         every interval from the voice above at the step before down to a new note (centred, like the first); the
         generator's chain starts there."""
-        from ..models.gan import MAX_INTERVAL
+        from ..models.gan_config import MAX_INTERVAL
 
         intervals = torch.zeros(len(self.codec.styles), c.voices, 2 * MAX_INTERVAL + 1)
         vertical = torch.zeros(len(self.codec.styles), c.voices, 2 * MAX_INTERVAL + 1)
@@ -301,7 +302,8 @@ class GANTask:
                 pieces = [p for p in c.split("valid")[:limit] if p.n_bars >= VALID_BARS]
                 rng = np.random.default_rng(0)
                 chosen = rng.choice(len(pieces), size=min(VALID_TAKES, len(pieces)), replace=False)
-                out[s] = metric_matrix([last_bars(pieces[i], VALID_BARS) for i in sorted(chosen)]) if len(chosen) else None
+                endings = [last_bars(pieces[i], VALID_BARS) for i in sorted(chosen)]
+                out[s] = metric_matrix(endings) if len(chosen) else None
             self._real_metrics = out
         return self._real_metrics
 
@@ -333,12 +335,10 @@ class GANTask:
         return scores
 
     # ------------------------------------------------------------------ the loop
-    def run(self) -> dict:
-        t, cfg = self.t, self.t.config
-        device = t._device()
-        lr = cfg.lr or 1e-4
-        batch_size = cfg.batch_size or 64
-        model = build("gan", {**cfg.model, "n_styles": len(self.codec.styles)})
+    def build_model(self, overrides: dict):
+        """A fresh GAN (the family's config with ``overrides``) whose key prior, output biases and note-to-note and
+        rhythm tables start at the training data's frequencies."""
+        model = build("gan", {**overrides, "n_styles": len(self.codec.styles)})
         c = model.config
         model.key_prior.copy_(self.key_prior(c.n_keys))
         with torch.no_grad():
@@ -350,82 +350,89 @@ class GANTask:
             model.generator.rest_hold.copy_(rest_hold)
             model.generator.vertical.copy_(vertical)
             model.generator.rhythm.copy_(self.rhythm_init(c))
-        model = model.to(device)
-        opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.9))
-        opt_c = torch.optim.Adam(model.critic.parameters(), lr=lr, betas=(0.5, 0.9))
-        optimizers = {"generator": opt_g, "critic": opt_c}
-        rng = np.random.default_rng(cfg.seed)
-        start = t.restore(model, optimizers, rng)
+        return model
+
+    def run(self) -> dict:
+        t, cfg = self.t, self.t.config
+        self.device = device = t._device()
+        lr = cfg.lr or DEFAULTS["gan"]["lr"]
+        batch_size = cfg.batch_size or DEFAULTS["gan"]["batch_size"]
+        self.model = model = self.build_model(cfg.model).to(device)
+        self.optimizers = {
+            "generator": torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.9)),
+            "critic": torch.optim.Adam(model.critic.parameters(), lr=lr, betas=(0.5, 0.9)),
+        }
+        self.rng = np.random.default_rng(cfg.seed)
+        start = t.restore(model, self.optimizers, self.rng)
         model.train()
-        styles = list(self.train)
-        per_style = max(1, batch_size // len(styles))
-
-        def to(batch):
-            cond = {k: v.to(device) for k, v in batch["cond"].items()}
-            return batch["real"].to(device), batch["before"].to(device), batch["to_end"].to(device), cond
-
-        def write(real, before, to_end, cond, L):
-            """The real window cut to what the critic sees, and the same with the generator's bars after the
-            context."""
-            K, k = c.context_bars * L, c.critic_context * L
-            n = len(real)
-            z = torch.randn(n, c.z_dim, device=device)
-            noise = torch.randn(n, c.phrase_bars, c.bar_z_dim, device=device)
-            bars = model.generator.rollout(real[:, :, :K], before, cond, z, noise, to_end, L)
-            return real[:, :, K - k :], torch.cat([real[:, :, K - k : K], bars], dim=2)
-
-        def train_step(step):
-            cells = 0
-            for _ in range(c.n_critic):
-                loss_c, distance = 0.0, 0.0
-                for s in styles:
-                    batch = self._batch(rng, s, per_style, c, cfg.augment)
-                    real, before, to_end, cond = to(batch)
-                    with torch.no_grad():
-                        real, fake = write(real, before, to_end, cond, batch["bar_steps"])
-                    loss, d = model.critic_loss(real, fake, cond, to_end)
-                    loss_c, distance = loss_c + loss / len(styles), distance + d / len(styles)
-                    cells += real.shape[0] * real.shape[1] * real.shape[2]
-                opt_c.zero_grad(set_to_none=True)
-                loss_c.backward()
-                opt_c.step()
-            loss_g, recon = 0.0, 0.0
-            for s in styles:
-                batch = self._batch(rng, s, per_style, c, cfg.augment)
-                real, before, to_end, cond = to(batch)
-                _, fake = write(real, before, to_end, cond, batch["bar_steps"])
-                loss_g = loss_g - c.adversarial * model.critic(fake, cond, to_end).mean() / len(styles)
-                if c.recon > 0:
-                    elbo = model.generator.elbo(real, before, cond, to_end, batch["bar_steps"])
-                    loss_g = loss_g + c.recon * elbo / len(styles)
-                    recon = recon + elbo.item() / len(styles)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            return {
-                "loss": float(loss_c.item()),
-                "generator_loss": float(loss_g.item()),
-                "distance": float(distance),
-                "recon": recon,
-                "tokens": cells,
-            }
-
-        def save(path, *, step, seconds, valid, best, train_state):
-            meta = t._meta(
-                steps=step,
-                train_seconds=seconds,
-                valid_stats=valid,
-                best_valid=best,
-                params=model.n_params(),
-                valid_metric="separability of 64 takes from held-out endings (1 - classifier log-loss / ln 2)",
-            )
-            optimizer = None if train_state is None else {k: o.state_dict() for k, o in optimizers.items()}
-            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer, train_state=train_state)
-
+        self.per_style = max(1, batch_size // len(self.train))
+        metric = "separability of 64 takes from held-out endings (1 - classifier log-loss / ln 2)"
+        fields = {"params": model.n_params(), "valid_metric": metric}
         return t.loop(
-            train_step=train_step,
+            train_step=self._step,
             validate=lambda: self.validate(model, device),
-            save=save,
-            rng=rng,
+            save=t.saver(model, self.codec, self.optimizers, scores=("valid_stats", "best_valid"), **fields),
+            rng=self.rng,
             start=start,
         )
+
+    def _step(self, step: int) -> dict:
+        """One training step: ``n_critic`` updates of the critic, then one of the generator."""
+        cells = 0
+        for _ in range(self.model.config.n_critic):
+            loss_c, distance, n = self._critic_loss()
+            cells += n
+            update(self.model.critic, self.optimizers["critic"], loss_c)
+        loss_g, recon = self._generator_loss()
+        update(self.model.generator, self.optimizers["generator"], loss_g)
+        return {
+            "loss": float(loss_c.item()),
+            "generator_loss": float(loss_g.item()),
+            "distance": float(distance),
+            "recon": recon,
+            "tokens": cells,
+        }
+
+    def _critic_loss(self) -> tuple:
+        """The critic's loss over a batch of every style, the Wasserstein estimate, and the cells it judged."""
+        loss_c, distance, cells, n = 0.0, 0.0, 0, len(self.train)
+        for s in self.train:
+            real, before, to_end, cond, L = self._windows(s)
+            with torch.no_grad():
+                real, fake = self._write(real, before, to_end, cond, L)
+            loss, d = self.model.critic_loss(real, fake, cond, to_end)
+            loss_c, distance = loss_c + loss / n, distance + d / n
+            cells += real.shape[0] * real.shape[1] * real.shape[2]
+        return loss_c, distance, cells
+
+    def _generator_loss(self) -> tuple:
+        """The generator's loss over a batch of every style (the critic's score and the VAE term), and the VAE term."""
+        c, model, n = self.model.config, self.model, len(self.train)
+        loss_g, recon = 0.0, 0.0
+        for s in self.train:
+            real, before, to_end, cond, L = self._windows(s)
+            _, fake = self._write(real, before, to_end, cond, L)
+            loss_g = loss_g - c.adversarial * model.critic(fake, cond, to_end).mean() / n
+            if c.recon > 0:
+                elbo = model.generator.elbo(real, before, cond, to_end, L)
+                loss_g = loss_g + c.recon * elbo / n
+                recon = recon + elbo.item() / n
+        return loss_g, recon
+
+    def _windows(self, style: str) -> tuple:
+        """A batch of training windows of ``style`` on the device: ``real``, ``before``, ``to_end``, ``cond`` and the
+        bar's steps (:meth:`_batch`)."""
+        batch = self._batch(self.rng, style, self.per_style, self.model.config, self.t.config.augment)
+        cond = {k: v.to(self.device) for k, v in batch["cond"].items()}
+        real, before, to_end = (batch[k].to(self.device) for k in ("real", "before", "to_end"))
+        return real, before, to_end, cond, batch["bar_steps"]
+
+    def _write(self, real, before, to_end, cond, L: int) -> tuple:
+        """The real window cut to what the critic sees, and the same with the generator's bars after the context."""
+        c, device = self.model.config, self.device
+        K, k = c.context_bars * L, c.critic_context * L
+        n = len(real)
+        z = torch.randn(n, c.z_dim, device=device)
+        noise = torch.randn(n, c.phrase_bars, c.bar_z_dim, device=device)
+        bars = self.model.generator.rollout(real[:, :, :K], before, cond, z, noise, to_end, L)
+        return real[:, :, K - k :], torch.cat([real[:, :, K - k : K], bars], dim=2)

@@ -32,13 +32,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..checkpoints import save_checkpoint
 from ..codecs import TokenCodec
 from ..codecs.tokens import PAD, PITCH0, transpose_key_index
-from ..datasets import corpus as corpus_mod
-from ..keys import estimate_key
 from ..models import build
-from .trainer import lr_factor
+from .pieces import StylePieces, encode_heard
+from .step import lr_factor, set_lr, update
+from .warm_start import start_from
 
 __all__ = ["InfillData", "InfillTask", "card_nll", "masked_nll", "random_mask"]
 
@@ -75,7 +74,7 @@ class _Grid:
     ``to_end`` (T,), and its metre, style and key indices."""
 
     def __init__(self, codec: TokenCodec, piece, max_voices: int):
-        enc = codec.encode(piece.replace(key=estimate_key(piece)))  # the key a listener hears, as SequenceData
+        enc = encode_heard(codec, piece)
         V = enc.n_voices
         tokens = enc.tokens.reshape(-1, V)
         self.cells = np.full((len(tokens), max_voices), PAD, dtype=np.int64)
@@ -86,21 +85,22 @@ class _Grid:
         self.metre, self.style, self.key = enc.metre, enc.style, enc.key
 
 
-class InfillData:
-    """The grids of one split, per style, and random training windows with their masks drawn from them."""
+class InfillData(StylePieces):
+    """The grids of one split, per style (:class:`~musewidgets.training.pieces.StylePieces`), and random training
+    windows with their masks drawn from them."""
 
     def __init__(self, codec: TokenCodec, corpora: dict, split: str, limit: int | None = None, max_voices: int = 4):
         self.codec, self.max_voices = codec, max_voices
-        self.by_style: dict[str, list[_Grid]] = {}
-        self.shifts: dict[str, list[list[int]]] = {}
-        self.weights: dict[str, np.ndarray] = {}  # pieces are drawn in proportion to their length
-        for name, c in corpora.items():
-            pieces = c.split(split)[:limit]
-            ranges = c.voice_ranges()
-            self.by_style[name] = [_Grid(codec, p, max_voices) for p in pieces]
-            self.shifts[name] = [corpus_mod.transpositions(p, ranges) or [0] for p in pieces]
-            lengths = np.array([len(g.cells) for g in self.by_style[name]], dtype=float)
-            self.weights[name] = lengths / max(lengths.sum(), 1.0)
+        super().__init__(corpora, split, limit)
+
+    def prepare(self, piece) -> _Grid:
+        return _Grid(self.codec, piece, self.max_voices)
+
+    def length(self, item: _Grid) -> int:
+        return len(item.cells)
+
+    def last_start(self, item: _Grid, size: int) -> int:
+        return max(0, len(item.cells) - size)
 
     def window(self, rng, name: str, i: int, steps: int, start: int, shift: int, key_hidden: bool) -> dict:
         """One example as numpy arrays: window ``start .. start + steps`` of piece ``i`` of style ``name``, moved
@@ -129,15 +129,9 @@ class InfillData:
 
     def batch(self, rng, batch_size: int, steps: int, augment: bool, *, end_share: float, key_dropout: float, mask):
         """Random windows, an equal share per style, as a model batch (see :meth:`collate`)."""
-        styles = list(self.by_style)
         rows = []
-        for b in range(batch_size):
-            name = styles[b % len(styles)]
-            i = int(rng.choice(len(self.by_style[name]), p=self.weights[name]))
-            last = max(0, len(self.by_style[name][i].cells) - steps)
-            start = last if rng.random() < end_share else int(rng.integers(0, last + 1))
-            shift = int(rng.choice(self.shifts[name][i])) if augment else 0
-            rows.append(self.window(rng, name, i, steps, start, shift, rng.random() < key_dropout))
+        for name, i, start, shift, hidden in self.draw(rng, batch_size, steps, augment, end_share, key_dropout):
+            rows.append(self.window(rng, name, i, steps, start, shift, hidden))
         return collate(rows, mask)
 
     def validation_set(self, steps: int, per_style: int = VALID_WINDOWS) -> dict[str, list[dict]]:
@@ -224,13 +218,8 @@ class InfillTask:
         lr = cfg.lr or DEFAULT_LR
         batch_size = cfg.batch_size or DEFAULT_BATCH
         model = build("infill", self.model_config)
-        lineage = {}
-        if cfg.init:  # start from another infill checkpoint's weights (a model of other sizes is refused by name)
-            from .trainer import init_record, initialize
-
-            lineage = {"init_from": init_record(cfg.init)}
-            if not t.resume:
-                initialize(model, cfg.init)
+        # start from another infill checkpoint's weights (a model of other sizes is refused by name)
+        lineage, _ = start_from(model, cfg.init, t.resume)
         model = model.to(device)
         steps = model.config.context
         valid = self.valid.validation_set(steps)
@@ -250,32 +239,16 @@ class InfillTask:
                 mask=model.config.mask_token,
             )
             batch = {k: v.to(device) for k, v in batch.items()}
-            for group in opt.param_groups:  # warm-up over 100 steps, then a cosine down to a tenth at the step cap
-                group["lr"] = lr * lr_factor(step, cfg.max_steps)
+            set_lr(opt, lr, lr_factor(step, cfg.max_steps))  # warm-up over 100 steps, then a cosine to a tenth
             _, loss = model(batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
+            update(model, opt, loss, cfg.clip)
             return {"loss": loss.item(), "tokens": int((batch["targets"] != PAD).sum())}
 
-        def save(path, *, step, seconds, valid, best, train_state):
-            meta = t._meta(
-                steps=step,
-                train_seconds=seconds,
-                valid_nll=valid,
-                best_valid_nll=best,
-                valid_metric="NLL per hidden cell (nats), fixed seeded windows and masks of the valid split",
-                params=model.n_params(),
-                **lineage,
-            )
-            optimizer = None if train_state is None else opt.state_dict()  # only the resume file carries these
-            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer, train_state=train_state)
-
+        metric = "NLL per hidden cell (nats), fixed seeded windows and masks of the valid split"
         return t.loop(
             train_step=train_step,
             validate=lambda: masked_nll(model, valid, device),
-            save=save,
+            save=t.saver(model, self.codec, opt, valid_metric=metric, params=model.n_params(), **lineage),
             rng=rng,
             start=start,
             patience=cfg.patience,

@@ -9,7 +9,7 @@ token on the valid split. With ``data`` (your own music) the windows come from t
 (:class:`~musewidgets.datasets.store.StoreSplit`), which draws them the same way. ``init`` starts from another
 checkpoint's weights; the tables it lacks start at random and learn ``NEW_LR_SCALE`` times faster. The learning rate
 warms up over 100 steps and then stays at its peak, or with ``anneal`` falls along a cosine to a tenth at
-``max_steps`` (:func:`~musewidgets.training.trainer.lr_factor`).
+``max_steps`` (:func:`~musewidgets.training.step.lr_factor`).
 """
 
 from __future__ import annotations
@@ -19,37 +19,37 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..checkpoints import save_checkpoint
 from ..codecs import TokenCodec
 from ..codecs.tokens import BOS, PAD, PITCH0, Encoded, transpose_key_index
-from ..datasets import corpus as corpus_mod
-from ..keys import estimate_key
 from ..models import build
 from ..threads import torch_threads, training_threads
 from . import distributed
-from .trainer import DEFAULTS, Trainer, fresh_names, init_record, initialize, lr_factor, mixed_precision
+from .pieces import StylePieces, encode_heard
+from .step import lr_factor, mixed_precision, set_lr, update
+from .trainer import DEFAULTS, Trainer
+from .warm_start import start_from
 
 __all__ = ["NEW_LR_SCALE", "SequenceData", "SequenceTask", "evaluate_nll"]
 
 NEW_LR_SCALE = 10.0  # with ``init``: learning-rate factor for the tables the old checkpoint lacks
 
 
-class SequenceData:
-    """Encoded pieces of one split, per style, and random training windows drawn from them."""
+class SequenceData(StylePieces):
+    """Encoded pieces of one split, per style (:class:`~musewidgets.training.pieces.StylePieces`), and random
+    training windows drawn from them."""
 
     def __init__(self, codec: TokenCodec, corpora: dict, split: str, limit: int | None = None):
         self.codec = codec
-        self.by_style: dict[str, list[Encoded]] = {}
-        self.shifts: dict[str, list[list[int]]] = {}
-        self.weights: dict[str, np.ndarray] = {}  # pieces are drawn in proportion to their length
-        for name, c in corpora.items():
-            pieces = c.split(split)[:limit]
-            ranges = c.voice_ranges()
-            # the key a listener hears (the project's estimate), not the key signature the file was written with
-            self.by_style[name] = [codec.encode(p.replace(key=estimate_key(p))) for p in pieces]
-            self.shifts[name] = [corpus_mod.transpositions(p, ranges) for p in pieces]
-            lengths = np.array([len(e.tokens) for e in self.by_style[name]], dtype=float)
-            self.weights[name] = lengths / max(lengths.sum(), 1.0)
+        super().__init__(corpora, split, limit)
+
+    def prepare(self, piece) -> Encoded:
+        return encode_heard(self.codec, piece)
+
+    def length(self, item: Encoded) -> int:
+        return len(item.tokens)
+
+    def last_start(self, item: Encoded, size: int) -> int:
+        return max(0, (len(item.tokens) - size) // item.n_voices)
 
     @property
     def n_tokens(self) -> int:
@@ -69,24 +69,17 @@ class SequenceData:
 
         A share ``end_share`` of the windows ends at its piece's end; a share ``key_dropout`` has key 0 (unknown).
         """
-        styles = list(self.by_style)
         rows = {
             k: np.full((batch_size, seq_len), PAD if k in ("inputs", "targets") else 0, dtype=np.int64)
             for k in ("inputs", "targets", "voice", "bar_pos", "to_end")
         }
         metre, style, key = (np.zeros(batch_size, dtype=np.int64) for _ in range(3))
-        for b in range(batch_size):
-            name = styles[b % len(styles)]
-            pieces = self.by_style[name]
-            i = rng.choice(len(pieces), p=self.weights[name])
-            e = pieces[i]
-            V = e.n_voices
-            last = max(0, (len(e.tokens) - seq_len) // V)  # the last window start, in steps
-            at_end = rng.random() < end_share
-            start = (last if at_end else int(rng.integers(0, last + 1))) * V
+        draws = self.draw(rng, batch_size, seq_len, augment, end_share, key_dropout)
+        for b, (name, i, step, shift, hidden) in enumerate(draws):
+            e = self.by_style[name][i]
+            start = step * e.n_voices
             tokens = e.tokens[start : start + seq_len].copy()
             prev = np.concatenate([[BOS] if start == 0 else e.tokens[start - 1 : start], tokens[:-1]])
-            shift = int(rng.choice(self.shifts[name][i])) if augment else 0
             tokens[tokens >= PITCH0] += shift
             prev[prev >= PITCH0] += shift
             n = len(tokens)
@@ -95,7 +88,7 @@ class SequenceData:
             rows["bar_pos"][b, :n] = e.bar_pos[start : start + n]
             rows["to_end"][b, :n] = e.to_end[start : start + n]
             metre[b], style[b] = e.metre, e.style
-            key[b] = 0 if rng.random() < key_dropout else transpose_key_index(e.key, shift)
+            key[b] = 0 if hidden else transpose_key_index(e.key, shift)
         out = {k: torch.from_numpy(v) for k, v in rows.items()}
         out["metre"], out["style"], out["key"] = (torch.from_numpy(a) for a in (metre, style, key))
         return out
@@ -175,98 +168,88 @@ class SequenceTask:
 
     def run(self) -> dict:
         t, cfg = self.t, self.t.config
-        device = t._device()
-        lr = cfg.lr or DEFAULTS[cfg.family]["lr"]
-        batch_size = cfg.batch_size or DEFAULTS[cfg.family]["batch_size"]
+        self.device = device = t._device()
+        self.lr = cfg.lr or DEFAULTS[cfg.family]["lr"]
+        self.batch_size = cfg.batch_size or DEFAULTS[cfg.family]["batch_size"]
         controls = {"n_keys": self.codec.n_keys, "ending_bars": self.codec.ending_bars}
         model = build(cfg.family, {**controls, **cfg.model, "n_styles": len(self.codec.styles)})
-        fresh = set()  # parameters the init checkpoint lacks: they learn NEW_LR_SCALE times faster
-        lineage = {}
-        if cfg.init:
-            lineage = {"init_from": init_record(cfg.init)}
-            fresh = set(initialize(model, cfg.init)) if not t.resume else set(fresh_names(model, cfg.init))
-        model = model.to(device)
-        params = dict(model.named_parameters())
-        groups = [{"params": [p for n, p in params.items() if n not in fresh], "lr_scale": 1.0}]
-        if fresh:
-            groups.append({"params": [params[n] for n in sorted(fresh)], "lr_scale": NEW_LR_SCALE})
-        opt = torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
-        rng = np.random.default_rng(cfg.seed)
-        start = t.restore(model, opt, rng)
+        lineage, fresh = start_from(model, cfg.init, t.resume)  # what the init checkpoint lacks learns faster
+        self.model = model = model.to(device)
+        self.opt = torch.optim.AdamW(_param_groups(model, fresh), lr=self.lr, weight_decay=cfg.weight_decay)
+        self.rng = np.random.default_rng(cfg.seed)
+        start = t.restore(model, self.opt, self.rng)
         model.train()
-        ctx = t._dist()
-        if ctx is not None:
-            net = distributed.wrap(model, device)
-            if ctx.rank:  # dropout masks of its own (inside seeded_torch: the caller's state is not touched)
-                torch.default_generator.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
-                if device.type == "cuda":
-                    torch.cuda.manual_seed(cfg.seed + 1_000_003 * ctx.rank + start.step)
-
-        def schedule(step):  # warm-up, then (``anneal``) a cosine to a tenth at the step cap
-            return lr_factor(step, cfg.max_steps if cfg.anneal else None)
-
-        def train_step(step):
-            if ctx is not None:
-                return distributed_step(step)
-            batch = self.train.batch(
-                rng, batch_size, cfg.seq_len, cfg.augment, end_share=cfg.end_share, key_dropout=cfg.key_dropout
-            )
-            batch = {k: v.to(device) for k, v in batch.items()}
-            for group in opt.param_groups:
-                group["lr"] = lr * group["lr_scale"] * schedule(step)
-            with mixed_precision(device, cfg.precision):
-                _, loss = model(batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            return {"loss": loss.item(), "tokens": int((batch["targets"] != PAD).sum())}
-
-        def distributed_step(step):
-            # every process draws the same global batch and learns from its rows rank::world (the token store reads
-            # only those). Its loss is the sum of its tokens' NLL over the global token count, times world (DDP
-            # averages the gradients): the gradient of the global batch's mean NLL, as with one process.
-            args = (rng, batch_size, cfg.seq_len, cfg.augment)
-            kwargs = {"end_share": cfg.end_share, "key_dropout": cfg.key_dropout}
-            if isinstance(self.train, SequenceData):  # the corpus, in memory
-                batch = {k: v[ctx.rank :: ctx.world].contiguous() for k, v in self.train.batch(*args, **kwargs).items()}
-            else:
-                batch = self.train.batch(*args, **kwargs, part=(ctx.rank, ctx.world))
-            batch = {k: v.to(device) for k, v in batch.items()}
-            mine = int((batch["targets"] != PAD).sum())
-            [total] = ctx.all_sum([mine])
-            total = round(total)
-            for group in opt.param_groups:
-                group["lr"] = lr * group["lr_scale"] * schedule(step)
-            with mixed_precision(device, cfg.precision):
-                logits, loss = net(batch)
-            if mine == 0:  # rows of padding only: no loss, but a graph through every weight (DDP needs one)
-                loss = logits.sum() * 0.0
-            opt.zero_grad(set_to_none=True)
-            (loss * (mine * ctx.world / max(total, 1))).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            [nll] = ctx.all_sum([loss.item() * mine])
-            return {"loss": nll / max(total, 1), "tokens": total}
-
-        def save(path, *, step, seconds, valid, best, train_state):
-            meta = t._meta(
-                steps=step,
-                train_seconds=seconds,
-                valid_nll=valid,
-                best_valid_nll=best,
-                params=model.n_params(),
-                **lineage,
-            )
-            optimizer = None if train_state is None else opt.state_dict()  # only the resume file carries these
-            save_checkpoint(path, model, self.codec, t.styles_info, meta, optimizer=optimizer, train_state=train_state)
-
+        self.ctx = t._dist()
+        if self.ctx is not None:
+            self._join(start.step)
         return t.loop(
-            train_step=train_step,
+            train_step=self._step if self.ctx is None else self._distributed_step,
             validate=lambda: evaluate_nll(model, self.valid, cfg.seq_len, device, max_tokens=100_000),
-            save=save,
-            rng=rng,
+            save=t.saver(model, self.codec, self.opt, params=model.n_params(), **lineage),
+            rng=self.rng,
             start=start,
             patience=cfg.patience,
-            epoch_steps=max(1, self.train.n_tokens // (batch_size * cfg.seq_len)),
+            epoch_steps=max(1, self.train.n_tokens // (self.batch_size * cfg.seq_len)),
         )
+
+    def _join(self, step: int) -> None:
+        """Under torchrun: the model in DistributedDataParallel (:attr:`net`); a process other than 0 draws dropout
+        masks of its own (inside ``seeded_torch``: the caller's state is not touched)."""
+        self.net = distributed.wrap(self.model, self.device)
+        if self.ctx.rank:
+            seed = self.t.config.seed + 1_000_003 * self.ctx.rank + step
+            torch.default_generator.manual_seed(seed)
+            if self.device.type == "cuda":
+                torch.cuda.manual_seed(seed)
+
+    def _set_lr(self, step: int) -> None:
+        cfg = self.t.config  # warm-up, then (``anneal``) a cosine to a tenth at the step cap
+        set_lr(self.opt, self.lr, lr_factor(step, cfg.max_steps if cfg.anneal else None))
+
+    def _step(self, step: int) -> dict:
+        """One update on a batch of windows."""
+        cfg, device = self.t.config, self.device
+        batch = self.train.batch(
+            self.rng, self.batch_size, cfg.seq_len, cfg.augment, end_share=cfg.end_share, key_dropout=cfg.key_dropout
+        )
+        batch = {k: v.to(device) for k, v in batch.items()}
+        self._set_lr(step)
+        with mixed_precision(device, cfg.precision):
+            _, loss = self.model(batch)
+        update(self.model, self.opt, loss, cfg.clip)
+        return {"loss": loss.item(), "tokens": int((batch["targets"] != PAD).sum())}
+
+    def _distributed_step(self, step: int) -> dict:
+        """One update under torchrun. Every process draws the same global batch and learns from its rows
+        rank::world (the token store reads only those). Its loss is the sum of its tokens' NLL over the global token
+        count, times world (DDP averages the gradients): the gradient of the global batch's mean NLL, as with one
+        process."""
+        cfg, device, ctx = self.t.config, self.device, self.ctx
+        args = (self.rng, self.batch_size, cfg.seq_len, cfg.augment)
+        kwargs = {"end_share": cfg.end_share, "key_dropout": cfg.key_dropout}
+        if isinstance(self.train, SequenceData):  # the corpus, in memory
+            batch = {k: v[ctx.rank :: ctx.world].contiguous() for k, v in self.train.batch(*args, **kwargs).items()}
+        else:
+            batch = self.train.batch(*args, **kwargs, part=(ctx.rank, ctx.world))
+        batch = {k: v.to(device) for k, v in batch.items()}
+        mine = int((batch["targets"] != PAD).sum())
+        [total] = ctx.all_sum([mine])
+        total = round(total)
+        self._set_lr(step)
+        with mixed_precision(device, cfg.precision):
+            logits, loss = self.net(batch)
+        if mine == 0:  # rows of padding only: no loss, but a graph through every weight (DDP needs one)
+            loss = logits.sum() * 0.0
+        update(self.model, self.opt, loss * (mine * ctx.world / max(total, 1)), cfg.clip)
+        [nll] = ctx.all_sum([loss.item() * mine])
+        return {"loss": nll / max(total, 1), "tokens": total}
+
+
+def _param_groups(model, fresh: set[str]) -> list[dict]:
+    """AdamW's parameter groups: the parameters an ``init`` checkpoint lacks (``fresh``) learn ``NEW_LR_SCALE``
+    times faster."""
+    params = dict(model.named_parameters())
+    groups = [{"params": [p for n, p in params.items() if n not in fresh], "lr_scale": 1.0}]
+    if fresh:
+        groups.append({"params": [params[n] for n in sorted(fresh)], "lr_scale": NEW_LR_SCALE})
+    return groups

@@ -10,17 +10,19 @@ Events (each callback gets one dict): ``batch_end`` (step, loss, tokens_per_s, s
 nll per style, mean, best, improved), ``epoch_end`` (epoch, step), ``checkpoint`` (path), ``end`` (reason,
 best, steps, seconds). The CLI subscribes a tqdm bar and a log; a notebook a progress bar and a live plot.
 
-Each family brings a task (``run()``) that builds its model, draws its batches and hands ``Trainer.loop`` a
-``train_step``, a ``validate`` and a ``save``: next tokens for the rnn, lstm and transformer
+Each family brings a task (``run()``) that builds its model, draws its batches and hands ``Trainer.loop`` (one
+run of it: :mod:`~musewidgets.training.loop`) a ``train_step``, a ``validate`` and a ``save`` (:meth:`Trainer.saver`,
+the same for every family): next tokens for the rnn, lstm and transformer
 (:mod:`~musewidgets.training.sequence`), WGAN-GP on bars for the GAN (:mod:`~musewidgets.training.gan`), hidden
 cells for the infill model (:mod:`~musewidgets.training.infill`), labelled stretches for the style classifier
 (:mod:`~musewidgets.training.classifier`). The benchmarks' frame models have a Trainer of their own
 (:class:`~musewidgets.training.frames.FrameTrainer`) on the same loop. ``init`` starts from another checkpoint's
-weights (:func:`initialize`), for example to teach a shipped model key and ending control.
+weights (:mod:`~musewidgets.training.warm_start`), for example to teach a shipped model key and ending control.
 
 ``seed`` fixes everything random: the batches and their augmentation come from a ``numpy.random.Generator``, and what
 takes no generator (weight initialisation, dropout, the GAN's noise) from torch's default generator seeded with
-``seed`` inside a forked random state (:func:`seeded_torch`), so the caller's random state is left as it was.
+``seed`` inside a forked random state (:func:`~musewidgets.training.seeding.seeded_torch`), so the caller's random
+state is left as it was.
 
 Checkpoints are written atomically; ``best`` is kept whenever validation improves and ``last`` at every validation,
 with the optimizer and where the run stands (both random states, the best score, the validations since it), so
@@ -43,21 +45,24 @@ import json
 import math
 import os
 import platform
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..checkpoints import load_checkpoint, partial_path, resolve
+from ..checkpoints import load_checkpoint, partial_path, save_checkpoint
 from ..datasets import corpus as corpus_mod
 from ..models import REGISTRY, build
 from ..threads import available_cores, torch_threads, training_threads
 from . import distributed
+from .loop import Run, RunState
+from .progress import subscribe_progress
+from .seeding import seeded_torch, set_torch_rng_state
+from .step import PRECISIONS, bf16_gpu, lr_factor, mixed_precision
+from .warm_start import initialize
 
 __all__ = [
     "DEFAULTS",
@@ -100,8 +105,15 @@ class TrainConfig:
 
     ``styles`` defaults to all four corpus styles. ``minutes`` is a wall-clock budget; ``max_steps`` an optional
     step cap. ``limit_pieces`` uses only the first pieces of each split (tests, quick looks).
+
+    The fields come in three blocks: the run's, which every family reads as far as they apply (the gan has no
+    ``weight_decay``, ``clip`` or ``patience``, the frame models no ``styles``), then what only the families that
+    learn from token windows read (rnn, lstm, transformer and infill), then what only the rnn, lstm and transformer
+    read. The other families ignore a block that is not theirs (:meth:`Trainer.check` refuses ``ending_bars``,
+    ``anneal`` and ``data`` for them). Checkpoints and model cards keep it as one flat dict (:meth:`to_dict`).
     """
 
+    # ---------------------------------------------------------------- the run: every family
     family: str = "lstm"
     styles: tuple[str, ...] = ("chorale", "folk", "irish", "renaissance")
     minutes: float = 10.0
@@ -109,35 +121,44 @@ class TrainConfig:
     batch_size: int | None = None  # default per family (DEFAULTS)
     seq_len: int = 512  # tokens per training window
     lr: float | None = None  # default per family
-    weight_decay: float = 0.01
-    clip: float = 1.0  # gradient-norm clipping
+    weight_decay: float = 0.01  # AdamW's (the gan's Adam has none)
+    clip: float = 1.0  # gradient-norm clipping (not the gan)
     eval_every: int = 200  # steps between validations
-    patience: int = 6  # validations without improvement before stopping
+    patience: int = 6  # validations without improvement before stopping (the gan never stops early)
     augment: bool = True  # random transposition within voice ranges
     seed: int = 0
     device: str = "auto"
     limit_pieces: int | None = None
     model: dict = field(default_factory=dict)  # overrides of the family's config
+
+    # ---------------------------------------------------------------- rnn, lstm, transformer and infill
     init: str | None = None  # checkpoint to start from (same family); see Trainer
     end_share: float = 0.25  # share of training windows that end where their piece ends
     key_dropout: float = 0.2  # share of training windows whose key is hidden (index 0)
-    # rnn, lstm, transformer: bars before a piece's end over which the model is told how many bars are left
-    # (TokenCodec.ending_bars); the shipped runs before 2026-12 used 4
+
+    # ---------------------------------------------------------------- rnn, lstm and transformer
+    # bars before a piece's end over which the model is told how many bars are left (TokenCodec.ending_bars); the
+    # shipped runs before 2026-12 used 4
     ending_bars: int = 4
-    # rnn, lstm, transformer: with ``max_steps``, the learning rate falls along a cosine to a tenth of its peak at the
-    # step cap (see :func:`lr_factor`); else it stays at its peak after the warm-up (the shipped runs before 2026-12)
+    # with ``max_steps``, the learning rate falls along a cosine to a tenth of its peak at the step cap (see
+    # :func:`~musewidgets.training.step.lr_factor`); else it stays at its peak after the warm-up (the shipped runs
+    # before 2026-12)
     anneal: bool = False
-    # your own music (rnn, lstm, transformer): a folder of MIDI/MusicXML/ABC files, or a token store made of one
+    # your own music: a folder of MIDI/MusicXML/ABC files, or a token store made of one
     # (musewidgets.datasets.store); it becomes one style, named ``style_name`` (default: the folder's name), and
     # ``styles`` is not used. The store is kept in ``store`` (default: ``<out_dir>/store``), prepared once and reused.
     data: str | None = None
     style_name: str | None = None
     store: str | None = None
     voices: int | None = None  # keep pieces of this many voices (default: the most common count in the folder)
-    # rnn, lstm, transformer: "bf16" computes the forward pass in bfloat16 on a GPU that has it (weights, optimizer
-    # and checkpoints stay float32; a CPU is refused); "auto" and "fp32" in float32: at the shipped sizes bfloat16 was
-    # slower on an H200 (LSTM 281k against 305k tokens/s, transformer 550k against 641k; benchmarks/train_speed.py)
+    # "bf16" computes the forward pass in bfloat16 on a GPU that has it (weights, optimizer and checkpoints stay
+    # float32; a CPU is refused); "auto" and "fp32" in float32: at the shipped sizes bfloat16 was slower on an H200
+    # (LSTM 281k against 305k tokens/s, transformer 550k against 641k; benchmarks/train_speed.py)
     precision: str = "auto"
+
+    def to_dict(self) -> dict:
+        """The flat dict that checkpoints and model cards keep as ``train_config`` (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 # --------------------------------------------------------------------------- data
@@ -167,81 +188,9 @@ def _style_info(corpora: dict[str, corpus_mod.Corpus]) -> dict:
     return info
 
 
-# --------------------------------------------------------------------------- the loop
-
-
-def subscribe_progress(trainer: Trainer, *, desc: str, quiet: bool = False) -> None:
-    """A tqdm bar and one log line per validation (what the CLI shows).
-
-    The bar counts steps up to the step cap when there is one (as the notebook's monitor does), else seconds of the
-    time budget; with neither (``minutes=inf``, no cap) it counts steps without an end.
-    """
-    from tqdm.auto import tqdm
-
-    cfg = trainer.config
-    by_seconds = cfg.max_steps is None and math.isfinite(cfg.minutes)
-    total = round(cfg.minutes * 60) if by_seconds else cfg.max_steps
-    bar = tqdm(total=total, unit="s" if by_seconds else "step", desc=desc, disable=quiet)
-
-    def on_batch(e):
-        value = round(e["seconds"]) if by_seconds else e["step"]
-        bar.n = value if bar.total is None else min(bar.total, value)
-        bar.set_postfix(step=e["step"], loss=f"{e['loss']:.3f}", refresh=False)
-        bar.refresh()
-
-    def on_validation(e):
-        per_style = " ".join(f"{s}={v:.3f}" for s, v in e["nll"].items())
-        bar.write(
-            f"{desc} step {e['step']}: valid {per_style} (mean {e['mean']:.3f}{', best' if e['improved'] else ''})"
-        )
-
-    trainer.add_callback("batch_end", on_batch)
-    trainer.add_callback("validation", on_validation)
-    trainer.add_callback("end", lambda e: bar.close())
-
-
-@contextmanager
-def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
-    """Run the block with torch's default generators (the CPU's, and ``device``'s if it is a GPU) seeded with
-    ``seed``; the caller's random state is restored afterwards.
-
-    For what draws from them and takes no generator argument: weight initialisation, dropout, Gumbel noise.
-    """
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.default_generator.manual_seed(seed)
-        if devices:
-            with torch.cuda.device(device):
-                torch.cuda.manual_seed(seed)
-        yield
-
-
-def _torch_rng_state(device: torch.device) -> dict:
-    """torch's default generators' states (uint8 tensors): the CPU's, and ``device``'s if it is a GPU."""
-    state = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_torch_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["cpu"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
+# --------------------------------------------------------------------------- the trainer
 
 _BEST_KEYS = ("best_valid_nll", "best_valid", "best_valid_error")  # the best score in each family's meta
-
-
-@dataclass
-class RunState:
-    """Where a run stands when :meth:`Trainer.loop` starts: a fresh run's, or what :meth:`Trainer.restore` read."""
-
-    step: int = 0  # optimizer steps taken
-    best: float = math.inf  # best mean validation score so far (lower is better)
-    seconds: float = 0.0  # training time so far
-    bad: int = 0  # validations since the best one (early stopping)
-    extra: dict = field(default_factory=dict)  # the task's own state (the frame trainer's place in its epoch)
 
 
 class Trainer:
@@ -260,6 +209,8 @@ class Trainer:
             None  # with ``data``: what preparing the folder found (musewidgets.datasets.store.StoreReport)
         )
         self._store = None  # with ``data``: the token store, once opened
+        self.name = config.family  # checkpoints: <name>.pt (best) and <name>.last.pt (last)
+        self.styles_info: dict = {}  # per style: parts, metres, tempo (for samplers); set when a run starts
 
     def add_callback(self, event: str, fn: Callable[[dict], None]) -> None:
         if event not in EVENTS:
@@ -280,11 +231,11 @@ class Trainer:
 
     @property
     def best_path(self) -> Path:
-        return self.out_dir / f"{self.config.family}.pt"
+        return self.out_dir / f"{self.name}.pt"
 
     @property
     def last_path(self) -> Path:
-        return self.out_dir / f"{self.config.family}.last.pt"
+        return self.out_dir / f"{self.name}.last.pt"
 
     def _dist(self) -> distributed.Context | None:
         """The process group of a run under torchrun, once joined (:func:`musewidgets.training.distributed.session`)."""
@@ -356,7 +307,7 @@ class Trainer:
             raise ValueError(f"`batch_size` must be from 1 to {MAX_BATCH_SIZE}, got {size}")
         if self.config.precision not in PRECISIONS:
             raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.config.precision!r}")
-        if self.config.precision == "bf16" and not _bf16_gpu(self._device()):
+        if self.config.precision == "bf16" and not bf16_gpu(self._device()):
             raise ValueError("`precision` bf16 needs a GPU with bfloat16; use auto or fp32 here")
         ending_bars, family = self.config.ending_bars, self.config.family
         if not 1 <= ending_bars <= MAX_ENDING_BARS:
@@ -478,99 +429,44 @@ class Trainer:
         validations since it; the last step's metrics; ``extra()``, the task's own). ``start`` is where the run
         stands (:meth:`restore`); ``patience`` validations without improvement stop early (None: never).
         """
-        cfg = self.config
-        start = start or RunState()
-        step, best, bad, elapsed = start.step, start.best, start.bad, start.seconds
-        device = self._device()
         ctx = self._dist()  # under torchrun: process 0 validates, saves and decides when to stop, for all
-        main = ctx is None or ctx.is_main
-        metrics: dict = {}
-        t0 = time.perf_counter()
-        for path in (self.best_path, self.last_path) if main else ():  # what a save killed midway left behind
+        run = Run(self, save=save, rng=rng, start=start or RunState(), device=self._device(), ctx=ctx, extra=extra)
+        for path in (self.best_path, self.last_path) if run.main else ():  # what a save killed midway left behind
             partial_path(path).unlink(missing_ok=True)
         if ctx is not None:
             validate = functools.partial(ctx.on_main, validate)
-
-        def seconds():
-            return elapsed + time.perf_counter() - t0
-
-        def checkpoint(path, valid, is_best):
-            state = None
-            if not is_best:
-                state = {
-                    "best": best,
-                    "bad": bad,
-                    "numpy_rng": json.dumps(rng.bit_generator.state),  # 128-bit integers: kept as text
-                    "torch_rng": _torch_rng_state(device),
-                    "metrics": dict(metrics),
-                    "extra": extra() if extra else {},
-                }
-            if main:
-                save(path, step=step, seconds=round(seconds(), 1), valid=valid, best=best, train_state=state)
-            self.emit("checkpoint", path=str(path), step=step)
-
-        reason = "time budget"
         try:
-            while True:
-                why = None
-                if seconds() > cfg.minutes * 60:
-                    why = "time budget"
-                elif cfg.max_steps is not None and step >= cfg.max_steps:
-                    why = "step cap"
-                elif self.stop_requested:
-                    why = "stopped"
-                if ctx is not None:  # every process stops at the same step
-                    why = ctx.decide(why)
-                if why is not None:
-                    reason = why
-                    break
-                tick = time.perf_counter()
-                metrics = train_step(step)
-                step += 1
-                tokens = metrics.pop("tokens")
-                self.emit(
-                    "batch_end",
-                    step=step,
-                    tokens_per_s=tokens / (time.perf_counter() - tick),
-                    seconds=seconds(),
-                    **metrics,
-                )
-                if epoch_steps and step % epoch_steps == 0:
-                    self.emit("epoch_end", epoch=step // epoch_steps, step=step)
-                if step % cfg.eval_every == 0:
-                    valid = validate()
-                    mean = float(np.mean(list(valid.values())))
-                    improved = mean < best
-                    if improved:
-                        best, bad = mean, 0
-                        checkpoint(self.best_path, valid, True)
-                    else:
-                        bad += 1
-                    checkpoint(self.last_path, valid, False)
-                    self.emit("validation", step=step, nll=valid, mean=mean, best=best, improved=improved)
-                    if patience is not None and bad >= patience:
-                        reason = "early stopping"
-                        break
+            reason = run.until_stopped(train_step, validate, patience, epoch_steps)
         except KeyboardInterrupt:
             if ctx is not None:  # the other processes may be anywhere: no more collectives; `last` is kept
                 raise
             reason = "interrupted"
-        short = not self.best_path.exists() or best == math.inf
-        if ctx is not None:
-            short = ctx.decide(short)  # what process 0 sees on its disk
-        if short:  # too short for a validation: keep what we have
-            valid = validate()
-            best = float(np.mean(list(valid.values())))
-            checkpoint(self.best_path, valid, True)
+        run.finish(validate)
         summary = {
             "reason": reason,
-            "best": best,
-            "steps": step,
-            "seconds": round(seconds(), 1),
+            "best": run.best,
+            "steps": run.step,
+            "seconds": round(run.seconds(), 1),
             "path": str(self.best_path),
         }
         self.emit("end", **summary)
         return summary
+
+    def saver(self, model, codec, optimizer, *, scores=("valid_nll", "best_valid_nll"), **fields) -> Callable:
+        """The ``save`` of :meth:`loop` for a task: a checkpoint of ``model`` with ``codec`` and :attr:`styles_info`
+        whose meta (:meth:`_meta`) holds the steps, the training seconds, the validation scores and the best one
+        (named ``scores``), then ``fields`` in their order; ``last`` also holds the state of ``optimizer`` (an
+        optimizer, or a dict of them by name) and of the run (``train_state``)."""
+
+        def save(path, *, step, seconds, valid, best, train_state):
+            meta = self._meta(steps=step, train_seconds=seconds, **dict(zip(scores, (valid, best))), **fields)
+            state = None  # only the resume file carries the optimizers'
+            if train_state is not None:
+                named = isinstance(optimizer, dict)
+                state = {k: o.state_dict() for k, o in optimizer.items()} if named else optimizer.state_dict()
+            save_checkpoint(path, model, codec, self.styles_info, meta, optimizer=state, train_state=train_state)
+
+        return save
 
     def restore(self, model, opt, rng: np.random.Generator) -> RunState:
         """With ``resume=True`` and a ``last`` checkpoint: put the run back where that checkpoint left it.
@@ -601,7 +497,7 @@ class Trainer:
         step = int(meta.get("steps", 0))
         if "numpy_rng" in state:
             rng.bit_generator.state = json.loads(state["numpy_rng"])
-            _set_torch_rng_state(state["torch_rng"], self._device())
+            set_torch_rng_state(state["torch_rng"], self._device())
         else:
             rng.bit_generator.state = np.random.default_rng(self.config.seed + step).bit_generator.state
         return RunState(
@@ -619,6 +515,7 @@ class Trainer:
         return f"{platform.machine()} {platform.system()}, {cores}, torch {torch.__version__}, {device}{gpu}"
 
     def _meta(self, **extra) -> dict:
+        """A checkpoint's meta: the train config, the command, the machine, the data, then ``extra``."""
         data = {
             s: "music21 corpus, split by musewidgets.datasets.corpus.split_of (80/10/10)" for s in self.config.styles
         }
@@ -631,94 +528,9 @@ class Trainer:
             keys = ("folder", "style", "voices", "files", "used", "skipped", "splits", "tokens")
             extra = {"store": {"path": r.store, **{k: getattr(r, k) for k in keys}}, **extra}
         return {
-            "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+            "train_config": self.config.to_dict(),
             "command": self.command,
             "machine": self._machine(),
             "data": data,
             **extra,
         }
-
-
-def initialize(model, path: str | os.PathLike) -> list[str]:
-    """Load the weights of checkpoint ``path`` into ``model`` where the names and shapes match; return the names of
-    the parameters the checkpoint lacks.
-
-    Those (the key and ending embeddings of a model trained before them) keep their fresh random values. The
-    bars-to-the-end table of a model that counts down over more bars than the checkpoint's (``ending_bars``) keeps
-    the checkpoint's rows, and its new rows start as the checkpoint's row 0 ("further from the end", what those bars
-    were to it), so the model begins where the checkpoint was; it counts among the returned names. Raises
-    ``CheckpointError`` for another family or a weight of another shape.
-    """
-    from ..errors import CheckpointError
-
-    ck = load_checkpoint(resolve(path))
-    if ck.family != model.family:
-        raise CheckpointError(f"{path}: holds a {ck.family} model; cannot start a {model.family} from it")
-    own = model.state_dict()
-    theirs = ck.model.state_dict()
-    grown = _grown(own, theirs)
-    for name in grown:
-        value = theirs[name]
-        theirs[name] = torch.cat([value, value[:1].expand(len(own[name]) - len(value), -1)])
-    for name, value in theirs.items():
-        if name not in own or own[name].shape != value.shape:
-            raise CheckpointError(
-                f"{path}: weight {name!r} does not fit this {model.family} (shape {tuple(value.shape)}); "
-                "start from a checkpoint of the same sizes"
-            )
-    model.load_state_dict(theirs, strict=False)
-    return grown + [name for name, _ in model.named_parameters() if name not in theirs]
-
-
-def _grown(own: dict, theirs: dict) -> list[str]:
-    """The bars-to-the-end tables of state dict ``own`` that have more rows than those of ``theirs``."""
-    return [
-        name
-        for name, value in theirs.items()
-        if name.endswith("to_end.weight")
-        and name in own
-        and own[name].shape[1:] == value.shape[1:]
-        and len(own[name]) > len(value)
-    ]
-
-
-def lr_factor(step: int, max_steps: int | None = None, floor: float = 0.1) -> float:
-    """The learning rate of step ``step`` (from 0) as a share of the peak: a linear warm-up over 100 steps, then,
-    with a step cap ``max_steps``, a cosine down to ``floor`` at the cap (none without one)."""
-    warm = min(1.0, (step + 1) / 100)
-    if not max_steps:
-        return warm
-    return warm * ((1 + floor) / 2 + (1 - floor) / 2 * math.cos(math.pi * min(step / max_steps, 1.0)))
-
-
-def init_record(path: str | os.PathLike) -> dict:
-    """How the checkpoint a run starts from was made (command, steps, seconds, machine, and its own start), for
-    the model card."""
-    meta = load_checkpoint(resolve(path)).meta
-    keys = ("command", "steps", "train_seconds", "machine", "init_from")
-    return {"checkpoint": str(path), **{k: meta[k] for k in keys if k in meta}}
-
-
-def fresh_names(model, path: str | os.PathLike) -> list[str]:
-    """The names of ``model``'s parameters that checkpoint ``path`` lacks (what :func:`initialize` leaves fresh)."""
-    theirs = load_checkpoint(resolve(path)).model.state_dict()
-    return _grown(model.state_dict(), theirs) + [name for name, _ in model.named_parameters() if name not in theirs]
-
-
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
-def _bf16_gpu(device) -> bool:
-    device = torch.device(device)
-    return device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-
-
-def mixed_precision(device, precision: str = "auto"):
-    """The context the forward pass of a training step runs in: bfloat16 autocast for ``precision="bf16"`` on a GPU
-    that has it, else nothing (float32; see :class:`TrainConfig`). Weights, gradients and the optimizer stay
-    float32; the loss is computed in float32 (autocast runs cross-entropy in float32)."""
-    import contextlib
-
-    if precision == "bf16" and _bf16_gpu(device):
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
