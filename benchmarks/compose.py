@@ -1,5 +1,5 @@
-"""Composing by filling in (musewidgets.sampling.infill): harmonizing held-out chorale sopranos, and regenerating chosen bars
-with seams that sound joined.
+"""Composing by filling in (musewidgets.sampling.infill): harmonizing held-out chorale sopranos, and regenerating
+chosen bars with seams that sound joined.
 
 ``python -m benchmarks.compose`` rewrites the "compose" section of docs/benchmarks.md (about five minutes on the
 2-core machine). Every figure is a function of the shipped ``infill`` checkpoint, the corpus and the seeds below;

@@ -83,9 +83,9 @@ def main() -> dict:
             "the SATB ranges) against free sampling, same model and length; the issue's limit is 2x.",
             sampling,
             "### Key and cadence guidance",
-            "A take asked for a key and an ending, with `musewidgets.sampling.guidance` (each take the first in that key of "
-            "8 candidates drawn together, the transformer's with a key prior; in the last bar a cadence prior on a "
-            "key estimate per candidate), against the model alone.",
+            "A take asked for a key and an ending, with `musewidgets.sampling.guidance` (each take the first in that "
+            "key of 8 candidates drawn together, the transformer's with a key prior; in the last bar a cadence prior "
+            "on a key estimate per candidate), against the model alone.",
             guidance,
             "### What the analysis panel computes",
             analysis,
