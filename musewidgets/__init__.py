@@ -36,6 +36,7 @@ _LAZY = {
     "save": "export",
     "Workbench": "widgets",
     "load_sampler": "sampling",
+    "Guidance": "sampling",
 }
 
 __all__ = [
