@@ -48,14 +48,14 @@ def old_thread_handling() -> Iterator[None]:
 
     The sampler imports ``torch_threads`` by name, so that name is replaced by a block that does nothing.
     """
-    from musewidgets import sampling
+    from musewidgets.sampling import sampler
 
-    chosen = sampling.torch_threads
-    sampling.torch_threads = lambda n: contextlib.nullcontext()
+    chosen = sampler.torch_threads
+    sampler.torch_threads = lambda n: contextlib.nullcontext()
     try:
         yield
     finally:
-        sampling.torch_threads = chosen
+        sampler.torch_threads = chosen
 
 
 def new_session(model: str) -> tuple[object, float]:
