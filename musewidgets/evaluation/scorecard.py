@@ -285,7 +285,7 @@ def scorecard(
             bar.set_postfix_str(f"{name} {s}")
             options = {"strict": variant == "strict", "guide": variant != "unguided"}
             sampled = {"takes": takes, "bars": bars, "seed": seed, "temperature": temperature, **options}
-            generated = _takes(samplers[m], s, real[s], **sampled)
+            generated = sample_takes(samplers[m], s, real[s], **sampled)
             row = score(generated, real[s], style=s, model=name, classifier=classifier, seed=seed)
             rows.append(row | (_NOTHING_ASKED if variant == "strict" else control(samplers[m], s, **sampled)))
             bar.update()
@@ -322,7 +322,7 @@ def _cells(models, samplers: dict, styles: list[str], *, strict: bool, unguided:
     return cells
 
 
-def _takes(
+def sample_takes(
     sampler, style: str, real: list[Piece], *, takes: int, bars: int, seed: int, temperature: float, **options
 ) -> list[Piece]:
     """``takes`` takes of ``bars`` bars in ``style``, in the metres of the ``real`` excerpts (:func:`metre_plan`): one

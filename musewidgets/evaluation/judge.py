@@ -1,0 +1,192 @@
+"""Judges that tell takes from real music: several, on many musical descriptors, each beside its real floor.
+
+A two-sample classifier test (Lopez-Paz & Oquab 2017): a judge learns, in cross-validation, to tell the takes from
+real excerpts of the style; its balanced accuracy is how often it can (0.5: never better than chance, 1.0: always). Three
+judges of different kinds look at the same music:
+
+``logistic``  a logistic regression on every descriptor family (:mod:`musewidgets.analysis.descriptors`), standardized
+``boosting``  scikit-learn's ``HistGradientBoostingClassifier`` on the same descriptors: it finds thresholds and
+              interactions a line cannot
+``neural``    a small neural network (scikit-learn's ``MLPClassifier``) on the roll itself: each voice's pitch above
+              the tonic, every eighth note, in order
+
+Each is reported as the mean and spread over repeated stratified 5-fold cross-validation, beside the same judge's
+**floor**: its accuracy telling two disjoint sets of real excerpts apart, which is chance plus the judge's own noise.
+:func:`giveaways` names the descriptor families that tell takes from real music best on their own.
+
+The protocol this is built for: develop on the ``valid`` split's excerpts; compute the ``test`` rows once, for the
+table. Nothing in the samplers is tuned against these judges.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..analysis.descriptors import FAMILIES, MAX_VOICES, descriptors
+from ..keys import estimate_key
+from ..piece import Piece, parse_key
+
+__all__ = ["JUDGES", "ROLL_STEPS", "giveaways", "judge", "matrix", "roll_matrix"]
+
+JUDGES = ("logistic", "boosting", "neural")
+ROLL_STEPS = 64  # eighth notes the neural judge reads (8 bars of 4/4)
+
+
+def matrix(pieces: list[Piece], families=None) -> np.ndarray:
+    """``(len(pieces), features)``: the descriptors of ``families`` (default all), side by side."""
+    names = list(families or FAMILIES)
+    rows = [descriptors(p) for p in pieces]
+    return np.array([np.concatenate([row[name] for name in names]) for row in rows], dtype=float)
+
+
+def roll_matrix(pieces: list[Piece]) -> np.ndarray:
+    """``(len(pieces), MAX_VOICES * ROLL_STEPS * 2)``: per voice and eighth note, the pitch sounding above the
+    estimated tonic (in octaves, 0 when silent) and whether a note starts there."""
+    out = np.zeros((len(pieces), MAX_VOICES, ROLL_STEPS, 2))
+    for i, piece in enumerate(pieces):
+        tonic = parse_key(estimate_key(piece.replace(key=None)) or "C major")[0]
+        step = max(1, piece.steps_per_quarter // 2)
+        for v, part in enumerate(piece.parts[:MAX_VOICES]):
+            for n in part.notes:
+                first, last = n.start // step, min(ROLL_STEPS, max(n.start // step + 1, n.end // step))
+                if first < ROLL_STEPS:
+                    out[i, v, first:last, 0] = (n.pitch - 60 - tonic) / 12
+                    out[i, v, first, 1] = 1.0
+    return out.reshape(len(pieces), -1)
+
+
+def _model(name: str, seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if name == "logistic":
+        return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000))
+    if name == "boosting":
+        # small leaves: a fold of 64 + 64 excerpts trains on about 100 rows
+        return HistGradientBoostingClassifier(max_iter=100, min_samples_leaf=5, max_leaf_nodes=8, random_state=seed)
+    if name == "neural":
+        net = MLPClassifier(hidden_layer_sizes=(32,), alpha=1e-2, max_iter=1000, random_state=seed)
+        return make_pipeline(StandardScaler(), net)
+    raise ValueError(f"unknown judge {name!r}; the judges are {', '.join(JUDGES)}")
+
+
+def accuracy(x_a: np.ndarray, x_b: np.ndarray, name: str, *, seed: int = 0, folds: int = 5, repeats: int = 4):
+    """``(mean, spread)`` over repeated stratified ``folds``-fold cross-validation of judge ``name`` telling rows
+    of ``x_a`` from rows of ``x_b``: balanced accuracy (the mean of the two sides' recalls, so that 0.5 is chance
+    however many rows each side has); the spread is the standard deviation over the repeats. ``(nan, nan)`` with
+    fewer than 2 rows a side."""
+    from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+
+    folds = min(folds, len(x_a), len(x_b))
+    if folds < 2:
+        return math.nan, math.nan
+    x = np.nan_to_num(np.concatenate([x_a, x_b]).astype(float))
+    y = np.r_[np.ones(len(x_a)), np.zeros(len(x_b))]
+    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    scores = cross_val_score(_model(name, seed), x, y, cv=cv, scoring="balanced_accuracy")
+    per_repeat = scores.reshape(repeats, folds).mean(1)
+    return float(scores.mean()), float(per_repeat.std())
+
+
+def judge(
+    takes: list[Piece], real: list[Piece], other_real: list[Piece] | None = None, *, seed: int = 0, repeats: int = 4
+) -> dict:
+    """Every judge on ``takes`` against ``real``: ``{judge: (mean, spread)}``, and with ``other_real`` (real
+    excerpts disjoint from ``real``) ``{judge + "_floor": (mean, spread)}``, that judge on real against real;
+    ``repeats`` of 5-fold cross-validation each."""
+    out = {}
+    features = {"takes": matrix(takes), "real": matrix(real)}
+    rolls = {"takes": roll_matrix(takes), "real": roll_matrix(real)}
+    if other_real is not None:
+        features["other"], rolls["other"] = matrix(other_real), roll_matrix(other_real)
+    for name in JUDGES:
+        x = rolls if name == "neural" else features
+        out[name] = accuracy(x["takes"], x["real"], name, seed=seed, repeats=repeats)
+        if other_real is not None:
+            out[f"{name}_floor"] = accuracy(x["other"], x["real"], name, seed=seed, repeats=repeats)
+    return out
+
+
+def giveaways(
+    takes: list[Piece], real: list[Piece], *, top: int = 3, seed: int = 0, repeats: int = 2
+) -> list[tuple[str, float]]:
+    """The ``top`` descriptor families that tell ``takes`` from ``real`` best on their own (the boosting judge's
+    mean accuracy on that family alone), best first."""
+    scores = []
+    for family in FAMILIES:
+        mean, _ = accuracy(matrix(takes, [family]), matrix(real, [family]), "boosting", seed=seed, repeats=repeats)
+        scores.append((family, mean))
+    return sorted(scores, key=lambda s: -s[1])[:top]
+
+
+def remote_share(pieces: list[Piece]) -> float:
+    """Share of ``pieces`` whose estimated key has four or more sharps or flats."""
+    from ..analysis.descriptors import accidentals
+
+    keys = [accidentals(*parse_key(estimate_key(p.replace(key=None)) or "C major")) for p in pieces]
+    return float(np.mean([k >= 4 for k in keys])) if keys else math.nan
+
+
+def tonic_endings(pieces: list[Piece]) -> tuple[float, float]:
+    """Share of ``pieces`` whose bass ends on the tonic, by our key-finder and by music21's."""
+    from ..analysis.descriptors import descriptors, music21_ending
+
+    ours = [descriptors(p)["ending"][0] for p in pieces]
+    theirs = [music21_ending(p)[0] for p in pieces]
+    return float(np.mean(ours)), float(np.mean(theirs))
+
+
+def row(model: str, style: str, *, split: str = "valid", takes: int = 64, bars: int = 8, seed: int = 0, guide=True):
+    """One row: ``takes`` takes of ``model`` in ``style`` against as many real endings of ``split`` (at most as many
+    as the split has), every judge with its floor (real against real endings of another split), the families that
+    give the takes away, tonic endings by both key-finders and the share of remote keys, takes and real alike."""
+    from ..sampling.sampler import load_sampler
+    from .scorecard import real_excerpts, sample_takes
+
+    other_split = "train" if split != "train" else "valid"
+    real = real_excerpts(style, takes, bars, split=split, seed=seed)
+    other = real_excerpts(style, len(real), bars, split=other_split, seed=seed)
+    sampler = load_sampler(model)
+    made = sample_takes(sampler, style, real, takes=takes, bars=bars, seed=seed, temperature=1.0, guide=guide)
+    out = {"model": model, "style": style, "guide": str(guide), "takes": len(made), "real": len(real)}
+    out |= judge(made, real, other, seed=seed)
+    out["giveaways"] = giveaways(made, real, seed=seed)
+    out["tonic_endings"], out["real_tonic_endings"] = tonic_endings(made), tonic_endings(real)
+    out["remote_keys"], out["real_remote_keys"] = remote_share(made), remote_share(real)
+    return out
+
+
+def to_markdown(rows: list[dict]) -> str:
+    """The rows as a markdown table: each judge as mean (floor), giveaways, endings (ours / music21's), remote keys."""
+    head = ["model", "style", "guide", *JUDGES, "gives it away", "tonic endings", "real", "remote keys", "real"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in rows:
+        judged = [f"{r[j][0]:.2f} ± {r[j][1]:.2f} ({r[j + '_floor'][0]:.2f})" for j in JUDGES]
+        given = ", ".join(f"{name} {acc:.2f}" for name, acc in r["giveaways"])
+        ends = [f"{a:.2f} / {b:.2f}" for a, b in (r["tonic_endings"], r["real_tonic_endings"])]
+        cells = [r["model"], r["style"], r["guide"], *judged, given, *ends, f"{r['remote_keys']:.2f}"]
+        lines.append("| " + " | ".join([*cells, f"{r['real_remote_keys']:.2f}"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="the judges on one model's takes, guided and unguided, per style")
+    parser.add_argument("--model", default="lstm")
+    parser.add_argument("--style", action="append", help="default: the four corpus styles")
+    parser.add_argument("--split", default="valid", help="the real endings' split (develop on valid)")
+    parser.add_argument("--takes", type=int, default=64)
+    parser.add_argument("--guide", action="append", help="guidance text, e.g. on, off, cadence=0 (default on, off)")
+    args = parser.parse_args()
+    rows = [
+        row(args.model, style, split=args.split, takes=args.takes, guide=guide)
+        for style in args.style or ("chorale", "folk", "irish", "renaissance")
+        for guide in args.guide or ("on", "off")
+    ]
+    print(to_markdown(rows), end="")
