@@ -1,8 +1,8 @@
 """Judges that tell takes from real music: several, on many musical descriptors, each beside its real floor.
 
 A two-sample classifier test (Lopez-Paz & Oquab 2017): a judge learns, in cross-validation, to tell the takes from
-real excerpts of the style; its balanced accuracy is how often it can (0.5: never better than chance, 1.0: always). Three
-judges of different kinds look at the same music:
+real excerpts of the style; its balanced accuracy is how often it can (0.5: never better than chance, 1.0: always).
+Three judges of different kinds look at the same music:
 
 ``logistic``  a logistic regression on every descriptor family (:mod:`musewidgets.analysis.descriptors`), standardized
 ``boosting``  scikit-learn's ``HistGradientBoostingClassifier`` on the same descriptors: it finds thresholds and
