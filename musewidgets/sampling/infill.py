@@ -383,20 +383,9 @@ def _draw_block(state, chosen, hidden, logits, allowed, noise, tau, strength, ca
 
 
 # ----------------------------------------------------------------------------------------------- entry points
-def fill(
-    model,
-    piece: Piece,
-    mask,
-    *,
-    style: str | None = None,
-    seed: int = 0,
-    temperature: float = DEFAULT_TEMPERATURE,
-    iterations: int | None = None,
-    guide: bool | str | dict | Guidance = True,
-    key: str | None = None,
-    ending: bool = True,
-) -> Piece:
-    """``piece`` with the cells of ``mask`` written by the infill model (see the module docstring).
+def fill(model, piece: Piece, mask, **settings) -> Piece:
+    """``piece`` with the cells of ``mask`` written by the infill model (see the module docstring); the settings
+    are keyword arguments, as for :func:`iter_fill`.
 
     Parameters
     ----------
@@ -428,18 +417,7 @@ def fill(
     Piece
         With the piece's header (parts, metre, pickup, tempo, key), as many steps as the grid.
     """
-    *_, last = iter_fill(
-        model,
-        piece,
-        mask,
-        style=style,
-        seed=seed,
-        temperature=temperature,
-        iterations=iterations,
-        guide=guide,
-        key=key,
-        ending=ending,
-    )
+    *_, last = iter_fill(model, piece, mask, **settings)
     return last
 
 
