@@ -220,11 +220,19 @@ def test_the_take_is_conditioned_on_the_key_and_counts_down_to_its_end(sampler):
     assert {key for key, _, _ in spy.seen} == {TokenCodec.key_index("D minor")}
 
 
-def test_keep_going_never_counts_down_and_no_key_is_unknown(sampler):
+def test_keep_going_never_counts_down_and_no_key_asked_is_a_key_the_style_uses(sampler):
+    from musewidgets.codecs.tokens import TokenCodec
+    from musewidgets.sampling.guidance import key_shares
+
     spied, spy = _spy(sampler)
     [piece] = spied.generate(style="chorale", bars=2, seed=0, ending=False)
-    assert {(key, to_end) for key, to_end, _ in spy.seen} == {(0, 0)}
+    told = {key for key, _, _ in spy.seen}
+    assert len(told) == 1 and told <= {TokenCodec.key_index(k) for k in key_shares()["chorale"]}
+    assert {to_end for _, to_end, _ in spy.seen} == {0}
     assert piece.key is not None  # estimated from the notes, as before
+    spy.seen.clear()
+    spied.generate(style="chorale", bars=2, seed=0, ending=False, guide="key=0")  # the model's own choice
+    assert {(key, to_end) for key, to_end, _ in spy.seen} == {(0, 0)}  # key 0: unknown
 
 
 def test_metre_choice_gives_whole_bars_of_that_metre(sampler):
@@ -520,7 +528,7 @@ def test_strong_guidance_puts_every_take_in_the_key_and_ends_it_on_the_tonic(sam
 
 
 def test_guidance_changes_nothing_without_a_key_or_an_ending(sampler):
-    a = sampler.generate(style="folk", bars=2, n=2, seed=1, ending=False)
+    a = sampler.generate(style="folk", bars=2, n=2, seed=1, ending=False, guide="key=0")  # no key told either
     b = sampler.generate(style="folk", bars=2, n=2, seed=1, ending=False, guide=False)
     assert [t.parts for t in a] == [t.parts for t in b]
 

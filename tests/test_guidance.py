@@ -90,7 +90,7 @@ def _notes(pieces):
 # differs from the model with that one prior on; where it does not apply, turning it off changes nothing.
 CASES = {
     "key": dict(style="folk", key="D minor"),
-    "cadence": dict(style="folk"),
+    "cadence": dict(style="folk", n=4),
     "held_final": dict(style="renaissance", n=4),
     "repeats": dict(style="irish"),
     "style": dict(style="irish"),
@@ -178,3 +178,18 @@ def test_the_workbench_s_guidance_section_makes_the_take_keeps_it_and_copy_setti
     wb.controls.set_guide("off")
     wb.controls.apply(old)
     assert wb.controls.guide_text() == "on"
+
+
+def test_a_take_asked_for_no_key_is_told_one_the_style_uses(lstm):
+    from musewidgets.evaluation.judge import remote_share
+    from musewidgets.sampling.guidance import key_shares, plan_keys
+
+    shares = key_shares()["renaissance"]
+    keys = plan_keys("renaissance", 2000, seed=0)
+    assert set(keys) <= set(shares) and abs(keys.count("G major") / 2000 - shares["G major"]) < 0.03
+    assert keys == plan_keys("renaissance", 2000, seed=0)  # seeded
+    assert plan_keys("renaissance", 3, 0, greedy=True) == [next(iter(shares))] * 3  # the commonest
+    assert plan_keys("my-own-style", 3, 0) is None
+    told = lstm.generate(style="renaissance", bars=4, n=16, seed=1)
+    free = lstm.generate(style="renaissance", bars=4, n=16, seed=1, guide="key=0")  # the model's own choice
+    assert remote_share(told) < remote_share(free)  # four or more sharps or flats: Palestrina wrote in none

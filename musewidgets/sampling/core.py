@@ -96,7 +96,8 @@ class Plan:
     seed: int
     settings: dict  # temperature, top_k and top_p, for sample_next_token
     time_signature: tuple[int, int]
-    key: str | None = None  # asked for (None: the model's choice)
+    key: str | None = None  # asked for (None: a key the style uses, or the model's choice without guidance)
+    told: tuple[str, ...] | None = None  # with no key asked, the key each row is told (one the style uses)
     primer: Piece | None = None  # music to continue, kept unchanged at the start
     ending: bool = True  # end like a piece (models with controls)
     strict: bool = False  # strict voice leading (sequence models)

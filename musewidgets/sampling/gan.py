@@ -147,6 +147,8 @@ def write_gan(sampler, plan: Plan, rng: torch.Generator) -> Iterator[list[Piece]
     primer_steps, context, key = _primer(sampler, plan, V)
     if key is not None:
         key_t = torch.full((n,), codec.key_index(key), dtype=torch.long)
+    elif plan.told:  # a key the style uses, for each row
+        key_t = torch.tensor([codec.key_index(k) for k in plan.told], dtype=torch.long)
     else:
         prior = model.key_prior[codec.style_index(plan.style)]
         key_t = torch.multinomial(prior.expand(n, -1), 1, generator=rng)[:, 0]

@@ -21,7 +21,7 @@ from ..piece import Piece
 from ..threads import SAMPLING_THREADS, torch_threads
 from .core import Plan, check_key, check_settings
 from .gan import write_gan
-from .guidance import KEY_CANDIDATES, Guidance, choose_in_key
+from .guidance import KEY_CANDIDATES, Guidance, choose_in_key, plan_keys
 from .sequence import write_sequence
 
 __all__ = ["Sampler", "load_sampler"]
@@ -92,8 +92,9 @@ class Sampler:
             Strict voice leading (:mod:`musewidgets.sampling.strict`): no parallel fifths or octaves, crossings,
             octave-wide gaps between upper voices or notes outside the SATB ranges. Not for the GAN.
         key : str, optional
-            ``'D minor'``, ``'Bb major'`` ...: the key to compose in (models with :attr:`controls`); ``None`` lets the
-            model choose. Ignored with a ``primer``, which brings its own.
+            ``'D minor'``, ``'Bb major'`` ...: the key to compose in (models with :attr:`controls`); ``None``: each
+            take is told a key drawn from those the style's pieces are in (the ``key`` prior of ``guide``; without
+            it the model chooses). Ignored with a ``primer``, which brings its own.
         metre : str or (int, int), optional
             ``'6/8'`` or ``(6, 8)``: one of :meth:`metres`; ``None`` takes the style's most common. Ignored with a
             ``primer``, which brings its own.
@@ -107,6 +108,9 @@ class Sampler:
         choosing = plan.key is not None and primer is None and plan.guidance.key > 0  # among candidates in that key
         if choosing:
             plan = replace(plan, rows=n * KEY_CANDIDATES)
+        elif plan.key is None and primer is None and self.controls and plan.guidance.key > 0:  # a key the style uses
+            told = plan_keys(style, n, seed, plan.greedy, plan.guidance.key)
+            plan = replace(plan, told=tuple(told) if told else None)
         rng = torch.Generator().manual_seed(seed)
         steps = write_gan(self, plan, rng) if self.family == "gan" else write_sequence(self, plan, rng)
         # The thread count is set around each step of work, not across the yields: the caller's code between two bars

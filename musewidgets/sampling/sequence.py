@@ -130,8 +130,11 @@ class _Inputs:
         self.positions: dict[int, torch.Tensor] = {}
         self.controls = None
         if sampler.controls:
-            # the primer's own key where there is one (the model hears it), else the requested key (0: free)
+            # the primer's own key where there is one (the model hears it), else the requested key, else the key
+            # each row is told (one the style uses; 0: free)
             key = torch.full((n,), codec.key_index(run.header["key"]), dtype=torch.long)
+            if plan.told:
+                key = torch.tensor([codec.key_index(k) for k in plan.told], dtype=torch.long)
             end = run.total_steps if plan.ending else None
             to_end = codec.to_end(run.total_steps, 1, run.spb, end)  # bars left, per step
             left = {int(b): torch.full((n,), int(b), dtype=torch.long) for b in set(to_end.tolist())}

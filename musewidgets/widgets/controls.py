@@ -53,7 +53,7 @@ INSTRUMENTS = (
 )
 MODELS = ("lstm", "transformer", "rnn", "gan")
 # ("any", None) then every major and minor key, C major, C minor, Db major, C# minor ...
-KEYS = (("any (the model's choice)", None),) + tuple(
+KEYS = (("any (a key the style uses)", None),) + tuple(
     (name, name) for pc in range(12) for name in (key_name(pc, "major"), key_name(pc, "minor"))
 )
 ENDING_TIP = "end here: the last bar closes like the end of a piece; keep going: as if the music went on"

@@ -48,8 +48,9 @@ from .pitches import (
     key_bias,
     key_prior,
     pitch_temperature,
+    plan_keys,
 )
-from .profiles import ending_profiles, held_final_shares, onset_profiles, repetition_profiles
+from .profiles import ending_profiles, held_final_shares, key_shares, onset_profiles, repetition_profiles
 from .repeats import PHRASE_BARS, REPEAT_STRENGTH, Repeats, plan_repeats
 from .style import STYLE_STRENGTH, StyleContrast, style_strength
 
@@ -89,6 +90,7 @@ __all__ = [
     "hold_bias",
     "key_bias",
     "key_prior",
+    "key_shares",
     "onset_grid",
     "onset_profiles",
     "outer_voices",
@@ -96,6 +98,7 @@ __all__ = [
     "plan_cadence",
     "plan_ending",
     "plan_held_final",
+    "plan_keys",
     "plan_repeats",
     "repetition_profiles",
     "style_strength",

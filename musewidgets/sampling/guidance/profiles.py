@@ -3,8 +3,8 @@
 
 ``python -m musewidgets.sampling.guidance.profiles`` measures them again: how often bars return to earlier ones
 (:func:`~musewidgets.analysis.metrics.repetition_profile`), the notes the pieces end on
-(:func:`~musewidgets.analysis.metrics.ending_profile`), where in the bar notes start, and how often the final chord
-sounds through the whole last bar.
+(:func:`~musewidgets.analysis.metrics.ending_profile`), where in the bar notes start, how often the final chord
+sounds through the whole last bar, and the keys the pieces are in.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ __all__ = [
     "PROFILES",
     "ending_profiles",
     "held_final_shares",
+    "key_shares",
     "onset_profiles",
     "repetition_profiles",
 ]
@@ -52,6 +53,12 @@ def held_final_shares() -> dict[str, float]:
     return _profiles()["held_finals"]
 
 
+def key_shares() -> dict[str, dict[str, float]]:
+    """Per corpus style, the share of its training pieces in each key, the key a listener hears in their notes
+    (:func:`~musewidgets.keys.estimate_key`, the key the models were told in training), commonest first."""
+    return _profiles()["keys"]
+
+
 MIN_ONSETS = 1000
 
 
@@ -77,6 +84,18 @@ def _held_finals(pieces) -> float:
     return round(sum(ends) / len(ends), 6) if ends else 0.0
 
 
+def _keys(pieces) -> dict[str, float]:
+    """Share of the pieces (with notes) in each key they are heard in, commonest first."""
+    from collections import Counter
+
+    from ...keys import estimate_key
+
+    counts = Counter(estimate_key(p.replace(key=None)) for p in pieces if p.n_notes)
+    counts.pop(None, None)
+    total = sum(counts.values())
+    return {key: round(n / total, 6) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
 def _measure() -> dict:
     """Every corpus style's repetition, ending and onset profiles, of its training split (``python -m
     musewidgets.sampling.guidance.profiles``)."""
@@ -87,11 +106,12 @@ def _measure() -> dict:
     return {
         "note": "made by `python -m musewidgets.sampling.guidance.profiles` from each corpus style's training split "
         "(musewidgets.analysis.metrics.repetition_profile and ending_profile; onsets and held finals: "
-        "musewidgets.sampling.guidance.profiles._onsets and _held_finals)",
+        "musewidgets.sampling.guidance.profiles._onsets, _held_finals and _keys)",
         "repetition": {name: repetition_profile(pieces) for name, pieces in train.items()},
         "endings": {name: ending_profile(pieces) for name, pieces in train.items()},
         "onsets": {name: _onsets(pieces) for name, pieces in train.items()},
         "held_finals": {name: _held_finals(pieces) for name, pieces in train.items()},
+        "keys": {name: _keys(pieces) for name, pieces in train.items()},
     }
 
 
