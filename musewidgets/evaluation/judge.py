@@ -36,8 +36,11 @@ ROLL_STEPS = 64  # eighth notes the neural judge reads (8 bars of 4/4)
 
 def matrix(pieces: list[Piece], families=None) -> np.ndarray:
     """``(len(pieces), features)``: the descriptors of ``families`` (default all), side by side."""
+    return _stack([descriptors(p) for p in pieces], families)
+
+
+def _stack(rows: list[dict], families=None) -> np.ndarray:
     names = list(families or FAMILIES)
-    rows = [descriptors(p) for p in pieces]
     return np.array([np.concatenate([row[name] for name in names]) for row in rows], dtype=float)
 
 
@@ -117,10 +120,11 @@ def giveaways(
 ) -> list[tuple[str, float]]:
     """The ``top`` descriptor families that tell ``takes`` from ``real`` best on their own (the boosting judge's
     mean accuracy on that family alone), best first."""
+    made, heard = [descriptors(p) for p in takes], [descriptors(p) for p in real]  # once, then a family at a time
     scores = []
     for family in FAMILIES:
-        mean, _ = accuracy(matrix(takes, [family]), matrix(real, [family]), "boosting", seed=seed, repeats=repeats)
-        scores.append((family, mean))
+        x_made, x_real = _stack(made, [family]), _stack(heard, [family])
+        scores.append((family, accuracy(x_made, x_real, "boosting", seed=seed, repeats=repeats)[0]))
     return sorted(scores, key=lambda s: -s[1])[:top]
 
 

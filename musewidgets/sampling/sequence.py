@@ -58,8 +58,9 @@ class Run:
         ts = tuple(self.header["time_signature"])
         self.spb = codec.steps_per_quarter * 4 * ts[0] // ts[1]
         self.pickup = self.header["pickup"]
-        primer = plan.primer
-        self.primer_tokens = codec.encode(primer.replace(style=plan.style)).tokens.tolist() if primer else []
+        primer, self.primer_tokens = plan.primer, []
+        if primer is not None:
+            self.primer_tokens = codec.encode(primer.replace(style=plan.style)).tokens.tolist()
         self.start_step = len(self.primer_tokens) // V
         self.total_steps = self.start_step + plan.bars * self.spb
         self.closing = self.total_steps - self.spb if sampler.controls and plan.ending else None

@@ -60,7 +60,7 @@ ENDING_TIP = "end here: the last bar closes like the end of a piece; keep going:
 PRIMERS = (("none", "none"), ("a corpus piece", "corpus"), ("an uploaded file", "upload"))
 # the guidance section: a slider per prior of musewidgets.sampling.guidance (1 as shipped, 0 off; docs/guidance.md)
 GUIDE_TIPS = {
-    "key": "a take asked for a key is chosen among candidates heard in it",
+    "key": "a key asked for: the take is chosen among candidates heard in it; none asked: a key the style uses",
     "cadence": "the last bar closes on a final the style's pieces end on",
     "held_final": "the final chord is held through the last bar as often as in the style",
     "repeats": "bars return note for note as often as in the style's pieces",
