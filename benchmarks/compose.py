@@ -7,7 +7,8 @@ the times are the only figures that depend on the machine.
 
 **Harmonize.** The last 8 bars of every held-out (test split) Bach chorale at least 8 bars long: its soprano is
 harmonized (seed = the excerpt's index) and the result is scored against Bach's own four voices by the scorecard
-(:func:`musewidgets.evaluation.scorecard.score`: C2ST, style fidelity) and by the voice-leading rates. *Cadence*: the
+(:func:`musewidgets.evaluation.scorecard.score`: the judges of :mod:`musewidgets.evaluation.judge`, style fidelity, the
+share of each voice's moves that are steps) and by the voice-leading rates. *Cadence*: the
 share of excerpts that end in a perfect or plagal cadence, as a musician hears one: the last chord a triad in root
 position (or its open fifth), its bass reached by a fourth or a fifth (Bach's own share is the reference).
 
@@ -65,26 +66,29 @@ def _rates(pieces) -> dict:
 
 def harmonize_rows(excerpts, model) -> tuple[list, dict]:
     from musewidgets.analysis.classifier import load_classifier
+    from musewidgets.evaluation.judge import JUDGES, measure, voices
     from musewidgets.evaluation.scorecard import score
     from musewidgets.sampling.infill import harmonize
 
-    classifier = load_classifier()
+    classifier, bach = load_classifier(), measure(excerpts)
     rows, figures = [], {}
 
     def row(name, pieces, seconds=None):
-        r = score(pieces, excerpts, style="chorale", model=name, classifier=classifier)
+        r = score(pieces, bach, style="chorale", model=name, classifier=classifier)
         vl = _rates(pieces)
         cad = [_cadence(p) for p in pieces]
         figures[name] = {
-            "c2st": r["c2st"],
+            **{j: r[j][0] for j in JUDGES},
             "fidelity": r["fidelity"],
+            "steps": r["steps"],
             "parallels": vl["parallels_per_8_bars"],
             "cadence": float(np.mean(cad)),
         }
         rows.append(
             [
                 name,
-                f"{r['c2st']:.2f}" if pieces is not excerpts else "",
+                *(f"{r[j][0]:.2f}" if pieces is not excerpts else "" for j in JUDGES),
+                voices(r["steps"]),
                 f"{r['fidelity']:.0%}",
                 f"{vl['parallels_per_8_bars']:.2f}",
                 f"{vl['crossings_per_8_bars']:.2f}",
@@ -182,12 +186,27 @@ def main() -> dict:
             "## Compose: harmonize and regenerate",
             f"`python -m benchmarks.compose` on {machine()}, the shipped `infill` model, the last {BARS} bars of the "
             f"{len(excerpts)} held-out Bach chorales at least {BARS} bars long (see the script's docstring for every "
-            "definition). C2ST: a classifier's accuracy telling the harmonizations from Bach's own (0.5: it cannot); "
+            "definition). logistic, boosting, neural: how often each judge of `musewidgets.evaluation.judge` tells the "
+            "harmonizations from Bach's own (0.5: it cannot; telling two sets of real chorale endings apart, the "
+            "judges score 0.4-0.55, docs/scorecard.md); steps: the share of each voice's moves to a new pitch that "
+            "are steps (soprano/alto/tenor/bass); "
             "fidelity: the style classifier hears a chorale; cadence: the excerpt ends in a perfect or plagal cadence "
             "(a root-position triad reached by a bass fourth or fifth); parallels, crossings and spacing faults per 8 "
             "bars.",
             table(
-                ["harmonizing sopranos", "C2ST", "fidelity", "parallels", "crossings", "spacing", "cadence", "time"],
+                [
+                    "harmonizing sopranos",
+                    "logistic",
+                    "boosting",
+                    "neural",
+                    "steps",
+                    "fidelity",
+                    "parallels",
+                    "crossings",
+                    "spacing",
+                    "cadence",
+                    "time",
+                ],
                 h_rows,
             ),
             f"Regenerating bars {SELECTION[0]}-{SELECTION[1] - 1} of the same excerpts: cells outside the selection "

@@ -188,7 +188,7 @@ def _cmd_similar(args: argparse.Namespace) -> None:
 def _cmd_scorecard(args: argparse.Namespace) -> None:
     from .evaluation import scorecard as sc
 
-    options = _options(args, "takes", "bars", "seed", "strict", "unguided")
+    options = _options(args, "takes", "bars", "seed", "split", "strict", "unguided")
     rows = sc.scorecard(args.model or sc.DEFAULT_MODELS, args.style, **options, progress=not args.quiet)
     table = sc.to_markdown(rows)
     print(table, end="")
@@ -420,16 +420,18 @@ def build_parser() -> argparse.ArgumentParser:
         "scorecard",
         help="how close each model's takes come to the real music of each style",
         description="For every model and style: seeded takes beside as many real held-out excerpts of the same "
-        "length; prints a markdown table (see musewidgets.evaluation.scorecard for every column).",
+        "length, told apart by three judges beside their real-against-real floors; prints a markdown table (see "
+        "musewidgets.evaluation.scorecard for every column).",
     )
-    p.add_argument("--takes", type=_positive_int, default=32, help="takes per model and style (2..64, default 32)")
+    p.add_argument("--takes", type=_positive_int, default=64, help="takes per model and style (2..64, default 64)")
     p.add_argument("--bars", type=_positive_int, default=8, help="bars per take (default 8)")
     p.add_argument("--model", action="append", help="shipped model or .pt file (repeat; default all four)")
     p.add_argument("--style", action="append", help="style (repeat; default all)")
     p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--split", choices=("test", "valid"), default="test", help="real excerpts' split (develop: valid)")
     p.add_argument("--strict", action="store_true", help="add a row in strict voice leading beside each model's")
     p.add_argument(
-        "--unguided", action="store_true", help="add a row without key and cadence guidance beside each model's"
+        "--unguided", action="store_true", help="add a row without guidance (the model alone) beside each model's"
     )
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--markdown", metavar="FILE", help="also write the page docs/scorecard.md is made of")

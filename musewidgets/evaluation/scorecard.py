@@ -1,43 +1,43 @@
-"""The scorecard: how close each model's takes come to the real music of each style, measured by the project itself.
+"""The scorecard: how close each model's takes come to the real music of each style, by judges not tuned to them.
 
-For every model family and style, ``takes`` seeded takes of ``bars`` bars (default 32 x 8) are set beside as many
-real excerpts: ``bars`` bars of held-out (test-split) corpus pieces that are at least that long, chosen
-with a seeded generator; the excerpts are the *last* ``bars`` bars of their pieces, so that the takes' endings are
-compared with real endings (a take is asked to be a piece of ``bars`` bars). The takes are asked for the excerpts'
-metres, as many in each as there are excerpts in it (:func:`metre_plan`): the metre is the user's choice, not the
-model's, and a style's metres differ in notes per bar and groove, so takes all in one metre beside excerpts in
-several would be told apart by their metre alone. Takes and excerpts are measured alike:
-a take's parts carry the voice ranges its model samples within (``Part.range``) and corpus pieces carry none, so
-both are measured without them, against the textbook SATB ranges in four voices
-(:func:`~musewidgets.analysis.voice_leading.voice_ranges`); otherwise no take could ever be out of range. Both are
-also measured in the key :func:`~musewidgets.keys.estimate_key` hears in their own notes, whatever key
-they carry: a take's (asked for, drawn by the GAN, or already that estimate) and a corpus piece's, its file's key
-signature read as major where the file names no mode (Palestrina's modal pieces all say C or F major), which is
-not the key a listener hears (the models train on the estimate for the same reason). Each row reports:
+For every model family and style, ``takes`` seeded takes of ``bars`` bars (default 64 x 8) are set beside as many
+real excerpts: ``bars`` bars of held-out (``test`` split) corpus pieces that are at least that long, chosen
+with a seeded generator (fewer where the split has fewer such pieces: 41 Bach chorales); the excerpts are the
+*last* ``bars`` bars of their pieces, so that the takes' endings are compared with real endings (a take is asked to
+be a piece of ``bars`` bars). The takes are asked for the excerpts' metres, as many in each as there are excerpts in
+it (:func:`metre_plan`): the metre is the user's choice, not the model's, and a style's metres differ in notes per
+bar and groove, so takes all in one metre beside excerpts in several would be told apart by their metre alone.
+Takes and excerpts are measured alike, in the key :func:`~musewidgets.keys.estimate_key` hears in their own notes
+(a corpus file's key signature does not say a modal piece's final). Each row reports:
 
-``c2st``
-    Two-sample classifier test (Lopez-Paz & Oquab 2017): the cross-validated accuracy of a logistic regression
-    (scikit-learn, standardized features, 5 folds repeated 4 times with different shuffles) telling takes from real
-    excerpts on their :func:`~musewidgets.analysis.metrics.metrics`. 0.5 = the metrics cannot tell them apart; 1.0 =
-    always can. With 32 + 32 pieces, chance alone spreads it by about +-0.1, so the ``real`` rows compare two
-    disjoint sets of real excerpts (test against valid split) to show that floor.
+``logistic``, ``boosting``, ``neural``
+    The three judges of :mod:`.judge`, each ``[mean, spread]``: the balanced accuracy of a classifier telling the
+    takes from the real excerpts in repeated 5-fold cross-validation (0.5: never better than chance, 1.0: always),
+    on 150 musical descriptors (:mod:`musewidgets.analysis.descriptors`) or on the roll itself. The ``real`` row of
+    a style holds each judge's **floor**: the same judge telling two disjoint sets of real excerpts apart (``test``
+    against ``valid``), chance plus the judge's own noise. ``strongest`` is the highest of the three means.
+``gives_away``
+    The three descriptor families that tell the takes from the excerpts best on their own, ``[family, accuracy]``.
 ``fidelity``
     Share of takes that the style classifier (:mod:`.classifier`) assigns to the requested style.
-``overlap``
-    Per metric, the overlapping area of the two distributions, takes against real (Yang & Lerch 2018): each set's
-    values smoothed by a Gaussian kernel density (Silverman's bandwidth, at least 2 % of the pooled range), the
-    area under the smaller of the two densities; 1 = the same distribution, 0 = no value in common. This is the
-    overlap of the values themselves (Yang & Lerch compare distributions of pairwise distances instead; with a
-    single reference set the values are what a reader can check).
-``tonic_ending``, ``repeated_bars``, ``*_per_8_bars``
-    Means over the takes; ``loops`` is the share of takes that play one bar more than 4 times in a row.
+``tonic_ending``, ``tonic_ending_music21``
+    Share of pieces whose bass ends on the tonic, by our key-finder and by music21's ``analyze('key')``.
+``remote_keys``
+    Share of pieces whose estimated key has four or more sharps or flats.
+``steps``
+    Per voice, top down: the share of its moves to a new pitch that are steps (one or two semitones).
+``loops``, ``parallels_per_8_bars``, ``crossings_per_8_bars``
+    Share of takes that play one bar more than 4 times in a row; parallel fifths and octaves and voice crossings
+    per 8 bars (:mod:`musewidgets.analysis.voice_leading`).
 ``key_asked``, ``key_asked_music21``, ``metre_asked``
     For models with key control (:attr:`~musewidgets.sampling.Sampler.controls`), a second set of ``takes`` takes
     asked for keys and metres (:func:`control`): the share in the requested key by the project's
     :func:`~musewidgets.keys.estimate_key` and by music21's ``analyze('key')`` of the take written as
     MusicXML and read back, and the share whose MusicXML, read back by music21, has the requested time signature.
 
-Everything is seeded: the same models, settings and seed give the same table on the same machine.
+The protocol: samplers are developed against the ``valid`` split (``python -m musewidgets.evaluation.judge``); the
+shipped table is the ``test`` split, computed once for the table. Everything is seeded: the same models, settings
+and seed give the same table on the same machine.
 """
 
 from __future__ import annotations
@@ -54,11 +54,9 @@ from ..piece import Piece
 
 __all__ = [
     "COLUMNS",
-    "c2st",
     "cite_in_cards",
     "control",
     "metre_plan",
-    "overlap_area",
     "real_excerpts",
     "save_json",
     "score",
@@ -73,74 +71,25 @@ COLUMNS = (
     "model",
     "style",
     "takes",
-    "c2st",
+    "logistic",
+    "boosting",
+    "neural",
+    "strongest",
+    "gives_away",
     "fidelity",
     "tonic_ending",
-    "repeated_bars",
+    "tonic_ending_music21",
+    "remote_keys",
+    "steps",
     "loops",
     "parallels_per_8_bars",
     "crossings_per_8_bars",
-    "spacing_per_8_bars",
-    "out_of_range_per_8_bars",
-    "pc_entropy_overlap",
-    "scale_consistency",
     "key_asked",
     "key_asked_music21",
     "metre_asked",
 )
 CONTROL_GROUPS = 8  # keys (and metres, in turn) asked for per model and style
 _NOTHING_ASKED = {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}  # no control
-
-
-def overlap_area(a, b) -> float:
-    """Overlapping area (0..1) of the kernel densities of two samples of one metric; NaN values are left out.
-
-    Returns NaN when either sample is empty after that.
-    """
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if not len(a) or not len(b):
-        return math.nan
-    both = np.concatenate([a, b])
-    span = float(both.max() - both.min())
-    floor = 0.02 * span if span > 0 else 1e-3 * max(1.0, abs(float(both.mean())))
-
-    def bandwidth(x):
-        return max(1.06 * float(x.std()) * len(x) ** -0.2, floor)
-
-    ha, hb = bandwidth(a), bandwidth(b)
-    grid = np.linspace(both.min() - 4 * max(ha, hb), both.max() + 4 * max(ha, hb), 2001)
-
-    def density(x, h):
-        z = (grid[:, None] - x[None, :]) / h
-        return np.exp(-0.5 * z**2).sum(1) / (len(x) * h * math.sqrt(2 * math.pi))
-
-    area = np.minimum(density(a, ha), density(b, hb))
-    return float(min(1.0, np.sum((area[1:] + area[:-1]) / 2 * np.diff(grid))))
-
-
-def c2st(x_takes: np.ndarray, x_real: np.ndarray, *, seed: int = 0, folds: int = 5, repeats: int = 4) -> float:
-    """Cross-validated accuracy of a logistic regression telling rows of ``x_takes`` from rows of ``x_real``.
-
-    Features are standardized inside each fold; NaNs are replaced by the column's mean (0 when all NaN).
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    x = np.concatenate([x_takes, x_real]).astype(float)
-    y = np.r_[np.ones(len(x_takes)), np.zeros(len(x_real))]
-    means = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0) if len(x) else np.zeros(x.shape[1])
-    means = np.nan_to_num(means)
-    x = np.where(np.isfinite(x), x, means)
-    folds = min(folds, len(x_takes), len(x_real))
-    if folds < 2:
-        return math.nan
-    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-    return float(cross_val_score(model, x, y, cv=cv, scoring="accuracy").mean())
 
 
 def real_excerpts(style: str, n: int, bars: int, *, split: str = "test", seed: int = 0) -> list[Piece]:
@@ -167,36 +116,44 @@ def metre_plan(metres: list[str], real: list[Piece], takes: int) -> list[tuple[s
     return [(m, k) for m, k in counts.items() if k]
 
 
-
-def score(takes: list[Piece], real: list[Piece], *, style: str, model: str, classifier=None, seed: int = 0) -> dict:
-    """One scorecard row: ``takes`` of ``model`` against ``real`` excerpts of ``style`` (see the module docstring)."""
+def score(
+    takes, real, *, style: str, model: str, classifier=None, seed: int = 0, repeats: int = 4, fidelity: bool = True
+) -> dict:
+    """One scorecard row: ``takes`` of ``model`` against ``real`` excerpts of ``style`` (pieces, or
+    :class:`~.judge.Measured` sets; see the module docstring). ``repeats``: of the judges' 5-fold cross-validation
+    (the giveaways' half as many). ``fidelity=False`` leaves the style classifier out (NaN)."""
     from ..analysis.classifier import load_classifier
+    from .judge import JUDGES, giveaways, judge, measure
 
-    classifier = classifier or load_classifier()
-    xt, xr = metric_matrix(takes), metric_matrix(real)
+    made, heard = measure(takes), measure(real)
+    pieces = list(made.pieces)
+    xt = metric_matrix(pieces)
     col = {k: i for i, k in enumerate(METRIC_NAMES)}
-    probs = classifier.probabilities([t for t in takes if t.n_notes])
-    fidelity = float(np.sum(probs.argmax(1) == classifier.styles.index(style))) / len(takes)  # silent takes: 0
+    fidelity_share = math.nan
+    if fidelity:
+        classifier = classifier or load_classifier()
+        probs = classifier.probabilities([t for t in pieces if t.n_notes])
+        fidelity_share = float(np.sum(probs.argmax(1) == classifier.styles.index(style))) / len(pieces)  # silent: 0
     mean = {k: float(np.nanmean(xt[:, i])) if np.isfinite(xt[:, i]).any() else math.nan for k, i in col.items()}
-    overlap = {k: overlap_area(xt[:, i], xr[:, i]) for k, i in col.items()}
+    judged = judge(made, heard, seed=seed, repeats=repeats)
+    ours, theirs = made.tonic_endings
     return {
         "model": model,
         "style": style,
-        "takes": len(takes),
-        "real": len(real),
-        "c2st": c2st(xt, xr, seed=seed),
-        "fidelity": fidelity,
-        "tonic_ending": mean["tonic_ending"],
-        "repeated_bars": mean["repeated_bars"],
+        "takes": len(made),
+        "real": len(heard),
+        **{name: list(judged[name]) for name in JUDGES},
+        "strongest": max(judged[name][0] for name in JUDGES),
+        "gives_away": [list(g) for g in giveaways(made, heard, seed=seed, repeats=max(1, repeats // 2))],
+        "fidelity": fidelity_share,
+        "tonic_ending": ours,
+        "tonic_ending_music21": theirs,
+        "remote_keys": made.remote,
+        "steps": made.step_shares,
         "loops": float(np.mean(xt[:, col["longest_bar_loop"]] > 4)),
         "parallels_per_8_bars": mean["parallels_per_8_bars"],
         "crossings_per_8_bars": mean["crossings_per_8_bars"],
-        "spacing_per_8_bars": mean["spacing_per_8_bars"],
-        "out_of_range_per_8_bars": mean["out_of_range_per_8_bars"],
-        "pc_entropy_overlap": overlap["pitch_class_entropy"],
-        "scale_consistency": mean["scale_consistency"],
         "means": mean,
-        "overlap": overlap,
     }
 
 
@@ -240,69 +197,79 @@ def scorecard(
     models=DEFAULT_MODELS,
     styles=None,
     *,
-    takes: int = 32,
+    takes: int = 64,
     bars: int = 8,
     seed: int = 0,
     temperature: float = 1.0,
+    split: str = "test",
     strict: bool = False,
     unguided: bool = False,
+    repeats: int = 4,
     progress: bool = True,
 ) -> list[dict]:
     """Rows for every model (shipped name or checkpoint path) x style it knows, then one ``real`` row per style.
 
     Takes are ``sampler.generate(style=, bars=, n=, seed=, temperature=, metre=)``: one seeded batch of candidates
     per model, style and metre, the metres in the real excerpts' proportions (:func:`metre_plan`; the batch of the
-    ``i``-th of :meth:`~musewidgets.sampling.Sampler.metres` has seed ``seed + i``). ``strict=True`` adds, beside
-    each sequence model's row of a style with several voices, a row ``'<model> strict'`` of takes sampled with
-    strict voice leading (:mod:`musewidgets.sampling.strict`), same seeds.
+    ``i``-th of :meth:`~musewidgets.sampling.Sampler.metres` has seed ``seed + i``), against the last ``bars`` bars
+    of pieces of ``split`` (``test``: the table; ``valid``: development). The ``real`` rows set those excerpts
+    against as many of another split (``valid``, or ``train`` for ``split="valid"``): the judges' floors.
+    ``strict=True`` adds, beside each sequence model's row of a style with several voices, a row
+    ``'<model> strict'`` of takes sampled with strict voice leading (:mod:`musewidgets.sampling.strict`), same seeds.
     ``unguided=True`` adds, beside each model with key and ending control, a row ``'<model> unguided'``: the same
-    takes without the key and cadence priors of :mod:`musewidgets.sampling.guidance` (the model alone).
+    takes without the priors of :mod:`musewidgets.sampling.guidance` (the model alone). ``repeats``: of the
+    judges' 5-fold cross-validation.
 
     Raises
     ------
     ValueError
-        If ``takes`` is not 2..64 or ``bars`` not 1..64; ``UnknownStyleError`` for an unknown style;
-        ``CheckpointError`` for an unknown model.
+        If ``takes`` is not 2..64, ``bars`` not 1..64, ``repeats`` not 1..20 or ``split`` not a split;
+        ``UnknownStyleError`` for an unknown style; ``CheckpointError`` for an unknown model.
     """
     from tqdm.auto import tqdm
 
     from ..analysis.classifier import load_classifier
     from ..datasets.corpus import STYLES, get_style
     from ..sampling.sampler import load_sampler
+    from .judge import measure
 
-    _check_sizes(takes, bars)
+    _check_sizes(takes, bars, repeats, split)
     styles = list(styles or STYLES)
     for s in styles:
         get_style(s)
     samplers = {m: load_sampler(m) for m in models}
     classifier = load_classifier()
-    real = {s: real_excerpts(s, takes, bars, seed=seed) for s in styles}
+    real = {s: measure(real_excerpts(s, takes, bars, split=split, seed=seed)) for s in styles}
     cells = _cells(models, samplers, styles, strict=strict, unguided=unguided)
     rows = []
+    judged = {"classifier": classifier, "seed": seed, "repeats": repeats}
     with tqdm(total=len(cells) + len(styles), desc="scorecard", unit="row", disable=not progress) as bar:
         for m, s, variant in cells:
             name = " ".join(filter(None, (Path(str(m)).stem, variant)))
             bar.set_postfix_str(f"{name} {s}")
             options = {"strict": variant == "strict", "guide": variant != "unguided"}
             sampled = {"takes": takes, "bars": bars, "seed": seed, "temperature": temperature, **options}
-            generated = sample_takes(samplers[m], s, real[s], **sampled)
-            row = score(generated, real[s], style=s, model=name, classifier=classifier, seed=seed)
+            generated = sample_takes(samplers[m], s, list(real[s].pieces), **sampled)
+            row = score(generated, real[s], style=s, model=name, **judged)
             rows.append(row | (_NOTHING_ASKED if variant == "strict" else control(samplers[m], s, **sampled)))
             bar.update()
+        other_split = "train" if split == "valid" else "valid"
         for s in styles:
-            other = real_excerpts(s, takes, bars, split="valid", seed=seed)
-            row = score(other, real[s], style=s, model="real", classifier=classifier, seed=seed)
-            rows.append(row | {"takes": len(other)} | _NOTHING_ASKED)
+            other = real_excerpts(s, len(real[s]), bars, split=other_split, seed=seed)
+            row = score(other, real[s], style=s, model="real", **judged)
+            rows.append(row | _NOTHING_ASKED)
             bar.update()
     return rows
 
 
-def _check_sizes(takes: int, bars: int) -> None:
-    """Refuse ``takes`` outside 2..64 and ``bars`` outside 1..64 (whole numbers only)."""
-    if isinstance(takes, bool) or not isinstance(takes, int) or not 2 <= takes <= 64:
-        raise ValueError(f"`takes` must be a whole number from 2 to 64, got {takes!r}")
-    if isinstance(bars, bool) or not isinstance(bars, int) or not 1 <= bars <= 64:
-        raise ValueError(f"`bars` must be a whole number from 1 to 64, got {bars!r}")
+def _check_sizes(takes: int, bars: int, repeats: int = 4, split: str = "test") -> None:
+    """Refuse ``takes`` outside 2..64, ``bars`` outside 1..64, ``repeats`` outside 1..20 (whole numbers only) and a
+    split that is not ``train``, ``valid`` or ``test``."""
+    for name, value, most, least in (("takes", takes, 64, 2), ("bars", bars, 64, 1), ("repeats", repeats, 20, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+            raise ValueError(f"`{name}` must be a whole number from {least} to {most}, got {value!r}")
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"`split` must be 'train', 'valid' or 'test', got {split!r}")
 
 
 def _cells(models, samplers: dict, styles: list[str], *, strict: bool, unguided: bool) -> list[tuple]:
@@ -350,18 +317,82 @@ def _fmt(value, digits: int = 2) -> str:
     return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
 
 
+HEADERS = (
+    "model",
+    "style",
+    "takes",
+    "logistic",
+    "boosting",
+    "neural",
+    "gives it away",
+    "fidelity",
+    "tonic endings",
+    "remote keys",
+    "steps",
+    "loops",
+    "parallels",
+    "crossings",
+    "key asked",
+    "metre asked",
+)
+
+
+def _table_row(r: dict) -> list[str]:
+    """One row of the markdown table (:data:`HEADERS`)."""
+    from .judge import JUDGES, voices
+
+    model = f"**{r['model']}**" if r["model"] == "real" else r["model"]
+    judged = [f"{_fmt(r[j][0])} ± {_fmt(r[j][1])}" for j in JUDGES]
+    given = ", ".join(f"{family} {_fmt(acc)}" for family, acc in r["gives_away"])
+    ends = f"{_fmt(r['tonic_ending'])} / {_fmt(r['tonic_ending_music21'])}"
+    asked = f"{_fmt(r['key_asked'])} / {_fmt(r['key_asked_music21'])}"
+    rates = [_fmt(r[k]) for k in ("loops", "parallels_per_8_bars", "crossings_per_8_bars")]
+    return [
+        model,
+        r["style"],
+        str(r["takes"]),
+        *judged,
+        given,
+        _fmt(r["fidelity"]),
+        ends,
+        _fmt(r["remote_keys"]),
+        voices(r["steps"]),
+        *rates,
+        asked,
+        _fmt(r["metre_asked"]),
+    ]
+
+
 def to_markdown(rows: list[dict]) -> str:
-    """The rows as a markdown table (:data:`COLUMNS`), grouped by style with the real row first."""
+    """The rows as a markdown table (:data:`HEADERS`), grouped by style with the real row (the floors) first."""
     order = sorted(rows, key=lambda r: (r["style"], r["model"] != "real", r["model"]))
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    for r in order:
-        cells = [f"**{r[c]}**" if c == "model" and r[c] == "real" else _fmt(r[c]) for c in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
+    lines += ["| " + " | ".join(_table_row(r)) + " |" for r in order]
     return "\n".join(lines) + "\n"
 
 
+PAGE_INTRO = """\
+How close each model's takes come to the real music of each style, by judges that were not tuned to them
+(definitions: `musewidgets.evaluation.scorecard`, `musewidgets.evaluation.judge`,
+`musewidgets.analysis.descriptors`). **logistic**, **boosting**, **neural**: how often each judge tells the takes
+from real held-out excerpts in cross-validation, mean ± spread over repeats (0.5 = never better than chance, 1.0 =
+always); the **real** row of each style is the same judge telling two disjoint sets of real excerpts apart (test
+against valid): its floor. **gives it away**: the descriptor families that tell them apart best on their own.
+**fidelity**: share of takes the style classifier assigns to the requested style. **tonic endings**: share whose
+bass ends on the tonic, by our key-finder / music21's. **remote keys**: share in keys of four or more sharps or
+flats. **steps**: per voice, top down, the share of moves to a new pitch that are steps. **loops**: share of takes
+that play one bar more than 4 times in a row; **parallels** (fifths and octaves) and **crossings** per 8 bars.
+**key asked**, **metre asked**: of as many takes again, asked for random keys and the style's metres, the share in
+the key asked for by our key estimate / music21's, and in the metre asked for.
+The takes of a row are asked for the real excerpts' metres, as many in each as there are excerpts in it, and end
+like a piece where the model has that control. **unguided** rows: the same takes without the priors of
+`musewidgets.sampling.guidance` (the model alone); **strict** rows: strict voice leading.
+Samplers are developed against the valid split (`python -m musewidgets.evaluation.judge`); this table, on the
+test split, is computed once for it."""
+
+
 def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Path:
-    """Write the scorecard page (``docs/scorecard.md``): how it was made, the table, and every metric's overlap."""
+    """Write the scorecard page (``docs/scorecard.md``): how it was made, the table, and every metric's mean."""
     import platform
     import time
 
@@ -371,33 +402,16 @@ def write_page(rows: list[dict], path: str | os.PathLike, *, command: str) -> Pa
     lines = [
         "# Scorecard",
         "",
-        "How close each model's takes come to the real music of each style, measured by the project itself",
-        "(definitions: `musewidgets.evaluation.scorecard`, `musewidgets.analysis.metrics`,",
-        "`musewidgets.analysis.voice_leading`). **c2st**: 0.5 = takes and real excerpts cannot be told apart by",
-        "their metrics, 1.0 = always; the **real** rows compare two disjoint sets of real excerpts and show the",
-        "noise floor. **fidelity**: share of takes the style classifier assigns to the requested style. Rates are",
-        "per 8 bars; **loops**: share of takes that play one bar more than 4 times in a row. **key_asked**,",
-        "**key_asked_music21**, **metre_asked**: of as many takes again, asked for random keys and the style's",
-        "metres, the share in the key asked for by our key estimate and by music21's (a guided take is the first",
-        "of 8 candidates drawn together that both hear in that key), and in the metre asked for.",
-        "The takes of a row are asked for the real excerpts' metres, as many in each as there are excerpts in it.",
-        "Takes and excerpts alike are measured in the key our estimate hears in their notes (a corpus file's key",
-        "signature does not say a modal piece's final).",
-        'Takes end like a piece ("end here") where the model has that control; **unguided** rows: the same takes',
-        "without the guidance of `musewidgets.sampling.guidance` (the model alone); **strict** rows: strict voice",
-        "leading.",
+        PAGE_INTRO,
         "",
         f"Made by `{command}` on {time.strftime('%Y-%m-%d')} ({platform.machine()} {platform.system()}, "
-        f"{os.cpu_count()} cores); {rows[0]['takes']} takes per row.",
+        f"{os.cpu_count()} cores); {max(r['takes'] for r in rows)} takes per row (fewer real excerpts where the",
+        "split has fewer pieces that long).",
         "",
         to_markdown(rows),
-        "Mean of every metric (takes, or the real excerpts in the real rows):",
+        "Mean of every metric (`musewidgets.analysis.metrics`; takes, or the real excerpts in the real rows):",
         "",
         *_metric_table(order, "means", metrics_order),
-        "",
-        "Overlapping area of each metric's distribution with the real test excerpts' (1 = the same):",
-        "",
-        *_metric_table(order, "overlap", metrics_order),
         "",
     ]
     path.write_text("\n".join(lines))
@@ -430,8 +444,9 @@ def cite_in_cards(rows: list[dict], folder: str | os.PathLike, *, source: str = 
             "",
             _CARD_MARK,
             "",
-            f"From `{source}` ({own[0]['takes']} seeded takes of each style against as many real",
-            "held-out excerpts; c2st 0.5 = indistinguishable by the metrics; rates per 8 bars):",
+            f"From `{source}` ({own[0]['takes']} seeded takes of each style against as many real held-out",
+            "excerpts; each judge's accuracy at telling them apart, 0.5 = never better than chance, the real row",
+            "its floor; rates per 8 bars):",
             "",
             to_markdown(own).rstrip("\n"),
         ]
@@ -449,6 +464,8 @@ def _clean(v):
         return None
     if isinstance(v, dict):
         return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
     return v
 
 

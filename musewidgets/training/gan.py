@@ -118,7 +118,7 @@ class StyleBars:
 
 
 def separability(x_takes: np.ndarray, x_real: np.ndarray, *, seed: int = 0) -> float:
-    """How well the scorecard's classifier (:func:`~musewidgets.evaluation.scorecard.c2st`: logistic regression on
+    """How well a logistic regression (the 14-metric two-sample test the scorecard used before its judges: on
     the standardized metrics, 5 folds repeated 4 times) tells takes from real music, smoothly: one minus its
     cross-validated log-loss over that of a coin (``ln 2``), at least 0. 0: no better than a coin; towards 1: always
     sure. Unlike the accuracy it keeps falling while the two sets are still told apart without a mistake."""
