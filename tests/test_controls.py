@@ -465,6 +465,8 @@ def test_the_pitch_temperature_sharpens_the_choice_of_note_and_leaves_its_rhythm
     assert (q[0, a] / q[0, b]).item() == pytest.approx((p[0, a] / p[0, b]).item() ** 1.25, rel=1e-4)
     from musewidgets.sampling.guidance import pitches
 
+    assert set(guidance.PITCH_TEMPERATURE) == {"renaissance"}  # chorales were closer to Bach without it
+    monkeypatch.setitem(guidance.PITCH_TEMPERATURE, "chorale", 0.8)  # the mechanism, in a style the tiny model knows
     seen = []
     real = guidance.among_pitches
     monkeypatch.setattr(pitches, "among_pitches", lambda logits, t, b: seen.append(t) or real(logits, t, b))

@@ -65,7 +65,7 @@ GUIDE_TIPS = {
     "held_final": "the final chord is held through the last bar as often as in the style",
     "repeats": "bars return note for note as often as in the style's pieces",
     "style": "Irish takes are steered away from folk songs",
-    "pitch": "chorales and Palestrina choose among pitches at a lower temperature",
+    "pitch": "Palestrina's takes choose among pitches at a lower temperature",
     "parallels": "parallel fifths and octaves cost",
     "grid": "the GAN's notes start where the style's notes start",
 }

@@ -32,7 +32,7 @@ class Guidance:
     style : float, default 1
         Irish takes are steered away from the folk songs the models blur them into.
     pitch : float, default 1
-        The four-voice styles choose among pitches at a temperature of 0.8 (``0.8 ** pitch``).
+        Palestrina's takes choose among pitches at a temperature of 0.8 (``0.8 ** pitch``; chorales have none).
     parallels : float, default 1
         Parallel fifths and octaves cost.
     grid : float, default 1

@@ -7,7 +7,7 @@ keys in half of its takes (F# major chorales, Palestrina in B major), against 0-
 A take asked for a key is chosen among :data:`KEY_CANDIDATES` candidates drawn together, the first that both
 key-finders hear in that key (:func:`choose_in_key`); the transformer and the GAN, whose candidates are rarely in
 the key, also add ``KEY_STRENGTH * log p`` to every pitch, ``p`` the Krumhansl-Kessler rating of its pitch class in
-the key (:func:`key_bias`). The four-voice styles divide the pitch logits by :data:`PITCH_TEMPERATURE`. Both act among
+the key (:func:`key_bias`). Palestrina's takes divide the pitch logits by :data:`PITCH_TEMPERATURE`. Both act among
 the pitches only (:func:`among_pitches`), so they never change whether a voice plays, holds or rests.
 Measurements: docs/guidance.md.
 """
@@ -41,8 +41,9 @@ __all__ = [
 KEY_STRENGTH = {"gan": 2.0, "transformer": 1.0}
 KEY_CANDIDATES = 8  # a take asked for a key is the first of this many candidates in that key (else the closest)
 KEYS_SEED_OFFSET = 611_953  # the keys of takes asked for none are drawn from seed + this
-# the pitch temperature of the four-voice styles (folk and Irish tunes, as chromatic as real ones without it: none)
-PITCH_TEMPERATURE = {"chorale": 0.8, "renaissance": 0.8}
+# the styles with a pitch temperature: only Palestrina's takes were closer to his music with it (the judges on the
+# valid endings, each prior off in turn: docs/guidance.md); chorales were closer without, folk and Irish never had one
+PITCH_TEMPERATURE = {"renaissance": 0.8}
 
 
 def key_bias(tonic: int, mode: str, vocab_size: int, strength: float = 1.0) -> torch.Tensor:
