@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -163,7 +162,8 @@ def test_strict_rows_stand_beside_each_sequence_model_in_styles_with_voices():
         ("real", "folk"),
     ]
     strict = rows[1]
-    assert strict["parallels_per_8_bars"] == strict["crossings_per_8_bars"] == strict["means"]["spacing_per_8_bars"] == 0
+    spacing = strict["means"]["spacing_per_8_bars"]
+    assert strict["parallels_per_8_bars"] == strict["crossings_per_8_bars"] == spacing == 0
 
 
 class _Obedient:

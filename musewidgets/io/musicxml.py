@@ -27,7 +27,6 @@ _XML_WHOLE = ("beats", "fifths", "octave", "actual-notes", "normal-notes")
 _XML_NUMBERS = (*_XML_POSITIVE, "duration", "octave", "alter", "fifths", "per-minute", "actual-notes", "normal-notes")
 
 
-
 def musicxml_mistake(data: bytes, fmt: str) -> str | None:
     """A mistake in a MusicXML file (``fmt`` ``'musicxml'``) or .mxl archive (``'mxl'``) that explains why music21
     failed on it, in words: a damaged archive, or a number that is none (``<divisions>0</divisions>``)."""

@@ -210,7 +210,6 @@ def _load_bytes(source: Source, fmt: str | None, name: str | None) -> tuple[byte
     return data, name, fmt
 
 
-
 def _sniff(data: bytes) -> str | None:
     head = data[:512].lstrip()
     if head.startswith(b"MThd"):

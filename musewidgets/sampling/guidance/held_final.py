@@ -23,9 +23,7 @@ HELD_FINAL_SEED_OFFSET = 15_485_863  # whether a take holds its final over the l
 HELD_FINAL_MIN_BARS = 4  # a take of fewer bars ends in its last bar
 
 
-def plan_held_final(
-    style: str | None, n: int, seed: int, greedy: bool = False, strength: float = 1.0
-) -> torch.Tensor:
+def plan_held_final(style: str | None, n: int, seed: int, greedy: bool = False, strength: float = 1.0) -> torch.Tensor:
     """``(n,)`` bool: which candidates end on a final chord attacked on the second-to-last bar line and held to the
     end, drawn with the style's :func:`held_final_shares` from a generator of their own (``seed`` +
     :data:`HELD_FINAL_SEED_OFFSET`), so that the other candidates are drawn as without the plan; ``greedy``
