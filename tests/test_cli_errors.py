@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 import torch
 
@@ -75,6 +78,14 @@ def test_output_into_a_missing_folder_names_that_folder(capsys, tmp_path):
     assert not out.parent.exists()
 
 
+def _packed(method: int) -> bytes:
+    """An .mxl whose MusicXML is packed by ``method``: 40 MB of spaces in a few kilobytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as z:
+        z.writestr("score.musicxml", b"<score-partwise>" + b" " * (40 * 2**20))
+    return buf.getvalue()
+
+
 # ----- files that used to read for minutes (issue 15's probe) are refused at once, naming the limit
 @pytest.mark.parametrize(
     ("name", "content", "message"),
@@ -90,6 +101,10 @@ def test_output_into_a_missing_folder_names_that_folder(capsys, tmp_path):
             "a bar of 1000000 beats",
         ),
         ("huge.mid", b"MThd" + b"\x00" * (9 * 2**20), "musewidgets reads files of up to 8 MB"),
+        ("wide.krn", b"**kern\n*M99999/1\n4c\n*-\n", "a bar of 99999 beats"),  # read for minutes (issue 32)
+        ("bars.krn", b"**kern\n*M4/4\n" + b"=\n4c\n" * 1501 + b"*-\n", "1,501 bar lines"),
+        ("bomb.mxl", _packed(zipfile.ZIP_BZIP2), "packed with bzip2 or LZMA"),  # 2 KB that unpacked to 1 GB
+        ("lzma.mxl", _packed(zipfile.ZIP_LZMA), "packed with bzip2 or LZMA"),
     ],
 )
 def test_absurd_files_are_refused_before_parsing(tmp_path, name, content, message):
@@ -109,7 +124,14 @@ def test_every_file_of_music21s_corpus_is_inside_the_limits():
     from musewidgets.io import limits
 
     root = Path(music21.__file__).parent / "corpus"
-    formats = {".abc": "abc", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "mxl", ".mid": "midi"}
+    formats = {
+        ".abc": "abc",
+        ".xml": "musicxml",
+        ".musicxml": "musicxml",
+        ".mxl": "mxl",
+        ".mid": "midi",
+        ".krn": "humdrum",
+    }
     checked = 0
     for path in root.rglob("*"):
         if path.suffix in formats:

@@ -69,6 +69,8 @@ _ABC_GRACE = re.compile(rb"\{[^}\n]*\}")
 _XML_PART = re.compile(rb"<part[\s>]")
 _XML_MEASURE = re.compile(rb"<measure[\s>]")
 _XML_NOTE = re.compile(rb"<note[\s>]")
+_KERN_METRE = re.compile(rb"\*M(\d+)/")  # a metre interpretation, *M3/4 (in any spine)
+_KERN_BAR = re.compile(rb"(?m)^=")  # a record of bar lines (one per bar, whatever the spines)
 
 
 def check_limits(data: bytes, name: str, fmt: str) -> None:
@@ -93,6 +95,19 @@ def check_limits(data: bytes, name: str, fmt: str) -> None:
         _check_musicxml_limits(data, name)
     elif fmt == "abc":
         _check_abc_limits(data, name)
+    elif fmt == "humdrum":
+        _check_humdrum_limits(data, name)
+
+
+def _check_humdrum_limits(data: bytes, name: str) -> None:
+    """Metres (``*M99999/1`` made music21 fill one bar for minutes) and bar lines, before music21 reads a note."""
+    beats = []
+    for num in _KERN_METRE.findall(data):
+        beats.append(int(num) if len(num) < 19 else float("inf"))
+    _check_bar_beats(name, beats)
+    bars = len(_KERN_BAR.findall(data))
+    if bars > MAX_BARS:
+        raise MusicFileError(f"{name}: {bars:,} bar lines; musewidgets reads pieces of up to {MAX_BARS:,} bars")
 
 
 def check_size(size: int, name: str) -> None:
@@ -221,6 +236,9 @@ def mxl_score(data: bytes, name: str) -> tuple[bytes | None, str | None]:
         ]
         if not names:
             return None, "not a readable MXL file (the archive holds no MusicXML file)"
+        if archive.getinfo(names[0]).compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # bzip2 and LZMA unpack a whole block at once (a 2 KB member to a gigabyte) before a limit can apply
+            return None, "not a readable MXL file (its MusicXML is packed with bzip2 or LZMA, not zip's deflate)"
         with archive.open(names[0]) as f:  # the size in the archive's directory may lie: read no more than the limit
             xml = f.read(MAX_UNZIPPED_BYTES + 1)
     except Exception as err:  # zipfile raises BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ...
