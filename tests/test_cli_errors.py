@@ -38,6 +38,7 @@ def test_cards_for_a_missing_or_empty_folder(capsys, tmp_path):
     [
         (["--device", "quantum"], "unknown device 'quantum'"),
         (["--batch-size", "100000"], "`batch_size` must be from 1 to 1024"),
+        (["--seq-len", "99999999999"], "`seq_len` must be from 2 to 16,384 tokens"),  # was 23 TiB asked of numpy
         (["--resume"], "nothing to resume"),
     ],
 )

@@ -329,7 +329,8 @@ def test_cli_harmonizes_a_melody_file(tiny, tmp_path):
     [
         (["missing.abc"], "missing.abc: cannot open the file"),
         (["tune.abc", "--style", "folk"], "unknown style 'folk'"),
-        (["tune.abc", "--temperature", "11"], "`temperature` must be between 0 and 10"),
+        (["tune.abc", "--temperature", "11"], "`temperature` must be 0 (the likeliest token) or from 0.01 to 10"),
+        (["tune.abc", "--temperature", "1e-320"], "`temperature` must be 0 (the likeliest token) or from 0.01 to 10"),
         (["empty.abc"], "empty.abc"),
     ],
 )

@@ -16,7 +16,17 @@ import torch
 from ..piece import Piece, key_name, parse_key
 from .guidance import Guidance
 
-__all__ = ["Plan", "check_key", "check_settings", "filter_logits", "sample_next_token"]
+__all__ = [
+    "MIN_TEMPERATURE",
+    "Plan",
+    "check_key",
+    "check_settings",
+    "check_temperature",
+    "filter_logits",
+    "sample_next_token",
+]
+
+MIN_TEMPERATURE = 0.01  # below it (but 0) the logits divided by it overflow (1e-320: inf, then NaN)
 
 
 def filter_logits(
@@ -58,10 +68,18 @@ def sample_next_token(
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=rng)[:, 0]
 
 
+def check_temperature(temperature: float) -> None:
+    """``ValueError`` unless ``temperature`` is 0 or from :data:`MIN_TEMPERATURE` to 10."""
+    number = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
+    if not (number and (temperature == 0 or MIN_TEMPERATURE <= temperature <= 10)):
+        raise ValueError(
+            f"`temperature` must be 0 (the likeliest token) or from {MIN_TEMPERATURE:g} to 10, got {temperature!r}"
+        )
+
+
 def check_settings(*, temperature: float, top_k: int, top_p: float, bars: int, n: int = 1, seed: int = 0) -> None:
     """Raise ``ValueError`` naming the first setting out of range."""
-    if not (isinstance(temperature, (int, float)) and 0 <= temperature <= 10 and math.isfinite(temperature)):
-        raise ValueError(f"`temperature` must be between 0 and 10, got {temperature!r}")
+    check_temperature(temperature)
     if not (isinstance(top_k, int) and top_k >= 0):
         raise ValueError(f"`top_k` must be a whole number >= 0 (0 = off), got {top_k!r}")
     if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):

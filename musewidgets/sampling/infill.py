@@ -47,7 +47,6 @@ the same model, piece, mask and settings give the same notes, bit for bit, on th
 from __future__ import annotations
 
 import bisect
-import math
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -61,6 +60,7 @@ from ..errors import CheckpointError, UnknownStyleError
 from ..keys import estimate_key
 from ..piece import Note, Part, Piece
 from ..threads import SAMPLING_THREADS, torch_threads
+from .core import check_temperature
 from .guidance import Guidance
 from .guidance.cadence import infill_cadence
 from .guidance.parallels import PARALLEL_STRENGTH, hold_cost, parallel_cost
@@ -231,8 +231,7 @@ def iter_fill(
     V = len(info["parts"])
     if len(piece.parts) != V:
         raise ValueError(f"`piece` has {len(piece.parts)} parts but style {style!r} has {V} voices")
-    if not (isinstance(temperature, (int, float)) and 0 <= temperature <= 10 and math.isfinite(temperature)):
-        raise ValueError(f"`temperature` must be between 0 and 10, got {temperature!r}")
+    check_temperature(temperature)
     if not (isinstance(seed, int) and 0 <= seed < 2**63):
         raise ValueError(f"`seed` must be a whole number >= 0, got {seed!r}")
     rounds = DEFAULT_ROUNDS if iterations is None else iterations

@@ -90,6 +90,7 @@ TASKS = {
 }
 # windows per step: 16x the largest batch the shipped models trained with (100,000 tried to allocate 26 GB)
 MAX_BATCH_SIZE = 1024
+MAX_SEQ_LEN = 16_384  # tokens per training window: 64 bars of four voices at 16 steps a bar are 4,096
 MAX_ENDING_BARS = 16  # longest count-down to a piece's end a run may ask for
 DEFAULTS = {  # per family: learning rate, batch size
     "rnn": {"lr": 2e-3, "batch_size": 32},
@@ -305,6 +306,8 @@ class Trainer:
         size = self.config.batch_size
         if size is not None and not 1 <= size <= MAX_BATCH_SIZE:
             raise ValueError(f"`batch_size` must be from 1 to {MAX_BATCH_SIZE}, got {size}")
+        if not 2 <= self.config.seq_len <= MAX_SEQ_LEN:  # 99,999,999,999 once asked numpy for 23 TiB
+            raise ValueError(f"`seq_len` must be from 2 to {MAX_SEQ_LEN:,} tokens, got {self.config.seq_len:,}")
         if self.config.precision not in PRECISIONS:
             raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.config.precision!r}")
         if self.config.precision == "bf16" and not bf16_gpu(self._device()):
