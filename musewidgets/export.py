@@ -35,6 +35,8 @@ def check_exportable(path: str | os.PathLike) -> str:
         raise MusicFileError(f"{path}: cannot write there: the folder {path.parent} does not exist")
     if path.is_dir():
         raise MusicFileError(f"{path}: cannot write there: it is a folder")
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise MusicFileError(f"{path}: cannot write there: permission denied")
     return suffix
 
 
@@ -73,6 +75,8 @@ def save(piece: Piece, path: str | os.PathLike) -> Path:
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
+    except OSError as err:  # said of the file asked for, not of its hidden temporary
+        raise OSError(err.errno, err.strerror, str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

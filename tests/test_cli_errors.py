@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -30,7 +31,35 @@ def test_seed_minus_one_says_zero_is_allowed(capsys, tmp_path):
 
 def test_cards_for_a_missing_or_empty_folder(capsys, tmp_path):
     _fails(capsys, ["cards", str(tmp_path / "nothing")], "no such folder")
+    (tmp_path / "a.txt").write_text("a file")
+    _fails(capsys, ["cards", str(tmp_path / "a.txt")], "a.txt: is a file, not a folder")
     _fails(capsys, ["cards", str(tmp_path)], "no checkpoints")
+
+
+def test_a_folder_where_a_music_file_belongs_is_named_as_one(capsys, tmp_path):
+    (tmp_path / "songs").mkdir()
+    _fails(capsys, ["render", str(tmp_path / "songs"), "-o", str(tmp_path / "a.mid")], "songs: is a folder")
+
+
+def test_an_output_that_cannot_be_written_is_named_not_its_temporary(monkeypatch, tmp_path):
+    import os
+
+    from musewidgets import export
+
+    from .conftest import make_piece
+
+    real, target = os.replace, tmp_path / "a.mid"
+
+    def refuse(src, dst):  # a folder where the file may not be replaced (read-only)
+        if Path(dst) == target:
+            raise PermissionError(13, "Permission denied", str(src))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError) as err:
+        export.save(make_piece(), tmp_path / "a.mid")
+    assert err.value.filename == str(tmp_path / "a.mid") and ".tmp" not in str(err.value)
+    assert not list(tmp_path.iterdir())  # nothing left behind
 
 
 @pytest.mark.parametrize(

@@ -260,6 +260,7 @@ def test_the_cli_trains_on_a_folder_and_writes_the_card(folder, tmp_path, capsys
     [line] = capsys.readouterr().out.strip().splitlines()
     assert line.split()[:2] == ["lstm", "lstm"] and "styles: mytunes" in line and "mytunes=" in line
     _fails(capsys, ["models", "--dir", str(tmp_path / "nowhere")], "no such folder")
+    _fails(capsys, ["models", "--dir", str(out / "lstm.pt")], "lstm.pt: is a file, not a folder")
 
 
 def _fails(capsys, args: list[str], message: str) -> None:
@@ -272,7 +273,7 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
     base = ["train", "--model", "lstm", "--out", str(tmp_path / "run"), "--max-steps", "1", "-q"]
     _fails(capsys, base + ["--data", str(tmp_path / "nowhere")], "nowhere: no such folder")
     (tmp_path / "nothing").mkdir()
-    _fails(capsys, base + ["--data", str(tmp_path / "nothing")], "holds no MIDI, MusicXML or ABC files")
+    _fails(capsys, base + ["--data", str(tmp_path / "nothing")], "holds no music files (MIDI, MusicXML, ABC or Humdrum")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "empty.mid").write_bytes(b"")

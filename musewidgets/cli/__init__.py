@@ -12,13 +12,23 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import MusewidgetsError
+from ..errors import MusewidgetsError
+from .arguments import (
+    add_guide,
+    add_outputs,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+    version,
+)
 
 __all__ = ["main"]
 
 
 def _cmd_styles(args: argparse.Namespace) -> None:
-    from .datasets import corpus
+    from ..datasets import corpus
 
     for style in corpus.styles():
         print(corpus.load_style(style.name, progress=not args.quiet).summary())
@@ -32,7 +42,7 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
 def _check_outputs(outputs: Sequence[str | Path]) -> None:
     """Refuse an output that cannot be written before any work, so nothing is half done."""
-    from . import export
+    from .. import export
 
     for out in outputs:
         export.check_exportable(out)
@@ -40,7 +50,7 @@ def _check_outputs(outputs: Sequence[str | Path]) -> None:
 
 def _read_noted(path: str):
     """Read a music file; what reading changed or remarked goes to stderr as a ``note:`` line."""
-    from . import io
+    from .. import io
 
     piece, report = io.read_with_report(path)
     if report.changed or report.remarks:
@@ -50,7 +60,7 @@ def _read_noted(path: str):
 
 def _save(piece, outputs: Sequence[str | Path]) -> None:
     """Save ``piece`` to every output (by suffix), saying each one written."""
-    from . import export
+    from .. import export
 
     for out in outputs:
         export.save(piece, out)
@@ -58,7 +68,7 @@ def _save(piece, outputs: Sequence[str | Path]) -> None:
 
 
 def _cmd_corpus_build(args: argparse.Namespace) -> None:
-    from .datasets import corpus
+    from ..datasets import corpus
 
     names = args.style or list(corpus.STYLES)
     for name in names:
@@ -76,7 +86,7 @@ def _cmd_corpus_build(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from .training import TrainConfig, Trainer, subscribe_progress
+    from ..training import TrainConfig, Trainer, subscribe_progress
 
     overrides = {}
     for item in args.set or []:
@@ -87,8 +97,21 @@ def _cmd_train(args: argparse.Namespace) -> None:
         styles=tuple(args.style) if args.style else TrainConfig.styles,
         model=overrides,
         **_options(
-            args, "minutes", "max_steps", "batch_size", "lr", "seq_len", "eval_every", "device", "limit_pieces",
-            "init", "seed", "data", "style_name", "anneal", "ending_bars",
+            args,
+            "minutes",
+            "max_steps",
+            "batch_size",
+            "lr",
+            "seq_len",
+            "eval_every",
+            "device",
+            "limit_pieces",
+            "init",
+            "seed",
+            "data",
+            "style_name",
+            "anneal",
+            "ending_bars",
         ),
     )
     out = Path(args.out)
@@ -102,8 +125,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.resume and not trainer.last_path.exists():
         raise ValueError(f"--resume: nothing to resume in {out} (no {trainer.last_path.name}); leave out --resume")
     trainer.check()
-    from .checkpoints import load_checkpoint, resolve
-    from .training import distributed
+    from ..checkpoints import load_checkpoint, resolve
+    from ..training import distributed
 
     for path in ([args.init] if args.init else []) + ([trainer.last_path] if args.resume else []):
         load_checkpoint(resolve(path))  # a damaged or untrusted checkpoint is refused before any work
@@ -125,7 +148,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         f"best validation {result['best']:.3f}; checkpoint {result['path']}"
     )
     if not args.no_cards:
-        from .evaluation.cards import write_cards
+        from ..evaluation.cards import write_cards
 
         write_cards(args.out)
         print(f"model cards written to {args.out}")
@@ -146,11 +169,11 @@ def _number(text: str):
 
 
 def _cmd_cards(args: argparse.Namespace) -> None:
-    from .evaluation.cards import write_cards
+    from ..evaluation.cards import write_cards
 
     folder = Path(args.folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder}: no such folder")
+        raise ValueError(f"{folder}: " + ("is a file, not a folder" if folder.exists() else "no such folder"))
     if not any(folder.glob("*.pt")):
         raise ValueError(f"{folder}: no checkpoints (.pt files) to write cards for")
     cards = write_cards(folder)
@@ -158,7 +181,7 @@ def _cmd_cards(args: argparse.Namespace) -> None:
 
 
 def _read_music(path: str):
-    from . import io
+    from .. import io
 
     piece = io.read(path)
     if piece.n_notes == 0:
@@ -167,8 +190,8 @@ def _read_music(path: str):
 
 
 def _cmd_classify(args: argparse.Namespace) -> None:
-    from .analysis.classifier import load_classifier
-    from .analysis.mood import estimate_mood
+    from ..analysis.classifier import load_classifier
+    from ..analysis.mood import estimate_mood
 
     piece = _read_music(args.input)
     for style, p in load_classifier().classify(piece).items():
@@ -178,7 +201,7 @@ def _cmd_classify(args: argparse.Namespace) -> None:
 
 
 def _cmd_similar(args: argparse.Namespace) -> None:
-    from .analysis.similarity import similar
+    from ..analysis.similarity import similar
 
     piece = _read_music(args.input)
     for neighbour in similar(piece, args.k, progress=not args.quiet):
@@ -186,7 +209,7 @@ def _cmd_similar(args: argparse.Namespace) -> None:
 
 
 def _cmd_scorecard(args: argparse.Namespace) -> None:
-    from .evaluation import scorecard as sc
+    from ..evaluation import scorecard as sc
 
     options = _options(args, "takes", "bars", "seed", "split", "strict", "unguided")
     rows = sc.scorecard(args.model or sc.DEFAULT_MODELS, args.style, **options, progress=not args.quiet)
@@ -207,8 +230,8 @@ def _command_line(given: str | None = None) -> str:
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
-    from . import io
-    from .sampling.sampler import load_sampler
+    from .. import io
+    from ..sampling.sampler import load_sampler
 
     _check_outputs(args.output)
     sampler = load_sampler(args.checkpoint or args.model)
@@ -221,7 +244,7 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 def _cmd_harmonize(args: argparse.Namespace) -> None:
     import warnings
 
-    from .sampling.infill import harmonize
+    from ..sampling.infill import harmonize
 
     _check_outputs(args.output)
     melody = _read_noted(args.input)
@@ -236,14 +259,14 @@ def _cmd_harmonize(args: argparse.Namespace) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
-    from .checkpoints import load_checkpoint, shipped
-    from .evaluation.cards import read_test_nll
+    from ..checkpoints import load_checkpoint, shipped
+    from ..evaluation.cards import read_test_nll
 
     found = shipped()
     if args.dir is not None:  # checkpoints of your own (musewidgets train --out FOLDER)
         folder = Path(args.dir)
         if not folder.is_dir():
-            raise ValueError(f"--dir {folder}: no such folder")
+            raise ValueError(f"--dir {folder}: " + ("is a file, not a folder" if folder.exists() else "no such folder"))
         found = {p.stem: p for p in sorted(folder.glob("*.pt")) if not p.name.endswith(".last.pt")}
         if not found:
             raise ValueError(f"--dir {folder}: holds no checkpoint (.pt)")
@@ -255,10 +278,21 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 
 def _cmd_sessions(args: argparse.Namespace) -> None:
-    from .session import clear_sessions, list_sessions, sessions_root
+    from ..session import clear_sessions, clearable_sessions, list_sessions, sessions_root
 
     root = sessions_root()
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"the sessions folder {root} is a file, not a folder (see MUSEWIDGETS_SESSION_DIR)")
     if args.clear:
+        found = clearable_sessions(root)
+        what = f"{len(found)} saved session{'s' * (len(found) != 1)} in {root}"
+        if found and not args.yes:
+            if not sys.stdin.isatty():
+                raise ValueError(f"--clear would delete {what} and their takes; add --yes to delete them")
+            print("\n".join(f"  {f.name}" for f in found))
+            if input(f"delete {what} and their takes? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return
         gone = clear_sessions(root)
         print(f"deleted {gone} saved session{'s' * (gone != 1)} from {root}")
         return
@@ -270,8 +304,8 @@ def _cmd_sessions(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench_jsb(args: argparse.Namespace) -> None:
-    from .datasets.frames import load_frame_dataset
-    from .evaluation import bench
+    from ..datasets.frames import load_frame_dataset
+    from ..evaluation import bench
 
     unknown = [n for n in args.only or () if n not in bench.MODELS]
     if unknown:
@@ -305,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musewidgets", description="Compose with neural networks: corpus styles, rendering and more."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("styles", help="list the corpus styles: name, pieces, voices, source")
@@ -314,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="convert a MIDI, MusicXML or ABC file to sound, score, picture or file")
     p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
-    _add_outputs(p)
+    add_outputs(p)
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("train", help="train a model family (or the style classifier) on corpus styles")
@@ -327,11 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
         "transformer); it is read once into a token store in OUT/store and reused",
     )
     p.add_argument("--style-name", help="with --data: the name of the style your music becomes (default: FOLDER's)")
-    p.add_argument("--minutes", type=_positive_float, default=10.0, help="wall-clock budget (default 10)")
+    p.add_argument("--minutes", type=positive_float, default=10.0, help="wall-clock budget (default 10)")
     p.add_argument("--out", required=True, help="folder for the checkpoint and model card")
-    p.add_argument("--max-steps", type=_positive_int)
-    p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--lr", type=_positive_float, help="peak learning rate (default per family)")
+    p.add_argument("--max-steps", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float, help="peak learning rate (default per family)")
     p.add_argument(
         "--anneal",
         action="store_true",
@@ -340,20 +374,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ending-bars",
-        type=_positive_int,
+        type=positive_int,
         default=4,
         help="rnn, lstm, transformer: bars before a piece's end over which the model learns how many are left "
         "(default 4)",
     )
-    p.add_argument("--seq-len", type=_positive_int, default=512, help="tokens per training window (default 512)")
-    p.add_argument("--eval-every", type=_positive_int, default=200, help="steps between validations (default 200)")
+    p.add_argument("--seq-len", type=positive_int, default=512, help="tokens per training window (default 512)")
+    p.add_argument("--eval-every", type=positive_int, default=200, help="steps between validations (default 200)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--limit-pieces", type=_positive_int, help="use only the first N pieces of each split")
+    p.add_argument("--limit-pieces", type=positive_int, help="use only the first N pieces of each split")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config override, e.g. hidden=256")
     p.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in --out, exactly as if never stopped"
     )
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of weights, batches and dropout (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, batches and dropout (default 0)")
     p.add_argument(
         "--init",
         metavar="CHECKPOINT",
@@ -372,11 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="lstm", help="shipped model: rnn, lstm, transformer, gan (default lstm)")
     p.add_argument("--checkpoint", help="a .pt checkpoint file instead of a shipped model")
     p.add_argument("--style", required=True)
-    p.add_argument("--temperature", type=_non_negative_float, default=1.0, help="0 = always the likeliest note")
-    p.add_argument("--top-k", type=_non_negative_int, default=0, help="keep the K likeliest tokens (0 = off)")
-    p.add_argument("--top-p", type=_probability, default=1.0, help="keep the likeliest tokens up to P (1 = off)")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
-    p.add_argument("--bars", type=_positive_int, default=8)
+    p.add_argument("--temperature", type=non_negative_float, default=1.0, help="0 = always the likeliest note")
+    p.add_argument("--top-k", type=non_negative_int, default=0, help="keep the K likeliest tokens (0 = off)")
+    p.add_argument("--top-p", type=probability, default=1.0, help="keep the likeliest tokens up to P (1 = off)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--bars", type=positive_int, default=8)
     p.add_argument("--primer", help="a MIDI, MusicXML or ABC file to continue")
     p.add_argument(
         "--strict", action="store_true", help="strict voice leading: no parallel fifths or octaves, no crossings"
@@ -384,8 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="key to compose in, e.g. 'D minor' or 'Bb major' (default: the model chooses)")
     p.add_argument("--metre", help="time signature, e.g. 6/8 (default: the style's most common)")
     p.add_argument("--keep-going", action="store_true", help="do not end like a piece: stop as if the music went on")
-    _add_guide(p, "key, cadence, held_final, repeats, style, pitch, parallels, grid")
-    _add_outputs(p)
+    add_guide(p, "key, cadence, held_final, repeats, style, pitch, parallels, grid")
+    add_outputs(p)
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser(
@@ -396,14 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", default="chorale", help="a four-voice style: chorale (default) or renaissance")
     p.add_argument("--model", default="infill", help="shipped infill model (default infill)")
     p.add_argument("--checkpoint", help="an infill .pt checkpoint file instead of the shipped model")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(
-        "--temperature", type=_non_negative_float, default=1.0, help="of the notes chosen (default 1; 0 = likeliest)"
+        "--temperature", type=non_negative_float, default=1.0, help="of the notes chosen (default 1; 0 = likeliest)"
     )
-    p.add_argument("--iterations", type=_non_negative_int, help="Gibbs rounds (default 96)")
-    _add_guide(p, "parallels, cadence")
+    p.add_argument("--iterations", type=non_negative_int, help="Gibbs rounds (default 96)")
+    add_guide(p, "parallels, cadence")
     p.add_argument("--unguided", action="store_true", help="the model alone: the same as --guide off")
-    _add_outputs(p)
+    add_outputs(p)
     p.set_defaults(func=_cmd_harmonize)
 
     p = sub.add_parser("classify", help="which style a piece sounds like, and its mood (a rule-based estimate)")
@@ -412,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("similar", help="the corpus pieces that sound most like a piece")
     p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
-    p.add_argument("-k", type=_positive_int, default=5, help="how many neighbours (default 5, at most 100)")
+    p.add_argument("-k", type=positive_int, default=5, help="how many neighbours (default 5, at most 100)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar if the index must be built")
     p.set_defaults(func=_cmd_similar)
 
@@ -423,11 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
         "length, told apart by three judges beside their real-against-real floors; prints a markdown table (see "
         "musewidgets.evaluation.scorecard for every column).",
     )
-    p.add_argument("--takes", type=_positive_int, default=64, help="takes per model and style (2..64, default 64)")
-    p.add_argument("--bars", type=_positive_int, default=8, help="bars per take (default 8)")
+    p.add_argument("--takes", type=positive_int, default=64, help="takes per model and style (2..64, default 64)")
+    p.add_argument("--bars", type=positive_int, default=8, help="bars per take (default 8)")
     p.add_argument("--model", action="append", help="shipped model or .pt file (repeat; default all four)")
     p.add_argument("--style", action="append", help="style (repeat; default all)")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--split", choices=("test", "valid"), default="test", help="real excerpts' split (develop: valid)")
     p.add_argument("--strict", action="store_true", help="add a row in strict voice leading beside each model's")
     p.add_argument(
@@ -444,7 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("sessions", help="list the Workbench sessions saved on this computer (or delete them)")
-    p.add_argument("--clear", action="store_true", help="delete every saved session and its takes")
+    p.add_argument("--clear", action="store_true", help="delete every saved session and its takes (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --clear: delete without asking")
     p.set_defaults(func=_cmd_sessions)
 
     p = sub.add_parser("bench", help="quality benchmarks against the literature")
@@ -463,15 +498,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--only", action="append", metavar="NAME", help="with --train: train only this model (repeat)")
     budget = b.add_mutually_exclusive_group()
     budget.add_argument(
-        "--steps", type=_positive_int, help="with --train: optimizer steps per model (default: each model's own)"
+        "--steps", type=positive_int, help="with --train: optimizer steps per model (default: each model's own)"
     )
     budget.add_argument(
-        "--minutes", type=_positive_float, help="with --train: wall-clock minutes per model instead of steps"
+        "--minutes", type=positive_float, help="with --train: wall-clock minutes per model instead of steps"
     )
-    b.add_argument("--jobs", type=_positive_int, default=1, help="with --train: models trained side by side")
+    b.add_argument("--jobs", type=positive_int, default=1, help="with --train: models trained side by side")
     b.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         help="with --train: torch threads per job (default: half the cores shared out between the jobs; more is "
         "faster on a quiet machine and stalls when another process is busy)",
     )
@@ -495,88 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the copy shipped in the package (musewidgets/data/corpus) instead of the user cache",
     )
-    b.add_argument("--limit", type=_positive_int, help="read only the first N source files")
-    b.add_argument("--workers", type=_positive_int, help="processes to use (default: one per core)")
+    b.add_argument("--limit", type=positive_int, help="read only the first N source files")
+    b.add_argument("--workers", type=positive_int, help="processes to use (default: one per core)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_cmd_corpus_build)
     return parser
-
-
-def _add_outputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-o",
-        "--output",
-        action="append",
-        required=True,
-        metavar="OUT",
-        help="output file: .wav (audio), .svg (score), .png (piano roll), .mid, .musicxml or .mxl; repeat for several",
-    )
-
-
-def _parse_as(text: str, cast: type, kind: str):
-    """``cast(text)``; argparse's error saying the option must be ``kind`` where ``text`` is not one."""
-    try:
-        return cast(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
-
-
-def _int_at_least(text: str, low: int) -> int:
-    value = _parse_as(text, int, "a whole number")
-    if value < low:
-        bound = "at least 1" if low == 1 else f"{low} or more"
-        raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _int_at_least(text, 1)
-
-
-def _non_negative_int(text: str) -> int:
-    return _int_at_least(text, 0)
-
-
-def _guidance(text: str) -> str:
-    """``text`` if it names guidance strengths (``cadence=0,key=2``, ``on``, ``off``); argparse's error if not."""
-    from .sampling.guidance import Guidance
-
-    try:
-        return str(Guidance.parse(text))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _add_guide(p: argparse.ArgumentParser, priors: str) -> None:
-    what = f"strengths of the sampling priors ({priors}): 1 as shipped, 0 off, e.g. 'cadence=0' or 'off' (default on)"
-    p.add_argument("--guide", type=_guidance, default="on", help=what)
-
-
-def _non_negative_float(text: str) -> float:
-    value = _parse_as(text, float, "a number")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = _non_negative_float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

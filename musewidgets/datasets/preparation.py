@@ -307,7 +307,9 @@ def prepare(
         raise StoreError(f"`voices` must be 1 to 4, got {voices}")
     files = _walk(folder)
     if not files:
-        raise StoreError(f"{folder}: holds no MIDI, MusicXML or ABC files")
+        from ..io import READ_SUFFIXES
+
+        raise StoreError(f"{folder}: holds no music files (MIDI, MusicXML, ABC or Humdrum: {', '.join(READ_SUFFIXES)})")
     fingerprint = _fingerprint(files, steps_per_quarter)
     out.mkdir(parents=True, exist_ok=True)
     report = _reused(out, fingerprint, name, voices)

@@ -185,6 +185,8 @@ def _load_bytes(source: Source, fmt: str | None, name: str | None) -> tuple[byte
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         name = name or path.name
+        if path.is_dir():
+            raise MusicFileError(f"{name}: is a folder, not a music file (expected one of {', '.join(READ_SUFFIXES)})")
         fmt = fmt or _FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise MusicFileError(
