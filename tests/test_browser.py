@@ -148,6 +148,8 @@ def _start_server(root: Path, home: Path, port: int, token: str, log) -> subproc
     env["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
     env["JUPYTERLAB_SETTINGS_DIR"] = str(home / "settings")
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(home / "workspaces")
+    # the kernels' takes too (issue 33: they were saved among the user's own sessions, and shown as earlier ones)
+    env["MUSEWIDGETS_SESSION_DIR"] = str(home / "sessions")
     env.pop("JUPYTER_TOKEN", None)
     cmd = [
         sys.executable,
@@ -567,6 +569,7 @@ def test_workbench_in_the_browser(jupyter, ui):
             _check_analysis(page, workbench)
             facts |= _check_compose(page, workbench)
         _screenshot(page, workbench, ui, tmp)
+        assert any((tmp / "jupyter" / "sessions").glob("*/take-*.json"))  # saved in the test's own folder
     except BaseException:
         try:
             page.screenshot(path=str(tmp / f"failure-{ui}.png"), full_page=True)
