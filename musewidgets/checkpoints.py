@@ -161,13 +161,18 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     family = data.get("family")
     if family not in REGISTRY:
         raise CheckpointError(f"{path.name}: unknown model family {family!r}")
+    for entry, kind in (("config", dict), ("state_dict", dict), ("codec", dict), ("styles", dict), ("meta", dict)):
+        if not isinstance(data.get(entry, {} if entry == "meta" else None), kind):
+            raise CheckpointError(f"{path.name}: its {entry!r} entry is not a {kind.__name__} (a damaged checkpoint)")
     try:
         model = build(family, data["config"])
         model.load_state_dict(data["state_dict"])
         codec = codec_from_dict(data["codec"])
         styles = dict(data["styles"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         raise CheckpointError(f"{path.name}: the checkpoint does not fit its model ({err})") from err
+    if not styles:
+        raise CheckpointError(f"{path.name}: it names no style (a model knows at least one)")
     bad = [
         name for name, value in data["state_dict"].items() if value.is_floating_point() and not value.isfinite().all()
     ]
@@ -221,7 +226,7 @@ def _check_styles(name: str, family: str, styles: dict) -> None:
                 ok &= rng is None or (len(rng) == 2 and 0 <= int(rng[0]) <= int(rng[1]) <= 127)
             numerator, denominator = info["time_signature"]
             ok &= int(numerator) >= 1 and int(denominator) in (1, 2, 4, 8, 16, 32)
-            ok &= float(info["tempo"]) > 0
+            ok &= 1 <= float(info["tempo"]) <= 1000  # quarter notes a minute, as a Piece's (inf overflowed later)
         except (KeyError, TypeError, ValueError):
             ok = False
         if not ok:

@@ -227,7 +227,7 @@ def _rewrite(saved_path, target, **changes):
         ({"config": {"hidden": 64, "layers": 1, "d_embed": 32}}, "does not fit"),
         ({"config": {"hiden": 32}}, "does not fit"),
         ({"codec": {"kind": "wav"}}, "does not fit"),
-        ({"state_dict": None}, "does not fit"),
+        ({"state_dict": None}, "its 'state_dict' entry is not a dict"),
     ],
 )
 def test_checkpoints_that_do_not_fit_their_model(tmp_path, saved, changes, message):
@@ -329,9 +329,34 @@ def test_nan_weights_are_refused_at_load(tmp_path):
         {"parts": [["Melody", 73, [60, 80]]], "time_signature": [2, 3], "tempo": 100.0},
         {"parts": [["Melody", 73, [60, 80]]], "time_signature": [2, 4], "tempo": 0},
         {"parts": [["Melody", 73, [60, 80]]], "tempo": 100.0},
+        {
+            "parts": [["Melody", 73, [60, 80]]],
+            "time_signature": [2, 4],
+            "tempo": float("inf"),
+        },  # loaded, then overflowed
     ],
 )
 def test_malformed_style_entries_are_refused_at_load(tmp_path, entry):
     _, path = _tiny_checkpoint(tmp_path, styles={"folk": entry})
     with pytest.raises(CheckpointError, match="style 'folk' is malformed"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: d.update(codec="tokens"), "its 'codec' entry is not a dict"),
+        (lambda d: d.update(codec=None), "its 'codec' entry is not a dict"),
+        (lambda d: d.update(meta=[1, 2]), "its 'meta' entry is not a dict"),
+        (lambda d: d.update(styles={}), "it names no style"),
+        (lambda d: d.update(config="big"), "its 'config' entry is not a dict"),
+    ],
+)
+def test_damaged_metadata_is_refused_by_name_at_load(tmp_path, damage, message):
+    """Each of these once passed the load and failed later with AttributeError or StopIteration (issue 32)."""
+    _, path = _tiny_checkpoint(tmp_path)
+    data = torch.load(path, weights_only=True)
+    damage(data)
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
