@@ -108,6 +108,16 @@ def test_output_into_a_missing_folder_names_that_folder(capsys, tmp_path):
     assert not out.parent.exists()
 
 
+_XML_HEAD = b'<?xml version="1.0"?><score-partwise><part-list/><part id="P1">'
+_XML_TAIL = b"</part></score-partwise>"
+
+
+def _parts(parts: int, measures: int) -> bytes:
+    """A score of ``parts`` parts of ``measures`` empty measures each."""
+    body = b"".join(b'<part id="P%d">' % i + b"<measure></measure>" * measures + b"</part>" for i in range(parts))
+    return b'<?xml version="1.0"?><score-partwise><part-list/>' + body + b"</score-partwise>"
+
+
 def _packed(method: int) -> bytes:
     """An .mxl whose MusicXML is packed by ``method``: 40 MB of spaces in a few kilobytes."""
     buf = io.BytesIO()
@@ -132,6 +142,11 @@ def _packed(method: int) -> bytes:
         ),
         ("huge.mid", b"MThd" + b"\x00" * (9 * 2**20), "musewidgets reads files of up to 8 MB"),
         ("wide.krn", b"**kern\n*M99999/1\n4c\n*-\n", "a bar of 99999 beats"),  # read for minutes (issue 32)
+        ("empty.musicxml", _XML_HEAD + b"<measure/>" * 20000 + _XML_TAIL, "a part of 20,000 measures"),
+        ("parts.musicxml", _parts(8, 1400), "11,200 measures in all its parts"),
+        ("entity.musicxml", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY m "<measure/>">]>' + _XML_TAIL, "<!ENTITY>"),
+        ("beats.musicxml", _XML_HEAD + b"<measure><attributes><time><beats>-1e308</beats>" + _XML_TAIL, r"-1e\+308"),
+        ("grace.abc", b"X:1\nM:4/4\nL:1/8\nK:C\n" + (b"{" + b"g" * 100 + b"}C") * 100 + b"|\n", "10,000 grace"),
         ("bars.krn", b"**kern\n*M4/4\n" + b"=\n4c\n" * 1501 + b"*-\n", "1,501 bar lines"),
         ("bomb.mxl", _packed(zipfile.ZIP_BZIP2), "packed with bzip2 or LZMA"),  # 2 KB that unpacked to 1 GB
         ("lzma.mxl", _packed(zipfile.ZIP_LZMA), "packed with bzip2 or LZMA"),

@@ -48,6 +48,7 @@ MAX_FILE_BYTES = 8 * 2**20
 MAX_UNZIPPED_BYTES = 32 * 2**20  # the MusicXML inside an .mxl, unpacked
 MAX_BAR_BEATS = 64  # beats in a bar (the numerator of a time signature)
 MAX_BARS = 1500  # bars of a piece (measures of one MusicXML part)
+MAX_MEASURES = 4 * MAX_BARS  # measures of all the parts of a MusicXML score (the corpus's largest: 2,968)
 MAX_NOTES = 50_000  # notes of a MIDI or MusicXML file or of an ABC tune (MusicXML and ABC rests count too)
 MAX_MIDI_EVENTS = 200_000  # events of a MIDI file of every kind: notes on and off, controllers, pitch bends, ...
 MAX_ABC_LENGTH = 16  # longest ABC note, in whole notes: its multiplier times L: (the corpus has c442 at L:1/32)
@@ -55,6 +56,7 @@ MAX_ABC_BARS = 300  # bar lines in one ABC tune
 MAX_ABC_BAR = 32  # whole notes between two ABC bar lines (music21 re-bars an overfull bar slowly; the corpus has 30)
 MAX_ABC_TUNES = 1000  # tunes (X: fields) in one ABC file
 MAX_ABC_CHANGES = 64  # K:, M: and L: fields in the body of one ABC tune (music21 slows with each)
+MAX_ABC_GRACE_NOTES = 1000  # notes inside {grace groups} of one ABC tune (10,000 read for more than 30 s)
 _ABC_LONG_NOTE = re.compile(rb"[A-Ga-gz][,']*(\d+)")
 _ABC_METRE = re.compile(rb"(?m)(?:^|\[)M:\s*(\d+)\s*/\s*(\d+)")
 _ABC_UNIT = re.compile(rb"(?m)(?:^|\[)L:\s*(\d+)\s*/\s*(\d+)")
@@ -66,9 +68,9 @@ _ABC_NOTE = re.compile(rb"[A-Ga-gxzZ]")
 _ABC_NOTE_LENGTH = re.compile(rb"[A-Ga-gxz][,']*(\d*)(/*)(\d*)")  # C, C3, C/, C//, C3/2
 _ABC_PLAIN_BAR = re.compile(rb"(?<![|:\[\]])\|(?![|:\]\d\[])")  # | alone: music21 makes measures from two of them
 _ABC_GRACE = re.compile(rb"\{[^}\n]*\}")
-_XML_PART = re.compile(rb"<part[\s>]")
-_XML_MEASURE = re.compile(rb"<measure[\s>]")
-_XML_NOTE = re.compile(rb"<note[\s>]")
+_XML_PART = re.compile(rb"<part[\s/>]")
+_XML_MEASURE = re.compile(rb"<measure[\s/>]")  # <measure/> too: 20,000 of them were counted only by music21
+_XML_NOTE = re.compile(rb"<note[\s/>]")
 _KERN_METRE = re.compile(rb"\*M(\d+)/")  # a metre interpretation, *M3/4 (in any spine)
 _KERN_BAR = re.compile(rb"(?m)^=")  # a record of bar lines (one per bar, whatever the spines)
 
@@ -134,6 +136,9 @@ def _check_musicxml_limits(data: bytes, name: str) -> None:
         except ValueError:
             continue  # not a number: the parser says so
     _check_bar_beats(name, beats)
+    for b in beats:
+        if not b > 0:  # <beats>-1e308</beats> once slipped past the limit, to be refused by music21 after 10 s
+            raise MusicFileError(f"{name}: <beats>{b:g}</beats> is not a time signature")
     starts = [m.start() for m in _XML_PART.finditer(data)] + [len(data)]
     measures = max((len(_XML_MEASURE.findall(data, a, b)) for a, b in zip(starts, starts[1:])), default=0)
     if b"<score-timewise" in data[:4096]:  # measures hold the parts
@@ -142,6 +147,13 @@ def _check_musicxml_limits(data: bytes, name: str) -> None:
         raise MusicFileError(
             f"{name}: a part of {measures:,} measures; musewidgets reads pieces of up to {MAX_BARS:,} bars"
         )
+    everything = len(_XML_MEASURE.findall(data))
+    if everything > MAX_MEASURES:
+        raise MusicFileError(
+            f"{name}: {everything:,} measures in all its parts; musewidgets reads scores of up to {MAX_MEASURES:,}"
+        )
+    if b"<!ENTITY" in data:  # an internal entity can make measures (or notes) that no count here sees
+        raise MusicFileError(f"{name}: the file declares XML entities (<!ENTITY>), which MusicXML does not use")
     for fifths in re.findall(rb"<fifths>\s*([+-]?\d+)\s*<", data):
         if abs(int(fifths)) > 14:  # music21 spells every one of them: 1,000,000 sharps read for a minute
             raise MusicFileError(f"{name}: <fifths>{int(fifths)}</fifths> is not a key signature")
@@ -195,6 +207,11 @@ def _check_abc_limits(data: bytes, name: str) -> None:
                 else f"a note {times:,} times the default length is {round(float(times * unit), 2):,g} whole notes"
             )
             raise MusicFileError(f"{name}: {what}; musewidgets reads notes of up to {MAX_ABC_LENGTH} whole notes")
+        graces = sum(len(_ABC_NOTE.findall(group)) for group in _ABC_GRACE.findall(music))
+        if graces > MAX_ABC_GRACE_NOTES:
+            raise MusicFileError(
+                f"{name}: a tune of {graces:,} grace notes; musewidgets reads tunes of up to {MAX_ABC_GRACE_NOTES:,}"
+            )
         notes = len(_ABC_NOTE.findall(music))
         if notes > MAX_NOTES:
             raise MusicFileError(f"{name}: a tune of {notes:,} notes; musewidgets reads tunes of up to {MAX_NOTES:,}")
