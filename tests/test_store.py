@@ -4,6 +4,8 @@ reader, training from the store and sampling the new style, and the command line
 from __future__ import annotations
 
 import json
+import os
+import time
 import warnings
 
 import numpy as np
@@ -113,6 +115,36 @@ def test_a_piece_past_the_reading_limits_is_too_long(tmp_path):
     report = prepare(music, tmp_path / "store", jobs=1, progress=False, style_name="x")
     assert report.used == 1 and report.skipped == {"too long": 1} and report.fallbacks == 1
     assert "long.mid" in report.examples["too long"][0] and f"{MAX_BARS:,} bars" in report.examples["too long"][0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_hostile_folder_is_walked_without_hanging_and_each_skip_has_its_reason(tmp_path, monkeypatch):
+    """A named pipe (opening one waits for ever), a link that loops, a name that is no text and a file a parser
+    would read for minutes (issue 32: train --data aborted on the name, and hung on the rest)."""
+    from musewidgets.datasets import preparation
+
+    music = tmp_path / "music"
+    music.mkdir()
+    io.write(Piece((Part("A", (Note(60, 0, 4), Note(62, 4, 4))),)), music / "good.mid")
+    os.mkfifo(music / "pipe.mid")
+    os.symlink(music / "loop.mid", music / "loop.mid")
+    with open(os.path.join(os.fsencode(music), b"caf\xe9.mid"), "wb") as f:
+        f.write((music / "good.mid").read_bytes())
+    (music / "slow.abc").write_text(ABC)
+    slow = preparation._encode_slow
+
+    def dawdle(path, *args):
+        if path.name == "slow.abc":
+            time.sleep(30)
+        return slow(path, *args)
+
+    monkeypatch.setattr(preparation, "_encode_slow", dawdle)
+    monkeypatch.setattr(preparation, "FILE_SECONDS", 0.5)
+    report = prepare(music, tmp_path / "store", jobs=1, progress=False, style_name="x")
+    assert report.used == 1 and report.skipped == {"too slow": 1, "not a music file": 3}
+    said = " ".join(report.examples["not a music file"])
+    assert "pipe.mid: not a regular file" in said and "loop.mid: cannot be opened" in said and "not valid UTF-8" in said
+    assert "slow.abc: still being read after 0.5 s" in report.examples["too slow"][0]
 
 
 def test_four_voices_when_asked(folder, tmp_path):

@@ -25,10 +25,14 @@ zero-length notes, beyond the reading limits) is read by :func:`musewidgets.io.r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import signal
+import stat
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -56,6 +60,36 @@ __all__ = ["open_or_prepare", "prepare"]
 
 class _Skip(Exception):
     """A file read well but not usable: ``args`` = (reason, detail)."""
+
+
+class _TooSlow(BaseException):
+    """Raised in a file's reading by :func:`_time_limit` (not an ``Exception``: a parser's ``except Exception``
+    must not swallow it)."""
+
+
+FILE_SECONDS = 10.0  # a file still being read after this long is skipped as "too slow" (the limits come first)
+
+
+@contextlib.contextmanager
+def _time_limit(rel: str, seconds: float | None = None):
+    """Raise :class:`_TooSlow` in the block after ``seconds`` of wall time: a last defence behind the reading
+    limits, for a file a parser still spends minutes on. A timer signal, so only in a process's main thread (the
+    worker processes, and ``jobs=1`` from a script); elsewhere the block runs unlimited."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seconds = FILE_SECONDS if seconds is None else seconds
+
+    def expired(signum, frame):
+        raise _TooSlow(f"{rel}: still being read after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _encode_fast(found: dict, rel: str, codec, spq: int) -> tuple[dict, np.ndarray] | None:
@@ -120,10 +154,31 @@ def _reason(err: MusicFileError) -> str:
     return "unreadable"
 
 
+def _encode_file(path: Path, rel: str, spq: int, codec, fast: bool, fallbacks: list) -> tuple:
+    """``(record, tokens, reader)`` of one music file: symusic's arrays for a MIDI file where they serve (``fast``;
+    a MIDI file they do not serve is named in ``fallbacks``), else :func:`musewidgets.io.read`."""
+    from .. import io
+
+    record = tokens = None
+    if fast and path.suffix.lower() in (".mid", ".midi"):
+        try:
+            found = None if path.stat().st_size > io.MAX_FILE_BYTES else midi_arrays(path.read_bytes(), rel, spq)
+        except OSError:
+            found = None
+        if found is not None:
+            encoded = _encode_fast(found, rel, codec, spq)
+            if encoded is not None:
+                (record, tokens), reader = encoded, "symusic"
+        if record is None:
+            fallbacks.append(rel)
+    if record is None:
+        record, tokens, reader = _encode_slow(path, rel, spq, codec)
+    return record, tokens, reader
+
+
 def _encode_chunk(task: tuple) -> dict:
     """Read, encode and write one shard; returns its summary (also what ``pieces-NNNNN.json`` holds)."""
     root, rels, out, shard, spq, fast = task
-    from .. import io
     from ..codecs import TokenCodec
 
     codec = TokenCodec(styles=())
@@ -131,27 +186,16 @@ def _encode_chunk(task: tuple) -> dict:
     for rel in rels:
         path = Path(root) / rel
         try:
-            record = tokens = None
-            if fast and path.suffix.lower() in (".mid", ".midi"):
-                try:
-                    found = (
-                        None if path.stat().st_size > io.MAX_FILE_BYTES else midi_arrays(path.read_bytes(), rel, spq)
-                    )
-                except OSError:
-                    found = None
-                if found is not None:
-                    encoded = _encode_fast(found, rel, codec, spq)
-                    if encoded is not None:
-                        (record, tokens), reader = encoded, "symusic"
-                if record is None:
-                    fallbacks.append(rel)
-            if record is None:
-                record, tokens, reader = _encode_slow(path, rel, spq, codec)
+            with _time_limit(rel):
+                record, tokens, reader = _encode_file(path, rel, spq, codec, fast, fallbacks)
         except MusicFileError as err:
             skipped.append([rel, _reason(err), str(err)[:200]])
             continue
         except _Skip as skip:
             skipped.append([rel, *skip.args])
+            continue
+        except _TooSlow as slow:
+            skipped.append([rel, "too slow", str(slow)])
             continue
         except Exception as err:  # a parser failure io did not word: the file is still only skipped
             skipped.append([rel, "unreadable", f"{rel}: {type(err).__name__}: {err}"[:200]])
@@ -240,25 +284,38 @@ def _atomic_write(path: Path, mode: str, write) -> None:
 # --------------------------------------------------------------------------- preparing a folder
 
 
-def _walk(folder: Path) -> list[tuple[str, int, int]]:
-    """Every readable music file under ``folder``: (path relative to it, size, mtime_ns), sorted; hidden files and
-    folders are left out."""
+def _walk(folder: Path) -> tuple[list[tuple[str, int, int]], list[list[str]]]:
+    """Every music file under ``folder``: (path relative to it, size, mtime_ns), sorted; and the skipped ones, ``[rel,
+    "not a music file", why]``. Hidden files and folders are left out; only regular files are kept (a named pipe
+    is never opened: reading one waits for ever), links to folders are not followed, and a name that is not text
+    (bytes that are no UTF-8) is skipped by name."""
     from ..io import READ_SUFFIXES
 
-    found = []
+    found, skipped = [], []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             if name.startswith(".") or Path(name).suffix.lower() not in READ_SUFFIXES:
                 continue
             full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, folder).replace(os.sep, "/")
+            why = None
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                rel, why = rel.encode("utf-8", "replace").decode("utf-8"), "its name is not valid UTF-8 text"
             try:
                 st = os.stat(full)
-            except OSError:
+            except OSError as err:  # a dangling link, a link that loops
+                st, why = None, why or f"cannot be opened ({err.strerror or err})"
+            if why is None and not stat.S_ISREG(st.st_mode):
+                why = "not a regular file (a pipe, a device or a socket)"
+            if why is not None:
+                skipped.append([rel, "not a music file", f"{rel}: {why}"])
                 continue
-            found.append((os.path.relpath(full, folder).replace(os.sep, "/"), st.st_size, st.st_mtime_ns))
+            found.append((rel, st.st_size, st.st_mtime_ns))
     found.sort()
-    return found
+    return found, skipped
 
 
 def _fingerprint(files: list[tuple[str, int, int]], spq: int) -> str:
@@ -305,7 +362,7 @@ def prepare(
     name = style_name_for(folder, style_name)
     if voices is not None and not 1 <= int(voices) <= 4:
         raise StoreError(f"`voices` must be 1 to 4, got {voices}")
-    files = _walk(folder)
+    files, walked = _walk(folder)
     if not files:
         from ..io import READ_SUFFIXES
 
@@ -335,7 +392,8 @@ def prepare(
                 pass
         todo.append((str(folder), chunk, str(out), shard, steps_per_quarter, fast_midi))
     _run(todo, summaries, jobs, progress, total=len(rels), done=sum(s["files"] for s in summaries.values()))
-    return _write_index(out, folder, name, voices, [summaries[i] for i in range(len(chunks))], fingerprint, t0)
+    shards = [summaries[i] for i in range(len(chunks))]
+    return _write_index(out, folder, name, voices, shards, fingerprint, t0, walked)
 
 
 def _reused(out: Path, fingerprint: str, name: str, voices: int | None) -> StoreReport | None:
@@ -408,11 +466,13 @@ def _run(todo: list, summaries: dict, jobs: int | None, progress: bool, total: i
 
 
 def _write_index(
-    out: Path, folder: Path, name: str, voices: int | None, shards: list[dict], fp: str, t0: float
+    out: Path, folder: Path, name: str, voices: int | None, shards: list[dict], fp: str, t0: float, walked=()
 ) -> StoreReport:
     """Write ``index.npz`` (one row per kept piece) and ``store.json`` (which marks the store complete) from the
-    shards' summaries; the report. ``StoreError`` where no piece is usable."""
+    shards' summaries and the files the walk skipped (``walked``); the report. ``StoreError`` where no piece is
+    usable."""
     chosen, rows, skipped, readers, fallbacks = _kept_rows(folder, voices, shards)
+    skipped = [*skipped, *walked]
     index, lows, highs = _index(rows, chosen)
     _atomic_write(out / "index.npz", "wb", lambda f: np.savez(f, **index))
     n = len(rows)
@@ -436,7 +496,7 @@ def _write_index(
         store=str(out),
         style=name,
         voices=int(chosen),
-        files=sum(s["files"] for s in shards),
+        files=sum(s["files"] for s in shards) + len(walked),
         used=n,
         skipped={r: by_reason[r] for r in SKIP_REASONS if by_reason[r]},
         examples=examples,

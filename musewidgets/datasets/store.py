@@ -55,7 +55,15 @@ __all__ = [
 
 STORE_VERSION = 1
 CHUNK_FILES = 512  # files per shard: a unit of parallel work and of resuming
-SKIP_REASONS = ("unreadable", "no notes", "too long", "chords in a voice", "wrong voice count")
+SKIP_REASONS = (
+    "unreadable",
+    "no notes",
+    "too long",
+    "too slow",  # still being read after FILE_SECONDS
+    "chords in a voice",
+    "wrong voice count",
+    "not a music file",  # a pipe, a device, a link that loops, a name that is not text
+)
 SPLIT_CODES = {"train": 0, "valid": 1, "test": 2}
 MAX_SHIFT = 6  # transpositions while training: within +-6 semitones, inside the voice ranges
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
