@@ -171,8 +171,6 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         styles = dict(data["styles"])
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         raise CheckpointError(f"{path.name}: the checkpoint does not fit its model ({err})") from err
-    if not styles:
-        raise CheckpointError(f"{path.name}: it names no style (a model knows at least one)")
     bad = [
         name for name, value in data["state_dict"].items() if value.is_floating_point() and not value.isfinite().all()
     ]

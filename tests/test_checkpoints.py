@@ -348,7 +348,6 @@ def test_malformed_style_entries_are_refused_at_load(tmp_path, entry):
         (lambda d: d.update(codec="tokens"), "its 'codec' entry is not a dict"),
         (lambda d: d.update(codec=None), "its 'codec' entry is not a dict"),
         (lambda d: d.update(meta=[1, 2]), "its 'meta' entry is not a dict"),
-        (lambda d: d.update(styles={}), "it names no style"),
         (lambda d: d.update(config="big"), "its 'config' entry is not a dict"),
     ],
 )
@@ -360,3 +359,14 @@ def test_damaged_metadata_is_refused_by_name_at_load(tmp_path, damage, message):
     torch.save(data, path)
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
+
+
+def test_a_generator_that_names_no_style_is_refused_by_the_sampler(tmp_path):
+    from musewidgets.sampling import load_sampler
+
+    _, path = _tiny_checkpoint(tmp_path)
+    data = torch.load(path, weights_only=True)
+    data["styles"] = {}
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match="it names no style, so there is nothing it can generate"):
+        load_sampler(path)  # the Workbench once met a StopIteration

@@ -269,6 +269,8 @@ def load_sampler(name_or_path: str | os.PathLike) -> Sampler:
         classifier; an infill model, which fills in: :mod:`musewidgets.sampling.infill`).
     """
     checkpoint = load_checkpoint(resolve(name_or_path))
+    if not checkpoint.styles:  # (the Workbench once met a StopIteration)
+        raise CheckpointError(f"{checkpoint.path.name}: it names no style, so there is nothing it can generate")
     if checkpoint.family == "classifier":
         raise CheckpointError(f"{checkpoint.path.name}: a style classifier listens to music; it cannot generate any")
     if checkpoint.family == "infill":
