@@ -17,8 +17,10 @@ keeps it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -26,11 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import MusewidgetsError
+from .io.limits import MAX_BARS, MAX_NOTES
 from .piece import Piece
 
-__all__ = ["Session", "SessionInfo", "Take", "clear_sessions", "list_sessions", "sessions_root"]
+__all__ = ["Session", "SessionInfo", "Take", "clear_sessions", "clearable_sessions", "list_sessions", "sessions_root"]
 
 FORMAT = "musewidgets.session"
+_SETTING_TYPES = {"model": str, "style": str, "temperature": (int, float), "seed": int, "n": int}
+_TAKE_FILE = re.compile(r"take-(\d{4,})\.(json|mid)(\.\d+\.tmp)?")  # and session.json(.<pid>.tmp)
+_SESSION_NAME = re.compile(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d(-\d+)?")  # the folders Session.new makes
 TAKE_FORMAT = "musewidgets.take"
 VERSION = 1
 
@@ -133,11 +139,18 @@ class Take:
         settings = data.get("settings")
         if not isinstance(settings, dict) or not {"model", "style", "temperature", "seed", "n"} <= set(settings):
             raise ValueError("its settings are incomplete")
+        for name, kinds in _SETTING_TYPES.items():
+            value = settings[name]
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise ValueError(f"its setting {name!r} is damaged ({value!r})")
         take_id, rating = data.get("id"), data.get("rating", 0)
-        if not isinstance(take_id, int) or take_id < 1 or rating not in (-1, 0, 1):
+        if isinstance(take_id, bool) or not isinstance(take_id, int) or take_id < 1 or rating not in (-1, 0, 1):
             raise ValueError("its id or rating is damaged")
+        piece = Piece.from_dict(data.get("piece"))
+        if piece.n_bars > MAX_BARS or piece.n_notes > MAX_NOTES:
+            raise ValueError(f"its piece is longer than a take can be ({MAX_BARS} bars, {MAX_NOTES} notes)")
         return cls(
-            piece=Piece.from_dict(data.get("piece")),
+            piece=piece,
             settings=settings,
             seconds=float(data.get("seconds", 0.0)),
             starred=bool(data.get("starred", False)),
@@ -183,25 +196,45 @@ def list_sessions(root: str | os.PathLike | None = None) -> list[SessionInfo]:
     return sorted(found, key=lambda s: (s.modified, s.folder.name), reverse=True)
 
 
-def clear_sessions(root: str | os.PathLike | None = None, *, keep: Path | None = None) -> int:
-    """Delete every saved session under ``root`` (but ``keep``); returns how many folders were deleted."""
+def clearable_sessions(root: str | os.PathLike | None = None, *, keep: Path | None = None) -> list[Path]:
+    """The session folders under ``root`` (but ``keep``) that :func:`clear_sessions` would delete: only folders this
+    module wrote (a user's own folder beside them is never one)."""
     root = sessions_root() if root is None else Path(root)
     if not root.is_dir():
-        return 0
+        return []
+    kept = None if keep is None else Path(keep).resolve()
+    return sorted(f for f in root.iterdir() if _is_session(f) and (kept is None or f.resolve() != kept))
+
+
+def clear_sessions(root: str | os.PathLike | None = None, *, keep: Path | None = None) -> int:
+    """Delete every saved session under ``root`` (but ``keep``); returns how many folders were deleted."""
     gone = 0
-    for folder in root.iterdir():
-        if folder.is_dir() and (keep is None or folder.resolve() != Path(keep).resolve()) and _is_session(folder):
-            shutil.rmtree(folder)
-            gone += 1
+    for folder in clearable_sessions(root, keep=keep):
+        shutil.rmtree(folder)
+        gone += 1
     return gone
 
 
 def _is_session(folder: Path) -> bool:
-    """Only folders that hold nothing but session files are ever deleted."""
-    return all(
-        p.name in ("session.json", "deleted") or p.name.startswith("take-") or p.name.endswith(".tmp")
-        for p in folder.iterdir()
-    )
+    """Only a folder this module wrote is ever deleted: nothing in it but ``session.json``, take files and a
+    ``deleted`` folder of take files (and their temporary files), and at least one of them, or empty with the name
+    :meth:`Session.new` gives a session (a Workbench opened and closed without a take)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    entries = list(folder.iterdir())
+    if not entries:
+        return bool(_SESSION_NAME.fullmatch(folder.name))
+    for entry in entries:
+        if entry.name == "deleted" and entry.is_dir() and not entry.is_symlink():
+            if not all(_TAKE_FILE.fullmatch(e.name) and e.is_file() for e in entry.iterdir()):
+                return False
+        elif not (entry.is_file() and (_TAKE_FILE.fullmatch(entry.name) or _is_state_file(entry.name))):
+            return False
+    return True
+
+
+def _is_state_file(name: str) -> bool:
+    return name == "session.json" or bool(re.fullmatch(r"session\.json\.\d+\.tmp", name))
 
 
 class Session:
@@ -214,6 +247,8 @@ class Session:
         self.folder = Path(folder)
         self._written: dict[int, tuple] = {}  # take id -> (starred, rating, notes) as last written
         self._state: str | None = None  # session.json as last written
+        self._claimed: set[int] = set()  # take ids whose file name this session holds in the folder
+        self.renumbered: dict[int, int] = {}  # old id -> new id, of takes another process had the id of
         self._lock = threading.Lock()
 
     @classmethod
@@ -252,14 +287,20 @@ class Session:
         Nothing is raised: the takes stay in memory, and the next call tries again.
         """
         with self._lock:
-            problems = []
-            ids = {t.id for t in takes}
+            problems, unsaved = [], {}
+            self.renumbered = {}
             for take in takes:
                 if self._written.get(take.id) != _state_of(take):
                     try:
                         self._write_take(take)
                     except (OSError, TypeError, ValueError) as err:
-                        problems.append(f"take #{take.id} could not be saved in {self.folder} ({_why(err)})")
+                        unsaved.setdefault(_why(err), []).append(take.id)
+            for why, failed in unsaved.items():  # one line per cause, naming every take it kept from the disk
+                which = f"take #{failed[0]}" if len(failed) == 1 else "takes " + ", ".join(f"#{i}" for i in failed)
+                problems.append(f"{which} could not be saved in {self.folder} ({why})")
+            if self.renumbered:
+                _follow(takes, self.renumbered)
+            ids = {t.id for t in takes}
             for gone in [i for i in self._written if i not in ids]:
                 try:
                     self._move_to_deleted(gone)
@@ -279,16 +320,40 @@ class Session:
             return problems
 
     def _write_take(self, take: Take) -> None:
+        """Write a take's JSON (first: a take is restored from it), then its MIDI. A take new to this folder claims
+        its file name, so that two kernels saving into one session never overwrite each other's takes: where another
+        has it, the take gets the next free id (:attr:`renumbered`)."""
         from .export import to_bytes
 
-        stem = self.folder / f"take-{take.id:04d}"
         self.folder.mkdir(parents=True, exist_ok=True)
+        while take.id not in self._claimed:
+            if _create_exclusive(self._path(take.id, ".json"), json.dumps(take.to_dict()).encode()):
+                self._claimed.add(take.id)
+                break
+            new_id.reserve(max(self._ids_on_disk()))
+            old, take.id = take.id, new_id()
+            self.renumbered[old] = take.id
+        else:
+            _write_atomic(self._path(take.id, ".json"), json.dumps(take.to_dict()).encode())
         state = _state_of(take)
         written = self._written.get(take.id)
         if written is None or written[2] != state[2]:  # the MIDI only when the notes changed (a take edited by hand)
-            _write_atomic(stem.with_suffix(".mid"), to_bytes(take.piece, ".mid"))
-        _write_atomic(stem.with_suffix(".json"), json.dumps(take.to_dict()).encode())
+            _write_atomic(self._path(take.id, ".mid"), to_bytes(take.piece, ".mid"))
         self._written[take.id] = state
+
+    def _path(self, take_id: int, suffix: str) -> Path:
+        return self.folder / f"take-{take_id:04d}{suffix}"
+
+    def _ids_on_disk(self) -> set[int]:
+        """The ids of every take file in the folder and its ``deleted`` folder (0 for none)."""
+        ids = {0}
+        for folder in (self.folder, self.folder / "deleted"):
+            try:
+                names = [e.name for e in os.scandir(folder)]
+            except OSError:
+                continue
+            ids.update(int(m.group(1)) for m in map(_TAKE_FILE.fullmatch, names) if m)
+        return ids
 
     def _move_to_deleted(self, take_id: int) -> None:
         deleted = self.folder / "deleted"
@@ -308,12 +373,20 @@ class Session:
         if not self.folder.is_dir():
             raise MusewidgetsError(f"no saved session at {self.folder}")
         takes, problems = [], []
+        read = []
         for path in sorted(self.folder.glob("take-*.json")):
             try:
-                take = Take.from_dict(json.loads(path.read_bytes()))
+                read.append((path, Take.from_dict(json.loads(path.read_bytes()))))
+            except RecursionError:
+                problems.append(f"{path.name} was skipped: it is nested too deeply to be a take")
             except (OSError, ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
                 problems.append(f"{path.name} was skipped: {_why(err)}")
+        seen: dict[int, str] = {}
+        for path, take in sorted(read, key=lambda r: r[0].name != f"take-{r[1].id:04d}.json"):  # named for it first
+            if take.id in seen:  # a copy: the file named for the take is kept
+                problems.append(f"{path.name} was skipped: it is take #{take.id}, as {seen[take.id]} is")
                 continue
+            seen[take.id] = path.name
             takes.append(take)
         takes.sort(key=lambda t: t.id)
         selected = taste = None
@@ -343,6 +416,7 @@ class Session:
                             path.replace(self.folder / f"take-{take.id:04d}{suffix}")
                         except OSError as err:
                             problems.append(f"{path.name} could not be renamed for take #{take.id} ({_why(err)})")
+                self._claimed.add(take.id)
                 if not changed:
                     self._written[take.id] = _state_of(take)
         return takes, renamed.get(selected, selected), taste, problems
@@ -360,6 +434,38 @@ def _state_of(take: Take) -> tuple:
     """What :meth:`Session.sync` compares to know a take changed: its star, its rating and its notes (a take edited
     by hand gets new notes; ``hash`` of a frozen piece costs well under a millisecond for 64 bars)."""
     return take.starred, take.rating, hash(take.piece)
+
+
+def _follow(takes: list[Take], renumbered: dict[int, int]) -> None:
+    """The takes made from a renumbered take name its new id."""
+    for take in takes:
+        for link in ("continue_of", "parent"):
+            if take.settings.get(link) in renumbered:
+                take.settings = {**take.settings, link: renumbered[take.settings[link]]}
+
+
+def _create_exclusive(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` whole, only where no file is there yet: ``False`` where one is (another process
+    holds that name). A hard link of a finished temporary file claims the name and fills it in one step; where the
+    file system has no hard links, an empty file claims it and the data replaces it."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                raise
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return False
+            tmp.replace(path)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

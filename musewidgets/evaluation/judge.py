@@ -194,7 +194,7 @@ def row(model: str, style: str, *, split: str = "valid", takes: int = 64, bars: 
     as the split has), every judge with its floor (real against real endings of another split), the families that
     give the takes away, tonic endings by both key-finders and the share of remote keys, takes and real alike."""
     from ..sampling.sampler import load_sampler
-    from .scorecard import real_excerpts, sample_takes
+    from .excerpts import real_excerpts, sample_takes
 
     other_split = "train" if split != "train" else "valid"
     real = measure(real_excerpts(style, takes, bars, split=split, seed=seed))

@@ -49,8 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.metrics import METRIC_NAMES, last_bars, metric_matrix
-from ..piece import Piece
+from ..analysis.metrics import METRIC_NAMES, metric_matrix
+from .excerpts import metre_plan, real_excerpts, sample_takes
 
 __all__ = [
     "COLUMNS",
@@ -90,30 +90,6 @@ COLUMNS = (
 )
 CONTROL_GROUPS = 8  # keys (and metres, in turn) asked for per model and style
 _NOTHING_ASKED = {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}  # no control
-
-
-def real_excerpts(style: str, n: int, bars: int, *, split: str = "test", seed: int = 0) -> list[Piece]:
-    """``n`` excerpts of ``bars`` bars (the last bars: where the piece ends, a short final bar filled with rests) of
-    pieces of ``split``, chosen with a seeded generator (fewer if the split has fewer pieces that long)."""
-    from ..datasets import corpus
-
-    pieces = [p for p in corpus.load_style(style, progress=False).split(split) if p.n_bars >= bars]
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(pieces), size=min(n, len(pieces)), replace=False)
-    return [last_bars(pieces[i], bars) for i in sorted(chosen)]
-
-
-def metre_plan(metres: list[str], real: list[Piece], takes: int) -> list[tuple[str, int]]:
-    """How many of ``takes`` takes to ask for in each metre of ``metres`` (those a model writes in a style, its usual
-    one first): as many as the ``real`` excerpts have in it, counted over the excerpts in turn (again from the
-    first when there are fewer excerpts than takes); an excerpt in a metre the model does not write counts for the
-    usual one. Returns ``(metre, count)`` in the order of ``metres``, metres without takes left out."""
-    names = [f"{p.time_signature[0]}/{p.time_signature[1]}" for p in real] or [metres[0]]
-    counts = dict.fromkeys(metres, 0)
-    for i in range(takes):
-        name = names[i % len(names)]
-        counts[name if name in counts else metres[0]] += 1
-    return [(m, k) for m, k in counts.items() if k]
 
 
 def score(
@@ -287,26 +263,6 @@ def _cells(models, samplers: dict, styles: list[str], *, strict: bool, unguided:
             if unguided and sampler.controls:
                 cells.append((m, s, "unguided"))
     return cells
-
-
-def sample_takes(
-    sampler, style: str, real: list[Piece], *, takes: int, bars: int, seed: int, temperature: float, **options
-) -> list[Piece]:
-    """``takes`` takes of ``bars`` bars in ``style``, in the metres of the ``real`` excerpts (:func:`metre_plan`): one
-    batch per metre, seeded ``seed`` plus the metre's place in ``sampler.metres(style)``."""
-    generated = []
-    metres = sampler.metres(style)
-    for metre, count in metre_plan(metres, real, takes):  # each metre's takes seeded by its place
-        generated += sampler.generate(
-            style=style,
-            bars=bars,
-            n=count,
-            seed=seed + metres.index(metre),
-            temperature=temperature,
-            metre=metre,
-            **options,
-        )
-    return generated
 
 
 def _fmt(value, digits: int = 2) -> str:
