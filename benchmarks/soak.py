@@ -43,7 +43,11 @@ EVERY = 50  # takes between measurements (and take 1)
 FROM_TAKE = 50  # growth is measured from this take to the last: the first takes warm caches up
 GROWTH_TARGET_MIB = 50
 BUSY_HISTORY = 10  # takes kept in the busy variant
-VARIANTS = ("full", "busy")
+VARIANTS = ("full", "busy", "varied")
+# the varied lesson: what a class varies, in turn (model, style, bars), a cycle that does not divide 300
+VARIED_MODELS = ("lstm", "transformer", "rnn", "gan")
+VARIED_STYLES = ("chorale", "folk", "irish", "renaissance")
+VARIED_BARS = (4, 1, 8, 16, 2, 32, 8)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -134,10 +138,10 @@ def files_under(folder: Path) -> set[str]:
 
 
 # ------------------------------------------------------------------ the lesson
-def lesson_step(wb, i: int, *, busy: bool = False, similar: bool = True) -> None:
+def lesson_step(wb, i: int, *, busy: bool = False, similar: bool = True, every_style: bool = False) -> None:
     """What the user does after take ``i`` (1-based), on a fixed schedule; ``busy``: delete takes as they come, so
     the history never holds more than :data:`BUSY_HISTORY`; ``similar``: ask for similar pieces now and then (the
-    first time builds the corpus index when none is cached)."""
+    first time builds the corpus index when none is cached), ``every_style``: every sixth take, not every thirtieth."""
     takes = wb.takes
     if i % 7 == 0 and len(takes) > 3:  # listen to an older take again
         wb.take_list.selected = takes[len(takes) // 2].id
@@ -145,9 +149,9 @@ def lesson_step(wb, i: int, *, busy: bool = False, similar: bool = True) -> None
         wb.take_list.toggle_star()
     if i % 13 == 0:
         wb.rate(1 if i % 2 else -1)
-    if i % 30 in (0, 1, 2, 3, 4):  # Analyse open for five takes in thirty
+    if i % 30 in (0, 1, 2, 3, 4) or every_style and i % 6 == 1:  # Analyse open for five takes in thirty
         wb.analyse_button.value = True
-        if similar and i % 30 == 1 and wb.analysis.piece is not None:
+        if similar and (i % 30 == 1 or every_style and i % 6 == 1) and wb.analysis.piece is not None:
             neighbours = wb.analysis.find_similar()
             if neighbours:
                 wb.analysis.play(neighbours[0])
@@ -168,10 +172,29 @@ def lesson_step(wb, i: int, *, busy: bool = False, similar: bool = True) -> None
         wb.take_list.delete()
 
 
+def vary(wb, i: int) -> None:
+    """Before take ``i`` of the varied lesson: the next model, a style it knows, a length (1-32 bars), in turn."""
+    c = wb.controls
+    model = VARIED_MODELS[i % len(VARIED_MODELS)]
+    if c.model.value != model:
+        c.model.value = model
+    styles = list(c.style.options)
+    c.style.value = styles[(i // len(VARIED_MODELS)) % len(styles)]
+    c.bars.value = VARIED_BARS[i % len(VARIED_BARS)]
+
+
 def session(
-    takes: int = TAKES, *, bars: int = BARS, busy: bool = False, every: int = EVERY, trace: bool = False
+    takes: int = TAKES,
+    *,
+    bars: int = BARS,
+    busy: bool = False,
+    varied: bool = False,
+    every: int = EVERY,
+    trace: bool = False,
 ) -> dict:
-    """Run one lesson in this process and measure it at take 1 and every ``every`` takes (see the module doc)."""
+    """Run one lesson in this process and measure it at take 1 and every ``every`` takes (see the module doc);
+    ``varied``: each take another model, style and length (:func:`vary`), a take in six continued, and similar
+    pieces asked for in every style."""
     import musewidgets as mw
 
     work, tmp = Path.cwd(), Path(tempfile.gettempdir())
@@ -180,8 +203,10 @@ def session(
     wb.controls.bars.value = bars
     rows, kinds_at, snapshot, t0 = [], {}, None, time.perf_counter()
     for i in range(1, takes + 1):
-        wb.generate()
-        lesson_step(wb, i, busy=busy)
+        if varied:
+            vary(wb, i)
+        wb.continue_take() if varied and i % 6 == 0 and wb.current is not None else wb.generate()
+        lesson_step(wb, i, busy=busy, every_style=varied)
         if i == 1 or i % every == 0 or i == takes:
             gc.collect()
             pyplot_figs, live_figs = figures()
@@ -200,7 +225,11 @@ def session(
                 }
             )
             kinds_at[i] = widget_kinds()
-            print(f"soak: {'busy' if busy else 'full'} {_row_text(rows[-1])}", file=sys.stderr, flush=True)
+            print(
+                f"soak: {'varied' if varied else 'busy' if busy else 'full'} {_row_text(rows[-1])}",
+                file=sys.stderr,
+                flush=True,
+            )
         if trace and i == min(FROM_TAKE, takes):
             import tracemalloc
 
@@ -211,7 +240,7 @@ def session(
     first, last = min(kinds_at), max(kinds_at)
     grown = {k: n - kinds_at[first].get(k, 0) for k, n in kinds_at[last].items() if n != kinds_at[first].get(k, 0)}
     result = {
-        "variant": "busy" if busy else "full",
+        "variant": "varied" if varied else "busy" if busy else "full",
         "takes": takes,
         "bars": bars,
         "rows": rows,
@@ -315,7 +344,11 @@ def markdown(results: list[dict], seconds: float) -> str:
         history = end["history_mib"] - start["history_mib"]
         widgets = sorted({r["widgets"] for r in later})
         left = len(result["new_work_files"]) + len(result["new_temp_files"])
-        kind = "the history grows" if result["variant"] == "full" else "takes deleted as they go"
+        kind = {
+            "full": "the history grows",
+            "busy": "takes deleted as they go",
+            "varied": "each take another model, style and length; a take in six continued; similar pieces, every style",
+        }[result["variant"]]
         parts += [
             f"**{result['variant']}** ({kind})",
             table(header, rows),
@@ -359,7 +392,8 @@ if __name__ == "__main__":
     if args.variant is None:
         print(main(args.takes)["markdown"])
     else:
-        result = session(args.takes, busy=args.variant == "busy", every=args.every, trace=args.trace)
+        variant = {"busy": args.variant == "busy", "varied": args.variant == "varied"}
+        result = session(args.takes, **variant, every=args.every, trace=args.trace)
         if args.json is not None:
             args.json.write_text(json.dumps(result))
         for item in result.get("trace", []):

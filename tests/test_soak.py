@@ -128,3 +128,23 @@ def test_each_search_for_similar_pieces_closes_the_buttons_it_replaces(monkeypat
     panel.show(None)
     assert panel.similar_box.children == ()
     assert len(open_widgets()) == before - 15  # five buttons, each with its layout and style
+
+
+def test_changing_style_and_model_leaves_no_widget_behind():
+    """Each style's instrument menus replace the last ones and are closed (issue 32's varied soak: 3.6 menus a take
+    stayed in ipywidgets' registry when the class moved from style to style)."""
+    wb = musewidgets.Workbench(model="lstm", style="chorale")
+    styles = ["folk", "chorale", "irish", "renaissance"]
+    for style in styles:  # every style once: what each one builds
+        wb.controls.style.value = style
+    gc.collect()
+    before = kinds()
+    for _ in range(3):
+        for model in ("gan", "transformer", "lstm"):
+            wb.controls.model.value = model
+            for style in [s for s in styles if s in wb.controls.style.options]:
+                wb.controls.style.value = style
+    wb.controls.style.value = "renaissance"
+    gc.collect()
+    grown = {k: n - before.get(k, 0) for k, n in kinds().items() if n > before.get(k, 0)}
+    assert grown == {}

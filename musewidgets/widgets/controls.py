@@ -216,7 +216,11 @@ class SamplerControls(w.VBox):
             if program not in dict(INSTRUMENTS).values():
                 options.append((f"GM program {program}", program))
             menus.append(_Dropdown(options=options, value=program, description=name, **_small()))
-        self.instruments.children = menus
+        old, self.instruments.children = self.instruments.children, menus
+        for menu in old:  # a widget not closed stays in ipywidgets' registry for good (3.6 a take, changing style)
+            menu.layout.close()
+            menu.style.close()
+            menu.close()
 
     def set_metres(self, metres: list[str]) -> None:
         """The metres to choose from (the style's, its usual one first, and chosen)."""
