@@ -129,6 +129,7 @@ class Part:
 
     def __post_init__(self) -> None:
         _check_int("program", self.program, 0, 127)
+        object.__setattr__(self, "program", int(self.program))  # a numpy integer from a reader: plain, for JSON
         notes = tuple(self.notes)
         for note in notes:
             if not isinstance(note, Note):
@@ -208,6 +209,7 @@ class Piece:
                 raise TypeError(f"`parts` must hold Part objects, got {part!r}")
         object.__setattr__(self, "parts", parts)
         _check_int("steps_per_quarter", self.steps_per_quarter, 1, 96)
+        object.__setattr__(self, "steps_per_quarter", int(self.steps_per_quarter))
         if not (isinstance(self.tempo, (int, float)) and 1 <= self.tempo <= 1000):
             raise ValueError(f"`tempo` must be between 1 and 1000 quarter notes per minute, got {self.tempo!r}")
         object.__setattr__(self, "tempo", float(self.tempo))
@@ -224,6 +226,7 @@ class Piece:
         if self.key is not None:
             parse_key(self.key)
         _check_int("pickup", self.pickup, 0, self.steps_per_bar - 1)
+        object.__setattr__(self, "pickup", int(self.pickup))
         if self.length is not None:
             _check_int("length", self.length, self.notes_end)
             object.__setattr__(self, "length", int(self.length))
@@ -395,7 +398,7 @@ class Piece:
                     "name": p.name,
                     "program": p.program,
                     "range": None if p.range is None else list(p.range),
-                    "notes": [[n.pitch, n.start, n.duration, n.velocity] for n in p.notes],
+                    "notes": [[int(n.pitch), int(n.start), int(n.duration), int(n.velocity)] for n in p.notes],
                 }
                 for p in self.parts
             ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import html
 import json
 import os
 import subprocess
@@ -12,7 +13,6 @@ import textwrap
 import pytest
 
 import musewidgets
-from musewidgets import session as session_module
 from musewidgets.cli import main
 from musewidgets.errors import MusewidgetsError
 from musewidgets.piece import Note, Part, Piece
@@ -144,22 +144,113 @@ def test_an_unwritable_session_folder_is_reported_and_the_takes_stay(tmp_path):
     assert wb.generate() is not None and len(wb.takes) == 2  # the next take is made (and tried again)
 
 
+def _full_disk(monkeypatch, folder):
+    """Every write into ``folder`` fails as on a full disk (a temporary file cannot be written)."""
+    real = type(folder).write_bytes
+
+    def write_bytes(self, data):
+        if folder in self.parents:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(type(folder), "write_bytes", write_bytes)
+    return real
+
+
 def test_a_full_disk_is_reported_and_saving_resumes_when_there_is_room(monkeypatch):
     wb = workbench()
-    real = session_module._write_atomic
-
-    def full(path, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-
-    monkeypatch.setattr(session_module, "_write_atomic", full)
-    first = wb.generate()
+    real = _full_disk(monkeypatch, wb.session.folder)
+    first, second = wb.generate(), wb.generate()
     assert "No space left on device" in wb.status.value
-    monkeypatch.setattr(session_module, "_write_atomic", real)
-    second = wb.generate()
+    assert f"takes #{first.id}, #{second.id} could not be saved" in wb.status.value  # both named, not the first only
+    assert take_files(wb.session.folder) == []  # no MIDI left without its take (issue 32)
+    monkeypatch.setattr(type(wb.session.folder), "write_bytes", real)
+    third = wb.generate()
     assert RED not in wb.status.value
     assert take_files(wb.session.folder) == sorted(
-        f"take-{t.id:04d}.{s}" for t in (first, second) for s in ("json", "mid")
+        f"take-{t.id:04d}.{s}" for t in (first, second, third) for s in ("json", "mid")
     )
+
+
+def test_two_kernels_saving_into_one_session_lose_nothing(tmp_path):
+    """Two processes on one named session, each making takes at once (issue 32: half of them were overwritten)."""
+    code = textwrap.dedent(
+        f"""
+        import musewidgets
+        wb = musewidgets.Workbench(model="lstm", style="folk", session={str(tmp_path / "shared")!r})
+        wb.controls.bars.value = 1
+        made = [wb.generate() for _ in range(6)]
+        assert "Not saved" not in wb.status.value, wb.status.value
+        print(",".join(str(t.id) for t in made))
+        """
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    kernels = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)]
+    kernels.append(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env))
+    said = [k.communicate(timeout=300)[0] for k in kernels]
+    assert [k.returncode for k in kernels] == [0, 0]
+    ids = [int(i) for out in said for i in out.strip().split(",")]
+    assert len(set(ids)) == 12  # each kernel's takes under numbers of their own
+    wb = workbench()
+    restored = wb.restore(tmp_path / "shared")
+    assert sorted(t.id for t in restored) == sorted(ids)
+
+
+def test_a_midi_file_without_a_program_change_is_saved_as_a_take(tmp_path):
+    """numpy's integers from the MIDI reader once made the take's JSON fail (issue 32)."""
+    import mido
+
+    from .test_widgets import upload_value
+
+    song = mido.MidiFile()
+    track = mido.MidiTrack(
+        [
+            mido.Message("note_on", note=n, velocity=80, time=0 if i == 0 else 240)
+            for i, n in enumerate([60, 62, 64, 65])
+        ]
+    )
+    track += [mido.Message("note_off", note=65, velocity=0, time=480)]
+    song.tracks.append(track)
+    path = tmp_path / "plain.mid"
+    song.save(path)
+    wb = workbench()
+    wb.open_file.value = upload_value("plain.mid", path.read_bytes())
+    take = wb.takes[-1]
+    assert RED not in wb.status.value, wb.status.value
+    assert (wb.session.folder / f"take-{take.id:04d}.json").exists()
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda d: d["settings"].update(model=123), "setting 'model' is damaged"),
+        (lambda d: d["settings"].update(seed="x"), "setting 'seed' is damaged"),
+        (lambda d: d["piece"].update(length=10**12), "longer than a take can be"),
+    ],
+)
+def test_a_damaged_take_is_skipped_by_name_and_the_session_restores(damage, why):
+    wb = workbench()
+    good, bad = wb.generate(), wb.generate()
+    path = wb.session.folder / f"take-{bad.id:04d}.json"
+    data = json.loads(path.read_text())
+    damage(data)
+    path.write_text(json.dumps(data))
+    again = workbench(session=wb.session.folder)  # a named session goes on at once (a TypeError, before)
+    said = html.unescape(again.status.value)
+    assert [t.id for t in again.takes] == [good.id]
+    assert f"take-{bad.id:04d}.json was skipped" in said and why in said
+
+
+def test_a_deeply_nested_take_file_and_a_duplicate_id_are_skipped_by_name():
+    wb = workbench()
+    good = wb.generate()
+    folder = wb.session.folder
+    (folder / "take-0998.json").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "take-0999.json").write_text((folder / f"take-{good.id:04d}.json").read_text())  # the same take
+    again = workbench()
+    assert [t.id for t in again.restore(folder)] == [good.id]
+    assert "take-0998.json was skipped: it is nested too deeply" in again.status.value
+    assert f"take-0999.json was skipped: it is take #{good.id}" in again.status.value
 
 
 def test_a_write_that_dies_midway_leaves_the_saved_take_whole(monkeypatch):
@@ -218,7 +309,36 @@ def test_sessions_are_listed_latest_first_and_cleared_without_touching_other_fol
     (other / "notes.txt").write_text("mine")
     assert main(["sessions"]) == 0
     assert "2 saved sessions" in capsys.readouterr().out
-    assert main(["sessions", "--clear"]) == 0
+    assert main(["sessions", "--clear"]) == 1  # not a terminal: nothing is deleted without --yes
+    assert "add --yes" in capsys.readouterr().err and len(list_sessions()) == 2
+    assert main(["sessions", "--clear", "--yes"]) == 0
     assert "deleted 2 saved sessions" in capsys.readouterr().out
     assert list_sessions() == [] and (other / "notes.txt").exists()
     assert clear_sessions() == 0
+
+
+def test_clearing_never_deletes_a_users_folder_that_looks_like_a_session(capsys):
+    """A folder of the user's own beside the sessions (issue 32: `take-home-exam/` and an empty folder were
+    deleted) is kept; an empty folder named as a session is, and so is a session with a deleted take."""
+    wb = workbench()
+    wb.generate()
+    wb.generate()
+    wb.take_list.delete()
+    root = sessions_root()
+    exam = root / "take-home-exam"
+    exam.mkdir()
+    (exam / "take-1-answers.txt").write_text("my answers")
+    (root / "empty").mkdir()
+    (root / "2026-01-01_10-00-00").mkdir()  # a Workbench opened and closed without a take
+    (root / "notes.txt").write_text("a file beside the sessions")
+    assert main(["sessions", "--clear", "--yes"]) == 0
+    assert "deleted 2 saved sessions" in capsys.readouterr().out
+    assert (exam / "take-1-answers.txt").read_text() == "my answers" and (root / "empty").is_dir()
+    assert (root / "notes.txt").exists() and not wb.session.folder.exists()
+
+
+def test_the_sessions_folder_set_to_a_file_is_an_error(monkeypatch, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("MUSEWIDGETS_SESSION_DIR", str(tmp_path / "file"))
+    assert main(["sessions"]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err

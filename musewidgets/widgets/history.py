@@ -151,7 +151,14 @@ class History:
         """Save what changed in the history; the problems in plain words (nothing is raised)."""
         if self.session is None:
             return []
-        return self.session.sync(list(self.take_list.takes), self.take_list.selected, self.taste.to_dict())
+        takes, selected = list(self.take_list.takes), self.take_list.selected
+        problems = self.session.sync(takes, selected, self.taste.to_dict())
+        if self.session.renumbered:  # another kernel saves into this session too: its takes kept their numbers
+            moved = self.session.renumbered
+            self.take_list.refresh()
+            self.take_list.selected = moved.get(selected, selected)
+            problems += self.session.sync(takes, self.take_list.selected, self.taste.to_dict())  # the selection
+        return problems
 
     def autosave(self) -> None:
         """After a star, a rating, a deletion or a selection (a job saves once its take is made)."""

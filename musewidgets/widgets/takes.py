@@ -87,6 +87,10 @@ class TakeList(w.VBox):
     def _on_change(self, change) -> None:
         self._refresh()
 
+    def refresh(self) -> None:
+        """Show every take's label again (after a take's id changed: another kernel saved into the session)."""
+        self._refresh()
+
     def _refresh(self) -> None:
         options = [(t.label, t.id) for t in reversed(self.takes)]  # newest first
         self._refreshing = True  # changing the options moves the Select's value: that is not the user's choice
