@@ -59,7 +59,7 @@ from musewidgets.piece import Note, Part, Piece, key_name
 
 SLOW_SECONDS = 2.0  # an input that takes longer is flagged
 HANG_SECONDS = 120  # an input still running after this is stopped and counted as a failure
-SUFFIXES = {"midi": ".mid", "musicxml": ".musicxml", "mxl": ".mxl", "abc": ".abc"}
+SUFFIXES = {"midi": ".mid", "musicxml": ".musicxml", "mxl": ".mxl", "abc": ".abc", "humdrum": ".krn"}
 
 # Bugs the fuzzing (and the probes of the hardening issue) found, all fixed in musewidgets/io/, each with a
 # regression test in tests/test_io.py: (input, what happened, what happens now).
@@ -229,6 +229,57 @@ class Fuzzer:
         self.run(
             name, lambda: mwio.read(data, name=None if fmt is None else label), data=data, suffix=suffix, label=label
         )
+
+
+# ----------------------------------------------------------------------------- files made to pass the limits
+
+_EXTREMES = ["0", "-1", "1", "64", "65", "99999", "-1e308", "1e308", "1e-308", "nan", "inf", "3+2", "2147483648"]
+
+
+def beyond_limits(rng: random.Random) -> tuple[bytes, str]:
+    """One file of a family that once slipped past the limits (issue 32): ``(data, format)``. Humdrum metres and
+    bar lines, compressed .mxl members, self-closing and entity-made measures, many parts, extreme numbers in every
+    counted element, ABC grace notes."""
+    kind = rng.choice(["humdrum", "mxl", "measures", "entities", "parts", "numbers", "graces"])
+    if kind == "humdrum":
+        metre = f"*M{rng.choice(_EXTREMES)}/{rng.choice(['1', '4', '8', '0', '3'])}"
+        body = "\n".join(rng.choice(["4c", "8d", "=", "2e", "4r"]) for _ in range(rng.choice([10, 2000, 20000])))
+        return f"**kern\n{metre}\n{body}\n*-\n".encode(), "humdrum"
+    head = b'<?xml version="1.0"?><score-partwise><part-list/>'
+    if kind == "mxl":
+        inner = head + b'<part id="P1">' + b"<measure/>" * rng.choice([10, 5000]) + b" " * rng.choice([0, 40 * 2**20])
+        method = rng.choice([zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA, zipfile.ZIP_STORED])
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=method) as z:
+            z.writestr("score.musicxml", inner + b"</part></score-partwise>")
+        return buf.getvalue(), "mxl"
+    if kind == "measures":
+        measure = rng.choice([b"<measure/>", b"<measure />", b'<measure number="1"/>', b"<measure></measure>"])
+        return head + b'<part id="P1">' + measure * rng.choice(
+            [100, 1600, 20000]
+        ) + b"</part></score-partwise>", "musicxml"
+    if kind == "entities":
+        doctype = b'<!DOCTYPE score-partwise [<!ENTITY m "<measure/><measure/><measure/><measure/>">]>'
+        return b'<?xml version="1.0"?>' + doctype + head[
+            21:
+        ] + b'<part id="P1">' + b"&m;" * 2000 + b"</part></score-partwise>", "musicxml"
+    if kind == "parts":
+        n, m = rng.choice([(8, 1400), (20, 300), (2, 10)])
+        parts = b"".join(b'<part id="P%d">' % i + b"<measure></measure>" * m + b"</part>" for i in range(n))
+        return head + parts + b"</score-partwise>", "musicxml"
+    if kind == "numbers":
+        tag = rng.choice(["beats", "beat-type", "divisions", "duration", "fifths", "octave", "alter"])
+        note = b"<note><pitch><step>C</step><octave>4</octave></pitch><duration>1</duration></note>"
+        attrs = "<attributes><divisions>1</divisions><time><beats>4</beats><beat-type>4</beat-type></time></attributes>"
+        attrs = attrs.replace(f"<{tag}>", f"<{tag}>{rng.choice(_EXTREMES)}<!--").replace(f"</{tag}>", f"--></{tag}>")
+        if tag in ("duration", "octave", "alter"):
+            note = note.replace(b"<duration>1", f"<{tag}>{rng.choice(_EXTREMES)}</{tag}><duration>1".encode())
+        return (
+            head + b'<part id="P1"><measure>' + attrs.encode() + note + b"</measure></part></score-partwise>",
+            "musicxml",
+        )
+    graces = "{" + "g" * rng.choice([10, 100, 1000]) + "}"
+    return f"X:1\nM:4/4\nL:1/8\nK:C\n{(graces + 'C') * rng.choice([1, 10, 100])}|\n".encode(), "abc"
 
 
 # ----------------------------------------------------------------------------- valid files to damage
@@ -654,6 +705,7 @@ def fuzz(inputs: int = 10_000, *, seed_: int = 0, out: Path | None = None, ather
         "abc grammar": 0.14,
         "abc bytes": 0.1,
         "random bytes": 0.1,
+        "beyond the limits": 0.05,
         "tokens round trip": 0.07,
         "frames round trip": 0.05,
     }
@@ -686,6 +738,10 @@ def fuzz(inputs: int = 10_000, *, seed_: int = 0, out: Path | None = None, ather
             ]
         )
         fz.read("random bytes", magic + data, rng.choice([None, "midi", "musicxml", "mxl", "abc"]), rng=rng)
+
+    for _ in range(count["beyond the limits"]):
+        data, fmt = beyond_limits(rng)
+        fz.read("beyond the limits", data, fmt, rng=rng)
 
     _hypothesis(
         musicxml_documents(),
