@@ -507,6 +507,16 @@ def test_slurs_left_open_are_closed_at_once_and_change_no_note():
     assert notes_of(io.read(tune, name="open.abc")) == notes_of(io.read(closed, name="closed.abc"))
 
 
+def test_every_slur_is_closed_where_it_opens_and_changes_no_note():
+    # found by fuzzing (issue 32): a slur closed half a tune later kept every note between in a spanner (5 s)
+    from musewidgets.io.abc import _slurs_closed_at_once
+
+    assert _slurs_closed_at_once('A(BC)D|(3ABC ((DE)F)|"(x)" A>(B') == 'A()BCD|(3ABC ()()DEF|"(x)" A>()B'
+    tune = b"X:1\nM:2/4\nL:1/8\nK:G\n(G>A " + b"Bc | d2 ef |" * 60 + b"g2)|\n"
+    plain = tune.replace(b"(", b"").replace(b")", b"")
+    assert notes_of(io.read(tune, name="long.abc")) == notes_of(io.read(plain, name="plain.abc"))
+
+
 def test_a_tune_of_too_many_key_metre_or_length_changes_is_refused_at_once():
     body = b"M:2/4\nL:1/16\nK:G\nG2G2| B8|\n" * 65
     with pytest.raises(MusicFileError, match="changes.abc: a tune of 195 key, metre or note-length changes"):
