@@ -291,6 +291,19 @@ def test_harmonize_with_nothing_typed_says_so(wb):
     assert RED in wb.status.value and "ABC" in wb.status.value
 
 
+def test_harmonize_refuses_words_and_a_one_voice_style_in_plain_words(wb):
+    """Issue 33: "hello world" made a take of two notes, and style="folk" raised a TraitError."""
+    before = list(wb.takes)
+    for text in ("hello world", "this is my melody"):
+        with pytest.raises(MusewidgetsError, match="words, not a melody in ABC"):
+            wb.harmonize(text, style="chorale")
+    with pytest.raises(MusewidgetsError, match="style 'folk' has one voice: there is nothing to harmonize"):
+        wb.harmonize("G A B G | c B A2 |]", style="folk")
+    with pytest.raises(MusewidgetsError, match="unknown style 'jazz' to harmonize in"):
+        wb.harmonize("G A B G | c B A2 |]", style="jazz")
+    assert wb.takes == before  # nothing made
+
+
 def test_harmonize_offers_the_styles_the_checkpoint_knows(wb):
     from musewidgets.sampling.infill import load_infill
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -115,6 +116,8 @@ class ComposePanel:
         if source is not None:
             self.melody_source.value = source
         if style is not None:
+            if style not in self.harmonize_style.options:  # the CLI's words, not a TraitError (issue 33)
+                raise MusewidgetsError(_not_harmonizable(style, list(self.harmonize_style.options)))
             self.harmonize_style.value = style
         return self.jobs.run(self._harmonize, raise_errors=True)
 
@@ -399,5 +402,25 @@ def _read_abc(text: str):
         text = "X:1\nM:4/4\nL:1/4\nK:C\n" + text
     elif not text.startswith("X:"):
         text = "X:1\n" + text
-    piece, report = read_with_report(text.encode(), name="melody.abc")
+    try:
+        piece, report = read_with_report(text.encode(), name="melody.abc")
+    except MusewidgetsError as err:
+        raise MusewidgetsError(f"{err} (expected a melody in ABC, e.g. G A B G | c B A2 |])") from None
+    if not piece.n_notes:
+        raise MusewidgetsError("the box holds no melody in ABC (expected notes such as G A B G | c B A2 |])")
+    body = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[A-Za-z+]:", line))
+    letters = re.findall(r"[A-Za-z]", re.sub(r'"[^"]*"|![^!]*!|%.*', "", body))
+    if letters and sum(c in "ABCDEFGabcdefgzxZ" for c in letters) / len(letters) < 0.8:
+        raise MusewidgetsError(
+            "the box holds words, not a melody in ABC (expected note letters A-G and a-g, e.g. G A B G | c B A2 |])"
+        )
     return piece, (piece.tempo if report.tempo_found else None)
+
+
+def _not_harmonizable(style: str, harmonized: list[str]) -> str:
+    """Why ``style`` is not one to harmonize in, in the command line's words."""
+    from ..datasets.corpus import STYLES, get_style
+
+    if style in STYLES and get_style(style).voices == 1:
+        return f"style {style!r} has one voice: there is nothing to harmonize a melody with"
+    return f"unknown style {style!r} to harmonize in; the infill model harmonizes: {', '.join(harmonized)}"
