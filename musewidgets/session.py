@@ -35,7 +35,7 @@ __all__ = ["Session", "SessionInfo", "Take", "clear_sessions", "clearable_sessio
 
 FORMAT = "musewidgets.session"
 _SETTING_TYPES = {"model": str, "style": str, "temperature": (int, float), "seed": int, "n": int}
-_TAKE_FILE = re.compile(r"take-(\d{4,})\.(json|mid)(\.\d+\.tmp)?")  # and session.json(.<pid>.tmp)
+_TAKE_FILE = re.compile(r"take-(\d{4,})\.(json|mid)(\.\d+\.tmp)?")  # a take's files, and their temporaries
 _SESSION_NAME = re.compile(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d(-\d+)?")  # the folders Session.new makes
 TAKE_FORMAT = "musewidgets.take"
 VERSION = 1
@@ -291,15 +291,16 @@ class Session:
             self.renumbered = {}
             for take in takes:
                 if self._written.get(take.id) != _state_of(take):
+                    moved = len(self.renumbered)
                     try:
                         self._write_take(take)
                     except (OSError, TypeError, ValueError) as err:
                         unsaved.setdefault(_why(err), []).append(take.id)
+                    if len(self.renumbered) > moved:  # the takes made from it, written after it, name its new id
+                        _follow(takes, self.renumbered)
             for why, failed in unsaved.items():  # one line per cause, naming every take it kept from the disk
                 which = f"take #{failed[0]}" if len(failed) == 1 else "takes " + ", ".join(f"#{i}" for i in failed)
                 problems.append(f"{which} could not be saved in {self.folder} ({why})")
-            if self.renumbered:
-                _follow(takes, self.renumbered)
             ids = {t.id for t in takes}
             for gone in [i for i in self._written if i not in ids]:
                 try:

@@ -241,15 +241,15 @@ def ablations(model: str, style: str) -> list[str]:
     from ..sampling.guidance import PRIORS
     from ..sampling.sampler import load_sampler
 
-    sampler, voices = load_sampler(model), get_style(style).voices
+    sampler, parts = load_sampler(model), get_style(style).voices
     acts = {
         "key": True,
         "cadence": sampler.family != "gan",
         "held_final": sampler.family != "gan",
         "repeats": sampler.family != "gan",
         "style": style == "irish",
-        "pitch": voices > 1,
-        "parallels": voices > 1,
+        "pitch": parts > 1,
+        "parallels": parts > 1,
         "grid": sampler.family == "gan",
     }
     return ["on", "off", *(f"{name}=0" for name in PRIORS if acts[name])]

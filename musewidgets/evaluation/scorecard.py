@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 DEFAULT_MODELS = ("rnn", "lstm", "transformer", "gan")
-# the keys every row has (the JSON file), in the markdown table's order
+# the keys every row has (the JSON file); the markdown table shows them under HEADERS, some two to a column
 COLUMNS = (
     "model",
     "style",
@@ -92,12 +92,10 @@ CONTROL_GROUPS = 8  # keys (and metres, in turn) asked for per model and style
 _NOTHING_ASKED = {"key_asked": math.nan, "key_asked_music21": math.nan, "metre_asked": math.nan}  # no control
 
 
-def score(
-    takes, real, *, style: str, model: str, classifier=None, seed: int = 0, repeats: int = 4, fidelity: bool = True
-) -> dict:
+def score(takes, real, *, style: str, model: str, classifier=None, seed: int = 0, repeats: int = 4) -> dict:
     """One scorecard row: ``takes`` of ``model`` against ``real`` excerpts of ``style`` (pieces, or
     :class:`~.judge.Measured` sets; see the module docstring). ``repeats``: of the judges' 5-fold cross-validation
-    (the giveaways' half as many). ``fidelity=False`` leaves the style classifier out (NaN)."""
+    (the giveaways' half as many)."""
     from ..analysis.classifier import load_classifier
     from .judge import JUDGES, giveaways, judge, measure
 
@@ -105,11 +103,9 @@ def score(
     pieces = list(made.pieces)
     xt = metric_matrix(pieces)
     col = {k: i for i, k in enumerate(METRIC_NAMES)}
-    fidelity_share = math.nan
-    if fidelity:
-        classifier = classifier or load_classifier()
-        probs = classifier.probabilities([t for t in pieces if t.n_notes])
-        fidelity_share = float(np.sum(probs.argmax(1) == classifier.styles.index(style))) / len(pieces)  # silent: 0
+    classifier = classifier or load_classifier()
+    probs = classifier.probabilities([t for t in pieces if t.n_notes])
+    fidelity = float(np.sum(probs.argmax(1) == classifier.styles.index(style))) / len(pieces)  # silent takes: 0
     mean = {k: float(np.nanmean(xt[:, i])) if np.isfinite(xt[:, i]).any() else math.nan for k, i in col.items()}
     judged = judge(made, heard, seed=seed, repeats=repeats)
     ours, theirs = made.tonic_endings
@@ -121,7 +117,7 @@ def score(
         **{name: list(judged[name]) for name in JUDGES},
         "strongest": max(judged[name][0] for name in JUDGES),
         "gives_away": [list(g) for g in giveaways(made, heard, seed=seed, repeats=max(1, repeats // 2))],
-        "fidelity": fidelity_share,
+        "fidelity": fidelity,
         "tonic_ending": ours,
         "tonic_ending_music21": theirs,
         "remote_keys": made.remote,

@@ -62,32 +62,21 @@ def _slurs_closed_at_once(tune: str) -> str:
     later note to every open slur, which takes seconds in a long tune (17 s with slurs never closed, 5-20 s with a
     slur that spans a repeated half of a tune). A piece keeps no slurs, so nothing read is lost; the ``(`` stays
     where it was (music21 reads a broken rhythm across it otherwise)."""
-    cuts, opened = [], []
+    out, last, open_slurs = [], 0, 0
     for m in _ABC_SLUR.finditer(tune):
         if m.group(0) == "(":
-            opened.append(m.start())
-        elif m.group(0) == ")" and opened:
-            opened.pop()
-            cuts.append(m.start())
-    if not cuts and not opened:
-        return tune
-    closes = sorted({i + 1 for m in _ABC_SLUR.finditer(tune) if m.group(0) == "(" for i in [m.start()]})
-    out, last = [], 0
-    for at, kind in sorted([(i, "close") for i in closes] + [(i, "cut") for i in cuts]):
-        out.append(tune[last:at])
-        if kind == "close":
-            out.append(")")
-            last = at
-        else:
-            last = at + 1
-    out.append(tune[last:])
-    return "".join(out)
+            out.append(tune[last : m.end()] + ")")
+            last, open_slurs = m.end(), open_slurs + 1
+        elif m.group(0) == ")" and open_slurs:  # the end of a slur closed already; a stray ) stays for music21
+            out.append(tune[last : m.start()])
+            last, open_slurs = m.end(), open_slurs - 1
+    return "".join(out) + tune[last:]
 
 
 def parse_abc(tune: str) -> tuple[list, list[str]]:
     """One ABC tune as music21 scores, and remarks on what was mended on the way: a tempo of 0 is dropped; a tune
-    without L: or M: gets ABC's default note length (an eighth), which music21 knows only from M:; slurs that are
-    are closed where they open (music21 adds every later note to each open slur: a tune with many read for 17 s)."""
+    without L: or M: gets ABC's default note length (an eighth), which music21 knows only from M:; slurs are closed
+    where they open (music21 adds every later note to each open slur: a tune with many read for 17 s)."""
     from music21 import converter, stream
 
     remarks = []
