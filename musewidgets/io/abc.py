@@ -3,6 +3,7 @@ on the way (:func:`parse_abc`), and a mistake in a tune said in words (:func:`ab
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..errors import MusicFileError
@@ -77,8 +78,6 @@ def parse_abc(tune: str) -> tuple[list, list[str]]:
     """One ABC tune as music21 scores, and remarks on what was mended on the way: a tempo of 0 is dropped; a tune
     without L: or M: gets ABC's default note length (an eighth), which music21 knows only from M:; slurs are closed
     where they open (music21 adds every later note to each open slur: a tune with many read for 17 s)."""
-    from music21 import converter, stream
-
     remarks = []
 
     def zero_tempo(match: re.Match) -> str:
@@ -95,11 +94,46 @@ def parse_abc(tune: str) -> tuple[list, list[str]]:
         x = re.search(r"(?m)^X:.*$", tune)
         tune = tune[: x.end()] + "\nL:1/8" + tune[x.end() :] if x else "L:1/8\n" + tune
     try:
-        parsed = converter.parseData(tune, format="abc", forceSource=True)
+        scores = _scores(tune)
     except Exception:  # music21 fails on some tempo fields (Q:1/0=100, Q:abc): read without them
         fields = [m.group(0).strip("[]") for m in _ABC_TEMPO.finditer(tune)]
         if not fields:
             raise
-        parsed = converter.parseData(_ABC_TEMPO.sub("", tune), format="abc", forceSource=True)  # or its own error
+        scores = _scores(_ABC_TEMPO.sub("", tune))  # or its own error
         remarks += [f"ignored {field} (not a tempo music21 can read), read at 100" for field in fields]
-    return (list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]), remarks
+    return scores, remarks
+
+
+@functools.cache
+def _unbeamed_part() -> type:
+    """A music21 ``Part`` whose ``makeBeams`` does nothing (made once, when music21 is first needed)."""
+    from music21 import stream
+
+    class Unbeamed(stream.Part):
+        def makeBeams(self, *, inPlace=False, **keywords):  # noqa: N803 (music21's name)
+            return None if inPlace else self
+
+    return Unbeamed
+
+
+def _scores(tune: str) -> list:
+    """The scores of an ABC text as music21's ABC converter makes them (a score per X: number; a part per voice,
+    each with the tune's header), with the title the only metadata, and without beams: a piece keeps none, and
+    music21 beams each bar against the metre in force, slowly where the metre changes (a fuzzed tune spent 1.4 s of
+    2.0 there)."""
+    from music21 import abcFormat, metadata, stream
+    from music21.abcFormat import translate
+
+    handler = abcFormat.ABCFile().readstr(tune)
+    works = handler.splitByReferenceNumber() if handler.definesReferenceNumbers() else {None: handler}
+    scores = []
+    for _, work in sorted(works.items(), key=lambda item: item[0] or 0):
+        titles = [t.data for t in work.tokens if isinstance(t, abcFormat.ABCMetadata) and t.isTitle()]
+        score = stream.Score()
+        score.insert(0, metadata.Metadata(title=titles[0] if titles else None))
+        voices = work.splitByVoice()
+        for voice in voices if len(voices) == 1 else [voices[0] + v for v in voices[1:]]:
+            score.coreInsert(0, translate.abcToStreamPart(voice, inputM21=_unbeamed_part()()))
+        score.coreElementsChanged()
+        scores.append(score)
+    return scores
