@@ -258,7 +258,6 @@ def test_abc_tunes_come_in_music21s_order_with_the_file_header():
     assert all(p.time_signature == (3, 4) for p, _ in results)  # the header before X:1 applies to every tune
 
 
-
 def test_abc_is_read_as_music21_reads_it_but_unbeamed():
     from music21 import converter
 
@@ -275,6 +274,7 @@ def test_abc_is_read_as_music21_reads_it_but_unbeamed():
     ]
     assert any(n.beams.beamsList for n in theirs[0].flatten().notes)
     assert not any(n.beams.beamsList for n in ours[0].flatten().notes)  # music21 beams slowly where metres change
+
 
 @pytest.mark.parametrize(
     ("name", "data", "message"),
