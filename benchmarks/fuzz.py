@@ -119,6 +119,11 @@ FIXED = [
     ("ABC book of 720 tunes (music21's erk30.abc), read()", "26 s", "0.1 s: only the first tune is parsed"),
     ("ABC of 5,000 empty tunes", "5-18 s to say 'no notes'", "refused at once: MAX_ABC_TUNES 1,000"),
     ("ABC tune of 1,000 bars (MAX_ABC_BARS was 5,000)", "50 s (5,000 bars: over 5 minutes)", "MAX_ABC_BARS 300"),
+    (
+        "ABC tune with text in its bars, re-barred into odd metres (fuzz)",
+        "4.0 s (music21 beamed every bar)",
+        "0.6 s: read without beams",
+    ),
     ("a path to a huge file or a device", "read whole into memory", "size checked first, at most 8 MB read"),
     (
         "FrameCodec: frames not filling whole bars (fuzz)",
