@@ -5,10 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
+CONDA_NAMES = {"pytorch": "torch", "python-build": "build"}  # conda-forge name -> PyPI name
 SYSTEM_LIBRARIES = {"fluidsynth"}  # conda packages with no PyPI counterpart
 
 
@@ -93,3 +94,49 @@ def test_notebooks_are_small_saved_with_outputs_and_linked_from_the_readme():
         assert outputs and not any(o["output_type"] == "error" for o in outputs), path.name
         assert "widgets" not in nb["metadata"], f"{path.name} carries saved widget state"
         assert f"notebooks/{path.name}" in readme
+
+
+def _shipped_files(package: Path) -> set[str]:
+    """The files under ``package``'s data and static folders that a user's install needs, relative to ``package``."""
+    found = set()
+    for folder in (package / "data", package / "widgets" / "static"):
+        for p in folder.rglob("*"):
+            if p.is_file() and not p.name.startswith(".") and "__pycache__" not in p.parts:
+                if not p.name.endswith(".last.pt"):
+                    found.add(p.relative_to(package).as_posix())
+    return found
+
+
+def test_the_wheel_and_sdist_hold_the_shipped_files_the_licence_and_no_training_leftovers(tmp_path):
+    """The real pyproject.toml and MANIFEST.in, built by setuptools over a skeleton of the package (each shipped data
+    and static file as one byte), offline: everything shipped is in the wheel with the licence; a training run's
+    resume file left beside a checkpoint is in neither archive; the sdist has no tests/ (they need the repository)."""
+    import tarfile
+    import zipfile
+
+    pytest.importorskip("setuptools", minversion="77")  # pyproject's build backend: license-files needs 77
+    package = ROOT / "musewidgets"
+    shipped = _shipped_files(package)
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
+        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    for relative in shipped | {"__init__.py", "widgets/__init__.py", "data/models/lstm.last.pt"}:
+        (tmp_path / "musewidgets" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "musewidgets" / relative).write_bytes(b"x")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_piece.py").write_text("")
+    code = "from setuptools import build_meta as b; b.build_wheel('dist'); b.build_sdist('dist')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel_path,), (sdist_path,) = (list((tmp_path / "dist").glob(p)) for p in ("*.whl", "*.tar.gz"))
+
+    wheel = set(zipfile.ZipFile(wheel_path).namelist())
+    in_package = {n.removeprefix("musewidgets/") for n in wheel if n.startswith("musewidgets/")}
+    assert shipped - in_package == set()
+    assert "data/models/lstm.last.pt" not in in_package
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel)
+
+    with tarfile.open(sdist_path) as sdist:
+        members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if m.isfile()}
+    assert {"LICENSE", "pyproject.toml", "README.md"} <= members
+    assert "musewidgets/data/models/lstm.last.pt" not in members
+    assert not any(m.startswith("tests/") for m in members)
