@@ -352,8 +352,16 @@ def prepare(
         Parse MIDI with symusic where it gives what :func:`musewidgets.io.read` gives (default); False reads every
         file with :func:`musewidgets.io.read`.
 
-    Returns a :class:`StoreReport`; raises :class:`StoreError` for a missing folder, a folder without music files or
-    without a usable one. An unchanged folder whose store is complete is not read again (``report.reused``).
+    Returns
+    -------
+    StoreReport
+        What was used and skipped. An unchanged folder whose store is complete is not read again
+        (``report.reused``).
+
+    Raises
+    ------
+    StoreError
+        For a missing folder, a folder without music files or without a usable one.
     """
     t0 = time.perf_counter()
     folder, out = Path(folder), Path(out)
