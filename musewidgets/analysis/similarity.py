@@ -1,10 +1,15 @@
 """More like this: the corpus pieces that sound most like a given piece.
 
-Every corpus piece (all four styles, all splits) is embedded once by the style classifier
+Every corpus piece (all four styles, all splits, about 11,400 pieces) is embedded by the style classifier
 (:meth:`~musewidgets.analysis.classifier.Classifier.embed`: unit vectors, so similarity is the cosine, a dot
-product) and the index is cached under the corpus cache folder, keyed by the classifier's file and the corpus
-version. Building it reads about 11,000 pieces and takes about a minute on two cores, with a progress bar; later
-loads take milliseconds.
+product). The index of the shipped classifier over the packaged corpus ships in the package
+(``musewidgets/data/classifier/similarity.npz``, 2.5 MB), so the first query only reads it (0.06 s; the classifier
+itself loads in about 2 s). ``python -m musewidgets.analysis.similarity`` builds it again, the same bytes each time
+(45 s on two shared cores, with a progress bar; minutes on a busy machine): run it after retraining the classifier
+or rebuilding the packaged corpus; a test fails while the shipped index is stale.
+
+Another classifier gets its own index, built at its first query with a progress bar (as long again) and cached
+under the corpus cache folder, keyed by the classifier's file; later loads take milliseconds.
 
 A neighbour is never the query itself: corpus pieces with exactly the query's notes are left out, so asking about
 a corpus piece returns other pieces.
@@ -14,14 +19,31 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..piece import Piece
 
-__all__ = ["Index", "Neighbour", "build_index", "load_index", "note_hash", "precision_at", "similar"]
+__all__ = [
+    "CHUNK",
+    "SHIPPED_INDEX",
+    "Index",
+    "Neighbour",
+    "build_index",
+    "file_digest",
+    "load_index",
+    "note_hash",
+    "precision_at",
+    "read_index",
+    "save_index",
+    "similar",
+]
+
+SHIPPED_INDEX = Path(__file__).resolve().parents[1] / "data" / "classifier" / "similarity.npz"
+CHUNK = 256  # pieces embedded at a time (an embedding depends a little on the padding of its batch)
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,8 @@ class Index:
     styles: np.ndarray  # (n,) str
     ids: np.ndarray  # (n,) str
     hashes: np.ndarray  # (n,) str
+    # what it was built from: {"classifier": digest of its file, "corpus/<style>": digest of the packaged corpus file}
+    sources: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -71,18 +95,35 @@ def note_hash(piece: Piece) -> str:
     return h.hexdigest()[:16]
 
 
-def _cache_path(classifier) -> Path:
-    from ..datasets.corpus import cache_dir
+def file_digest(path: str | os.PathLike) -> str:
+    """The first 12 hex digits of the SHA-1 of a file's bytes."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
 
+
+def _classifier_digest(classifier) -> str:
     path = classifier.checkpoint.path
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path else "unsaved"
-    return cache_dir() / f"similarity-{digest}.npz"
+    return file_digest(path) if path else "unsaved"
 
 
-def build_index(classifier=None, *, styles=None, limit: int | None = None, progress: bool = True) -> Index:
+def _corpora(names: list[str], packaged: bool, progress: bool) -> tuple[list, dict[str, str]]:
+    """The corpus of each style, and the digests of the packaged files read (``packaged``: those files, never the
+    user's cache, so that the shipped index is built from what ships)."""
+    from ..datasets import corpus
+
+    if not packaged:
+        return [corpus.load_style(name, progress=progress) for name in names], {}
+    paths = [corpus.PACKAGED_DIR / f"{name}.npz" for name in names]
+    return [corpus.load_corpus(path) for path in paths], {f"corpus/{n}": file_digest(p) for n, p in zip(names, paths)}
+
+
+def build_index(
+    classifier=None, *, styles=None, limit: int | None = None, progress: bool = True, packaged: bool = False
+) -> Index:
     """Embed every piece of ``styles`` (default all) with ``classifier`` (default the shipped one).
 
-    ``limit`` keeps only the first ``limit`` pieces of each style (a quick index for lessons and tests).
+    ``limit`` keeps only the first ``limit`` pieces of each style (a quick index for lessons and tests);
+    ``packaged`` reads the corpus shipped in the package rather than the user's cache (the shipped index).
+    The whole corpus (about 11,400 pieces) takes 45 s on two shared cores, minutes on a busy machine.
     """
     from tqdm.auto import tqdm
 
@@ -91,14 +132,12 @@ def build_index(classifier=None, *, styles=None, limit: int | None = None, progr
 
     classifier = classifier or load_classifier()
     names = list(styles or corpus.STYLES)
-    todo = []
-    for style in names:
-        c = corpus.load_style(style, progress=progress)
-        todo += [(style, pid, p) for pid, p in zip(c.ids[:limit], c.pieces[:limit])]
+    corpora, sources = _corpora(names, packaged, progress)
+    todo = [(s, pid, p) for s, c in zip(names, corpora) for pid, p in zip(c.ids[:limit], c.pieces[:limit])]
     vectors = []
     with tqdm(total=len(todo), desc="indexing the corpus", unit="piece", disable=not progress) as bar:
-        for i in range(0, len(todo), 256):
-            chunk = todo[i : i + 256]
+        for i in range(0, len(todo), CHUNK):
+            chunk = todo[i : i + CHUNK]
             vectors.append(classifier.embed([p for _, _, p in chunk]))
             bar.update(len(chunk))
     return Index(
@@ -106,31 +145,68 @@ def build_index(classifier=None, *, styles=None, limit: int | None = None, progr
         np.array([s for s, _, _ in todo]),
         np.array([pid for _, pid, _ in todo]),
         np.array([note_hash(p) for _, _, p in todo]),
+        {"classifier": _classifier_digest(classifier)} | sources,
     )
 
 
-_LOADED: dict[Path, Index] = {}
+def save_index(index: Index, path: str | os.PathLike) -> Path:
+    """Write ``index`` as a compressed ``.npz``, atomically, the same bytes for the same index (no timestamps)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "vectors": index.vectors.astype(np.float32),
+        "styles": index.styles,
+        "ids": index.ids,
+        "hashes": index.hashes,
+        "source_names": np.array(list(index.sources), dtype=str),
+        "source_digests": np.array(list(index.sources.values()), dtype=str),
+    }
+    tmp = path.with_name(path.name + ".tmp.npz")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with z.open(info, "w") as f:
+                    np.lib.format.write_array(f, np.asarray(array), allow_pickle=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_index(path: str | os.PathLike) -> Index:
+    """An index written by :func:`save_index`."""
+    with np.load(path, allow_pickle=False) as data:
+        names = data["source_names"].tolist() if "source_names" in data else []
+        digests = data["source_digests"].tolist() if "source_digests" in data else []
+        return Index(data["vectors"], data["styles"], data["ids"], data["hashes"], dict(zip(names, digests)))
+
+
+_LOADED: dict[str, Index] = {}
 
 
 def load_index(classifier=None, *, progress: bool = True) -> Index:
-    """The index of the whole corpus for ``classifier`` (default the shipped one): from memory, from the cache
-    file, or built (with a progress bar) and cached."""
+    """The index of the whole corpus for ``classifier`` (default the shipped one): from memory, the one shipped
+    (for the classifier it was built by), the cache file, or built (with a progress bar: a minute or more) and cached.
+    """
+    from ..datasets.corpus import cache_dir
     from .classifier import load_classifier
 
     classifier = classifier or load_classifier()
-    path = _cache_path(classifier)
-    if path in _LOADED:
-        return _LOADED[path]
-    if path.exists():
-        with np.load(path, allow_pickle=False) as data:
-            index = Index(data["vectors"], data["styles"], data["ids"], data["hashes"])
+    digest = _classifier_digest(classifier)
+    if digest in _LOADED:
+        return _LOADED[digest]
+    shipped = read_index(SHIPPED_INDEX) if SHIPPED_INDEX.exists() else None
+    cached = cache_dir() / f"similarity-{digest}.npz"
+    if shipped is not None and shipped.sources.get("classifier") == digest:
+        index = shipped
+    elif cached.exists():
+        index = read_index(cached)
     else:
         index = build_index(classifier, progress=progress)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, vectors=index.vectors, styles=index.styles, ids=index.ids, hashes=index.hashes)
-        os.replace(tmp, path)
-    _LOADED[path] = index
+        save_index(index, cached)
+    _LOADED[digest] = index
     return index
 
 
@@ -139,7 +215,9 @@ def similar(
 ) -> list[Neighbour]:
     """The ``k`` corpus pieces nearest to ``piece``, best first (never ``piece`` itself).
 
-    The first call builds the index if no cached one exists (``progress`` shows a bar meanwhile).
+    The first call loads the index (:func:`load_index`): the shipped one for the shipped classifier, in well
+    under a second; for another classifier one is built at the first call (a minute or more; ``progress`` shows a
+    bar).
 
     Raises
     ------
@@ -174,3 +252,12 @@ def precision_at(k: int = 5, *, index: Index | None = None, classifier=None, lim
         hits = [n.style == style for p, v in zip(test, vectors) for n in index.search(v, k, exclude={note_hash(p)})]
         per_style[style], queries[style] = float(np.mean(hits)), len(test)
     return {"k": k, "per_style": per_style, "macro": float(np.mean(list(per_style.values()))), "queries": queries}
+
+
+if __name__ == "__main__":  # python -m musewidgets.analysis.similarity: build the shipped index again
+    import time
+
+    t0 = time.perf_counter()
+    built = save_index(build_index(packaged=True), SHIPPED_INDEX)
+    size = SHIPPED_INDEX.stat().st_size / 2**20
+    print(f"wrote {built}: {len(read_index(built))} pieces, {size:.1f} MB, in {time.perf_counter() - t0:.0f} s")
