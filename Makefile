@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make lab   set up .venv and open the workbench notebook in JupyterLab
+#   make lab   set up .venv and open your copy of the quickstart notebook (in .lab/) in JupyterLab
 #   make test  set up .venv and run the whole test suite (what .ci/run calls)
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,9 +19,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
+# JupyterLab saves a notebook as you work, so it opens your own copy in .lab/ (ignored by git), never the tutorial
+# in notebooks/: the copy is made once and kept with your changes (delete .lab/ for a fresh one).
 # (root, as in containers, needs --allow-root; nobody else gets it)
+LAB := .lab
 lab: setup
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/01_quickstart.ipynb
+	mkdir -p $(LAB)
+	test -e $(LAB)/01_quickstart.ipynb || cp notebooks/01_quickstart.ipynb $(LAB)/
+	$(BIN)/jupyter trust $(LAB)/01_quickstart.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB)/01_quickstart.ipynb
 
 test: setup
 	$(BIN)/python -m pytest
