@@ -11,6 +11,8 @@ candidates drawn together, a take in the key the user asked for.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .piece import Piece, key_name, parse_key
@@ -21,6 +23,7 @@ __all__ = [
     "estimate_key",
     "fits_key",
     "key_of_durations",
+    "key_from_text",
     "key_scores",
     "pitch_class_durations",
 ]
@@ -51,6 +54,39 @@ def _standardized(profiles: dict) -> np.ndarray:
 _KEY_NAMES = [key_name(tonic, mode) for tonic in range(12) for mode in KRUMHANSL_KESSLER]
 _PROFILES = _standardized(KRUMHANSL_KESSLER)
 _AARDEN = _standardized(AARDEN_ESSEN)
+
+
+_NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY_TEXT = re.compile(
+    r"\s*(?P<letter>[A-Ga-g])\s*(?P<accidental>[#♯b♭]|-?\s*(?i:sharp|flat))?[\s-]*(?P<mode>[^\s-].*?)?\s*", re.S
+)
+_CHURCH_MODES = ("ionian", "dorian", "phrygian", "lydian", "mixolydian", "aeolian", "locrian")
+_MODES = {"": None, "m": "minor", "M": "major", "min": "minor", "maj": "major", "minor": "minor", "major": "major"}
+
+
+def key_from_text(text: str) -> str:
+    """The key a musician means by ``text``, named as :func:`~musewidgets.piece.key_name` names it.
+
+    ``'D minor'``, ``'Dm'``, ``'d'`` (a lower-case letter alone: minor), ``'D'`` (major), ``'F#'``, ``'Bb'``,
+    ``'Bbm'``, ``'B flat major'``, ``'f♯ min'``, ``'C MAJOR'`` ...; a tonic of other spelling takes the usual one
+    (``'A# minor'`` is ``'Bb minor'``).
+
+    Raises
+    ------
+    ValueError
+        If ``text`` names no major or minor key.
+    """
+    found = _KEY_TEXT.fullmatch(text) if isinstance(text, str) else None
+    mode_text = (found.group("mode") or "") if found else ""
+    mode = _MODES.get(mode_text if len(mode_text) < 2 else mode_text.lower())  # 'm' minor, 'M' major
+    if found is None or (mode is None and mode_text):
+        if mode_text.lower() in _CHURCH_MODES:  # 'D dorian'
+            raise ValueError(f"`key` must be a major or minor key, got {text!r}")
+        raise ValueError(f"`key` must look like 'D minor', 'Dm', 'F#' or 'Bb major', got {text!r}")
+    letter, accidental = found.group("letter"), (found.group("accidental") or "").lower()
+    shift = 1 if accidental[-1:] in ("#", "♯", "p") else -1 if accidental else 0  # sharp ends in p
+    mode = mode or ("minor" if letter.islower() else "major")
+    return key_name(_NATURALS[letter.upper()] + shift, mode)
 
 
 def pitch_class_durations(piece: Piece) -> np.ndarray:

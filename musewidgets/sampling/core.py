@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..piece import Piece, key_name, parse_key
+from ..keys import key_from_text
+from ..piece import Piece
 from .guidance import Guidance
 
 __all__ = [
@@ -93,15 +94,9 @@ def check_settings(*, temperature: float, top_k: int, top_p: float, bars: int, n
 
 
 def check_key(key) -> str:
-    """``key`` as a key name the piece accepts (``'D minor'``), or ``ValueError`` naming what is wrong."""
-    try:
-        tonic, mode = key.split()
-        pc, mode = parse_key(f"{tonic[:1].upper()}{tonic[1:].lower()} {mode.lower()}")  # 'bb MINOR' too
-    except (ValueError, AttributeError):
-        raise ValueError(f"`key` must look like 'D minor' or 'Bb major', got {key!r}") from None
-    if mode not in ("major", "minor"):
-        raise ValueError(f"`key` must be a major or minor key, got {key!r}")
-    return key_name(pc, mode)
+    """``key`` as a key name the piece accepts (``'D minor'``), or ``ValueError`` naming what is wrong; the short
+    forms a musician writes are read too (``'Dm'``, ``'d'``, ``'F#'``, ``'Bbm'``: :func:`.keys.key_from_text`)."""
+    return key_from_text(key)
 
 
 @dataclass(frozen=True)
