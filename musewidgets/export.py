@@ -18,18 +18,16 @@ from pathlib import Path
 
 from .piece import Piece
 
-__all__ = ["EXPORT_SUFFIXES", "check_exportable", "save", "to_bytes"]
+__all__ = ["EXPORT_SUFFIXES", "check_destination", "check_exportable", "save", "to_bytes"]
 
 EXPORT_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".wav", ".svg", ".png")
 
 
-def check_exportable(path: str | os.PathLike) -> str:
-    """The lower-case suffix of ``path`` if :func:`save` can write it there; else raise :class:`MusicFileError`
-    (an unknown suffix, a folder that does not exist, a folder in the way)."""
+def check_destination(path: str | os.PathLike) -> Path:
+    """``path`` if a file can be written there; else raise :class:`MusicFileError` naming why (a folder that does
+    not exist, a folder in the way, no permission). Any suffix: :func:`check_exportable` checks a piece's too."""
     from .errors import MusicFileError
-    from .io import check_writable
 
-    suffix = check_writable(path, EXPORT_SUFFIXES)
     path = Path(path)
     if not path.parent.is_dir():
         raise MusicFileError(f"{path}: cannot write there: the folder {path.parent} does not exist")
@@ -37,12 +35,24 @@ def check_exportable(path: str | os.PathLike) -> str:
         raise MusicFileError(f"{path}: cannot write there: it is a folder")
     if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise MusicFileError(f"{path}: cannot write there: permission denied")
+    return path
+
+
+def check_exportable(path: str | os.PathLike) -> str:
+    """The lower-case suffix of ``path`` if :func:`save` can write it there; else raise :class:`MusicFileError`
+    (an unknown suffix, a folder that does not exist, a folder in the way)."""
+    from .io import check_writable
+
+    suffix = check_writable(path, EXPORT_SUFFIXES)
+    check_destination(path)
     return suffix
 
 
 def to_bytes(piece: Piece, suffix: str) -> bytes:
     """The file contents :func:`save` would write for ``suffix`` (e.g. ``'.wav'``), for downloads."""
-    suffix = check_exportable(f"piece{suffix}")
+    from .io import check_writable
+
+    suffix = check_writable(f"piece{suffix}", EXPORT_SUFFIXES)  # the suffix alone: no file is written here
     if suffix == ".wav":
         from .audio import to_wav
 

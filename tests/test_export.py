@@ -43,3 +43,14 @@ def test_unknown_suffix_is_refused(tmp_path, piece):
     with pytest.raises(MusicFileError, match="cannot write .ogg"):
         export.save(piece, tmp_path / "x.ogg")
     assert not (tmp_path / "x.ogg").exists()
+
+
+def test_the_bytes_of_a_download_need_no_folder_to_write_in(monkeypatch, piece):
+    """``to_bytes`` checked that a file ``piece.mid`` could be written in the working folder (a read-only one, as a
+    served notebook may have, refused every download)."""
+    import os
+
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)
+    assert export.to_bytes(piece, ".mid").startswith(b"MThd")
+    with pytest.raises(MusicFileError, match="permission denied"):
+        export.check_exportable("out.mid")
