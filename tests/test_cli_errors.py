@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import zipfile
 from pathlib import Path
@@ -21,8 +22,10 @@ def _fails(capsys, args: list[str], message: str, code: int = 1) -> None:
         assert main(args) == code
     err = capsys.readouterr().err
     assert "Traceback" not in err, err
-    last = err.strip().splitlines()[-1]  # argparse prints its usage first; ours is one line
-    assert message in last and (code == 2 or err.strip() == last), err
+    assert err.count("\n") == 1 and message in err, err  # one line, argparse's mistakes too (not its usage block)
+    if code == 2:
+        command = err.split(": error:")[0]
+        assert command.startswith("musewidgets") and err.rstrip().endswith(f"try '{command} --help'"), err
 
 
 def test_seed_minus_one_says_zero_is_allowed(capsys, tmp_path):
@@ -224,6 +227,12 @@ SWEEP = [
     (["similar", MID, "-k", "1000"], "100", 1),
     (["corpus", "build", "--style", "jazz"], "jazz", 1),
     (["bench", "jsb", "--data", "{tmp}/missing.mat"], "missing.mat", 1),
+    (["bench", "jsb", "--data", "{tmp}"], "is a folder; give the .mat file itself, e.g.", 1),
+    (["bench"], "the following arguments are required: BENCHMARK", 2),
+    (["generate", "--style", "folk"], "the following arguments are required: -o/--output", 2),
+    (["harmonize", "hello world", "-o", "{tmp}/o.mid"], "hello world: no such file", 1),
+    (["render", "my song", "-o", "{tmp}/o.mid"], "my song: no such file (expected a music file: .mid", 1),
+    (["render", "{tmp}/cut.mid", "-o", "{tmp}/o.mid"], "cut.mid: not a readable MIDI file: it ends too early", 1),
     (["sessions", "--wipe"], "unrecognized arguments", 2),
     (["styles", "extra"], "unrecognized arguments", 2),
     (["nonsense"], "invalid choice", 2),
@@ -241,6 +250,7 @@ def files(tmp_path):
     musewidgets.write(Piece((Part("Melody", ()),)), tmp_path / "silent.mid")
     (tmp_path / "empty.mid").write_bytes(b"")
     (tmp_path / "noise.mid").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "cut.mid").write_bytes((tmp_path / "ok.mid").read_bytes()[:20])  # a download cut short
     return tmp_path
 
 
@@ -249,3 +259,51 @@ def files(tmp_path):
 )
 def test_every_mistake_is_one_line_and_a_non_zero_exit(capsys, files, args, message, code):
     _fails(capsys, [a.format(tmp=files) for a in args], message, code)
+
+
+# ------------------------------------------------------------------ every path a command writes, before any work
+def _no_work(*args, **kwargs):
+    raise AssertionError("the work began before the outputs were checked")
+
+
+OUTPUTS = [
+    # (arguments, what would do the work, words of the one line)
+    (["scorecard", "--takes", "2", "--json", "{tmp}/nowhere/x.json"], "evaluation.scorecard.scorecard", "nowhere does"),
+    (["scorecard", "--markdown", "{tmp}/nowhere/x.md"], "evaluation.scorecard.scorecard", "nowhere does not exist"),
+    (["scorecard", "--cards", "{tmp}/nowhere"], "evaluation.scorecard.scorecard", "nowhere: no such folder"),
+    (["scorecard", "--json", "{tmp}"], "evaluation.scorecard.scorecard", "cannot write there: it is a folder"),
+    (["train", "--model", "lstm", "--out", "{tmp}/ok.mid/run"], "training.Trainer", "ok.mid: is a file, not a folder"),
+    (["generate", "--style", "folk", "-o", "{tmp}/nowhere/o.mid"], "sampling.sampler.load_sampler", "nowhere does"),
+    (["harmonize", "{tmp}/ok.mid", "-o", "{tmp}/o.ogg"], "sampling.infill.harmonize", "cannot write .ogg"),
+    (["render", "{tmp}/ok.mid", "-o", "{tmp}/nowhere/o.wav"], "cli.read_music_arg", "nowhere does not exist"),
+    (["cards", "{tmp}/nowhere"], "evaluation.cards.write_cards", "nowhere: no such folder"),
+]
+
+
+@pytest.mark.parametrize("args, work, message", OUTPUTS, ids=[" ".join(a[:2]) for a, _, _ in OUTPUTS])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(capsys, monkeypatch, files, args, work, message):
+    """``scorecard --json /nonexistent/x.json`` computed the whole table before failing on the path (issue 33)."""
+    monkeypatch.setattr(f"musewidgets.{work}", _no_work)
+    _fails(capsys, [a.format(tmp=files) for a in args], message)
+
+
+def test_corpus_build_checks_its_folder_before_building(capsys, monkeypatch, files):
+    monkeypatch.setenv("MUSEWIDGETS_CACHE_DIR", str(files / "ok.mid"))  # the cache folder would be inside a file
+    monkeypatch.setattr("musewidgets.datasets.corpus.build_style", _no_work)
+    _fails(capsys, ["corpus", "build", "--style", "folk"], "ok.mid: is a file, not a folder")
+
+
+def test_every_option_that_names_an_output_is_checked():
+    from musewidgets.cli import build_parser
+
+    def parsers(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in dict.fromkeys(action.choices.values()):
+                    yield sub
+                    yield from parsers(sub)
+
+    outputs = {"output", "out", "json", "markdown", "cards", "folder"}  # what the commands write into
+    for parser in parsers(build_parser()):
+        named = {a.dest for a in parser._actions} & outputs
+        assert named <= set(parser.get_default("writes") or {}), parser.prog

@@ -228,3 +228,18 @@ def test_train_command_rejects_unknown_config_field(tmp_path):
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "hiden" in result.stderr
+
+
+def test_generate_needs_no_style_from_a_checkpoint_of_one(tmp_path, capsys):
+    """``--style`` was required even where the checkpoint knows one style (issue 33); with several it is asked for."""
+    from musewidgets.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MUSEWIDGETS_CACHE_DIR", str(tmp_path / "cache"))
+        folk = Trainer(tiny_config(styles=("folk",), max_steps=2, eval_every=2), tmp_path / "run").fit()["path"]
+    out = str(tmp_path / "x.mid")
+    assert main(["generate", "--checkpoint", str(folk), "--bars", "1", "--seed", "3", "-o", out]) == 0
+    assert io.read(tmp_path / "x.mid").parts[0].name == "Melody"  # a folk tune: one voice
+    assert "seed 3," in capsys.readouterr().out
+    assert main(["generate", "-o", str(tmp_path / "y.mid")]) == 1  # the shipped lstm knows four
+    assert "--style is needed: the lstm model knows 4 styles (chorale, folk" in capsys.readouterr().err

@@ -1,12 +1,14 @@
 """The ``musewidgets`` command: argparse front door to styles, rendering and corpus building.
 
-Every failure that is about the user's input prints one line to stderr and exits with status 1; usage mistakes exit
-with status 2 (argparse's convention). No traceback reaches the terminal for either.
+Every failure that is about the user's input prints one line to stderr and exits with status 1; usage mistakes print
+one line too (the mistake, and where help is) and exit with status 2 (argparse's convention). No traceback reaches
+the terminal for either, and every path a command writes is checked before any work (:mod:`.files`).
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from ..errors import MusewidgetsError
 from .arguments import (
+    OneLineParser,
     add_guide,
     add_outputs,
     non_negative_float,
@@ -23,6 +26,7 @@ from .arguments import (
     probability,
     version,
 )
+from .files import EXISTING_FOLDER, FILE, FOLDER, MUSIC, check_folder, check_outputs, read_music_arg, save
 
 __all__ = ["main"]
 
@@ -35,36 +39,7 @@ def _cmd_styles(args: argparse.Namespace) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    outputs = [Path(o) for o in args.output]
-    _check_outputs(outputs)
-    _save(_read_noted(args.input), outputs)
-
-
-def _check_outputs(outputs: Sequence[str | Path]) -> None:
-    """Refuse an output that cannot be written before any work, so nothing is half done."""
-    from .. import export
-
-    for out in outputs:
-        export.check_exportable(out)
-
-
-def _read_noted(path: str):
-    """Read a music file; what reading changed or remarked goes to stderr as a ``note:`` line."""
-    from .. import io
-
-    piece, report = io.read_with_report(path)
-    if report.changed or report.remarks:
-        print(f"note: {report}", file=sys.stderr)
-    return piece
-
-
-def _save(piece, outputs: Sequence[str | Path]) -> None:
-    """Save ``piece`` to every output (by suffix), saying each one written."""
-    from .. import export
-
-    for out in outputs:
-        export.save(piece, out)
-        print(f"wrote {out}")
+    save(read_music_arg(args.input), args.output)
 
 
 def _cmd_corpus_build(args: argparse.Namespace) -> None:
@@ -73,10 +48,10 @@ def _cmd_corpus_build(args: argparse.Namespace) -> None:
     names = args.style or list(corpus.STYLES)
     for name in names:
         corpus.get_style(name)  # unknown names fail before any work
+    target = check_folder(corpus.PACKAGED_DIR if args.packaged else corpus.cache_dir())
     for name in names:
         t0 = time.perf_counter()
         built = corpus.build_style(name, limit=args.limit, workers=args.workers, progress=not args.quiet)
-        target = corpus.PACKAGED_DIR if args.packaged else corpus.cache_dir()
         path = corpus.save_corpus(built, target / f"{name}.npz")
         skipped = ", ".join(f"{n} {reason}" for reason, n in built.skipped.items()) or "none"
         print(
@@ -115,8 +90,6 @@ def _cmd_train(args: argparse.Namespace) -> None:
         ),
     )
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: is a file, not a folder")
     if args.data is None and args.style_name is not None:
         raise ValueError("--style-name names the style of your own music: give --data FOLDER too")
     if args.data is not None and args.style:
@@ -172,8 +145,6 @@ def _cmd_cards(args: argparse.Namespace) -> None:
     from ..evaluation.cards import write_cards
 
     folder = Path(args.folder)
-    if not folder.is_dir():
-        raise ValueError(f"{folder}: " + ("is a file, not a folder" if folder.exists() else "no such folder"))
     if not any(folder.glob("*.pt")):
         raise ValueError(f"{folder}: no checkpoints (.pt files) to write cards for")
     cards = write_cards(folder)
@@ -181,9 +152,7 @@ def _cmd_cards(args: argparse.Namespace) -> None:
 
 
 def _read_music(path: str):
-    from .. import io
-
-    piece = io.read(path)
+    piece = read_music_arg(path)
     if piece.n_notes == 0:
         raise ValueError(f"{path}: no notes to listen to")
     return piece
@@ -230,15 +199,32 @@ def _command_line(given: str | None = None) -> str:
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
-    from .. import io
+    import random
+
     from ..sampling.sampler import load_sampler
 
-    _check_outputs(args.output)
     sampler = load_sampler(args.checkpoint or args.model)
-    primer = io.read(args.primer) if args.primer else None
-    options = _options(args, "style", "bars", "temperature", "top_k", "top_p", "seed", "strict", "key", "metre")
-    [piece] = sampler.generate(**options, primer=primer, ending=not args.keep_going, guide=args.guide)
-    _save(piece, args.output)
+    style = args.style or _only_style(sampler, args.checkpoint or args.model)
+    seed = random.SystemRandom().randrange(2**31) if args.seed is None else args.seed  # as the Workbench draws
+    primer = read_music_arg(args.primer) if args.primer else None
+    options = _options(args, "bars", "temperature", "top_k", "top_p", "strict", "key", "metre")
+    [piece] = sampler.generate(
+        **options, style=style, seed=seed, primer=primer, ending=not args.keep_going, guide=args.guide
+    )
+    num, den = piece.time_signature
+    after = " after the primer" if primer is not None else ""
+    print(f"seed {seed}, {piece.key or 'no key'}, {num}/{den}, {args.bars} bars{after}")
+    if args.seed is None:  # the same command with this seed makes the same take again
+        print(f"to make it again: {shlex.join(['musewidgets', args.argv[0], '--seed', str(seed), *args.argv[1:]])}")
+    save(piece, args.output)
+
+
+def _only_style(sampler, model: str) -> str:
+    """The style of a model that knows one; else the error asking for ``--style``."""
+    if len(sampler.styles) == 1:
+        return sampler.styles[0]
+    known = ", ".join(sampler.styles)
+    raise ValueError(f"--style is needed: the {model} model knows {len(sampler.styles)} styles ({known})")
 
 
 def _cmd_harmonize(args: argparse.Namespace) -> None:
@@ -246,8 +232,7 @@ def _cmd_harmonize(args: argparse.Namespace) -> None:
 
     from ..sampling.infill import harmonize
 
-    _check_outputs(args.output)
-    melody = _read_noted(args.input)
+    melody = read_music_arg(args.input)
     options = _options(args, "style", "seed", "temperature", "iterations")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -255,7 +240,7 @@ def _cmd_harmonize(args: argparse.Namespace) -> None:
         piece = harmonize(melody, **options, guide=guide, model=model)
     for w in caught:  # the melody moved into the soprano range, say
         print(f"note: {w.message}", file=sys.stderr)
-    _save(piece, args.output)
+    save(piece, args.output)
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
@@ -317,7 +302,7 @@ def _cmd_bench_jsb(args: argparse.Namespace) -> None:
     dataset = load_frame_dataset(args.data)
     folder = args.models
     if args.train:
-        folder = Path(args.out or f"bench-{dataset.name}")
+        folder = check_folder(args.out or f"bench-{dataset.name}")
         if args.minutes:
             budgets = ", ".join(f"{n} {args.minutes:g} min" for n in args.only or bench.MODELS)
         else:
@@ -336,7 +321,7 @@ def _cmd_bench_jsb(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="musewidgets", description="Compose with neural networks: corpus styles, rendering and more."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
@@ -347,10 +332,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_styles)
 
     p = sub.add_parser("render", help="convert a MIDI, MusicXML or ABC file to sound, score, picture or file")
-    p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
+    p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file, or a melody in ABC")
     add_outputs(p)
-    p.set_defaults(func=_cmd_render)
+    p.set_defaults(func=_cmd_render, writes={"output": MUSIC})
 
+    _add_training(sub)
+    _add_composing(sub)
+    _add_listening(sub)
+
+    p = sub.add_parser("models", help="list the shipped checkpoints (or your own): family, styles, test NLL")
+    p.add_argument("--dir", metavar="FOLDER", help="list the checkpoints in FOLDER instead (musewidgets train --out)")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("sessions", help="list the Workbench sessions saved on this computer (or delete them)")
+    p.add_argument("--clear", action="store_true", help="delete every saved session and its takes (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --clear: delete without asking")
+    p.set_defaults(func=_cmd_sessions)
+
+    _add_bench(sub)
+
+    p = sub.add_parser("corpus", help="build the corpus styles from music21's bundled corpus")
+    corpus_sub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
+    b = corpus_sub.add_parser("build", help="parse the sources again and write the cache (or the packaged copy)")
+    b.add_argument("--style", action="append", help="style to build (repeat; default all)")
+    b.add_argument(
+        "--packaged",
+        action="store_true",
+        help="write the copy shipped in the package (musewidgets/data/corpus) instead of the user cache",
+    )
+    b.add_argument("--limit", type=positive_int, help="read only the first N source files")
+    b.add_argument("--workers", type=positive_int, help="processes to use (default: one per core)")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_cmd_corpus_build)
+    return parser
+
+
+def _add_training(sub) -> None:
+    """The commands that train models and write their cards."""
     p = sub.add_parser("train", help="train a model family (or the style classifier) on corpus styles")
     p.add_argument("--model", required=True, choices=["rnn", "lstm", "transformer", "gan", "classifier", "infill"])
     p.add_argument("--style", action="append", help="style to train on (repeat; default all four)")
@@ -396,37 +414,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cards", action="store_true", help="do not evaluate and write model cards at the end")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_cmd_train, writes={"out": FOLDER})
 
     p = sub.add_parser("cards", help="evaluate the checkpoints in a folder and write their model cards")
     p.add_argument("folder")
-    p.set_defaults(func=_cmd_cards)
+    p.set_defaults(func=_cmd_cards, writes={"folder": EXISTING_FOLDER})
 
+
+def _add_composing(sub) -> None:
+    """The commands that make music: generate and harmonize."""
     p = sub.add_parser("generate", help="sample a new piece and save it by suffix")
     p.add_argument("--model", default="lstm", help="shipped model: rnn, lstm, transformer, gan (default lstm)")
     p.add_argument("--checkpoint", help="a .pt checkpoint file instead of a shipped model")
-    p.add_argument("--style", required=True)
+    p.add_argument("--style", help="one of the model's styles (default: its only one, where it knows one)")
     p.add_argument("--temperature", type=non_negative_float, default=1.0, help="0 = always the likeliest note")
     p.add_argument("--top-k", type=non_negative_int, default=0, help="keep the K likeliest tokens (0 = off)")
     p.add_argument("--top-p", type=probability, default=1.0, help="keep the likeliest tokens up to P (1 = off)")
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        help="the same seed and settings make the same take (default: a new seed, shown)",
+    )
     p.add_argument("--bars", type=positive_int, default=8)
     p.add_argument("--primer", help="a MIDI, MusicXML or ABC file to continue")
     p.add_argument(
         "--strict", action="store_true", help="strict voice leading: no parallel fifths or octaves, no crossings"
     )
-    p.add_argument("--key", help="key to compose in, e.g. 'D minor' or 'Bb major' (default: the model chooses)")
+    p.add_argument(
+        "--key", help="key to compose in: 'D minor', 'Dm', 'd', 'F#', 'Bb major' ... (default: one the style uses)"
+    )
     p.add_argument("--metre", help="time signature, e.g. 6/8 (default: the style's most common)")
     p.add_argument("--keep-going", action="store_true", help="do not end like a piece: stop as if the music went on")
     add_guide(p, "key, cadence, held_final, repeats, style, pitch, parallels, grid")
     add_outputs(p)
-    p.set_defaults(func=_cmd_generate)
+    p.set_defaults(func=_cmd_generate, writes={"output": MUSIC})
 
     p = sub.add_parser(
         "harmonize",
         help="harmonize a melody: kept note for note as the top voice, the other voices written by the infill model",
     )
-    p.add_argument("input", help="the melody: a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file (its top part)")
+    p.add_argument(
+        "input",
+        help="the melody: a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file (its top part), or the melody in "
+        "ABC itself, e.g. 'G A B G | c B A2 |]'",
+    )
     p.add_argument("--style", default="chorale", help="a four-voice style: chorale (default) or renaissance")
     p.add_argument("--model", default="infill", help="shipped infill model (default infill)")
     p.add_argument("--checkpoint", help="an infill .pt checkpoint file instead of the shipped model")
@@ -438,8 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_guide(p, "parallels, cadence")
     p.add_argument("--unguided", action="store_true", help="the model alone: the same as --guide off")
     add_outputs(p)
-    p.set_defaults(func=_cmd_harmonize)
+    p.set_defaults(func=_cmd_harmonize, writes={"output": MUSIC})
 
+
+def _add_listening(sub) -> None:
+    """The commands that listen: classify, similar and the scorecard."""
     p = sub.add_parser("classify", help="which style a piece sounds like, and its mood (a rule-based estimate)")
     p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
     p.set_defaults(func=_cmd_classify)
@@ -471,17 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="FILE", help="also write the page docs/scorecard.md is made of")
     p.add_argument("--cards", metavar="FOLDER", help="also put each model's rows into its model card in FOLDER")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_scorecard)
+    p.set_defaults(func=_cmd_scorecard, writes={"json": FILE, "markdown": FILE, "cards": EXISTING_FOLDER})
 
-    p = sub.add_parser("models", help="list the shipped checkpoints (or your own): family, styles, test NLL")
-    p.add_argument("--dir", metavar="FOLDER", help="list the checkpoints in FOLDER instead (musewidgets train --out)")
-    p.set_defaults(func=_cmd_models)
 
-    p = sub.add_parser("sessions", help="list the Workbench sessions saved on this computer (or delete them)")
-    p.add_argument("--clear", action="store_true", help="delete every saved session and its takes (asks first)")
-    p.add_argument("--yes", action="store_true", help="with --clear: delete without asking")
-    p.set_defaults(func=_cmd_sessions)
-
+def _add_bench(sub) -> None:
+    """The benchmarks against the literature."""
     p = sub.add_parser("bench", help="quality benchmarks against the literature")
     bench_sub = p.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
     b = bench_sub.add_parser(
@@ -519,32 +547,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--command-line", help=argparse.SUPPRESS)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    b.set_defaults(func=_cmd_bench_jsb)
-
-    p = sub.add_parser("corpus", help="build the corpus styles from music21's bundled corpus")
-    corpus_sub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
-    b = corpus_sub.add_parser("build", help="parse the sources again and write the cache (or the packaged copy)")
-    b.add_argument("--style", action="append", help="style to build (repeat; default all)")
-    b.add_argument(
-        "--packaged",
-        action="store_true",
-        help="write the copy shipped in the package (musewidgets/data/corpus) instead of the user cache",
-    )
-    b.add_argument("--limit", type=positive_int, help="read only the first N source files")
-    b.add_argument("--workers", type=positive_int, help="processes to use (default: one per core)")
-    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    b.set_defaults(func=_cmd_corpus_build)
-    return parser
+    b.set_defaults(func=_cmd_bench_jsb, writes={"out": FOLDER})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    args.argv = argv  # the command as given, for the line that makes a take again
     try:
+        check_outputs(args)  # every path a command writes, before any work
         args.func(args)
     except (MusewidgetsError, ValueError) as err:
         print(f"musewidgets: error: {err}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 __all__ = [
+    "OneLineParser",
     "add_guide",
     "add_outputs",
     "guidance",
@@ -18,6 +19,14 @@ __all__ = [
     "probability",
     "version",
 ]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser, whose usage mistakes are one line (the mistake and where help is) instead of the whole
+    usage block and the mistake below it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; try '{self.prog} --help'\n")
 
 
 def add_outputs(parser: argparse.ArgumentParser) -> None:

@@ -62,8 +62,12 @@ def load_frame_dataset(path: str | os.PathLike, *, low_pitch: int = 21) -> Frame
     from scipy import io as sio
 
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.mat"))  # the .mat files in it, the first as the example
+        example = path / (found[0] if found else "JSB_Chorales.mat")
+        raise MusicFileError(f"{path}: is a folder; give the .mat file itself, e.g. {example}")
     if not path.is_file():
-        raise MusicFileError(f"{path}: no such dataset file")
+        raise MusicFileError(f"{path}: no such dataset file (give its .mat file, e.g. JSB_Chorales.mat)")
     try:
         raw = sio.loadmat(path)
     except Exception as err:  # scipy raises ValueError, MatReadError, TypeError ... for damaged files

@@ -6,7 +6,8 @@ This is the only package that talks to music21 and pretty_midi parsers. Everythi
 names the file and the reason.
 
 =============  ======================================================================================================
-``reading``    :func:`read`, :func:`read_all`, :func:`read_with_report`: any format, by suffix or content
+``reading``    :func:`read`, :func:`read_all`, :func:`read_with_report`: any format, by suffix or content;
+               :func:`read_abc_melody`: a melody typed in ABC
 ``limits``     the ``MAX_*`` reading limits, checked on a file's bytes before any parser sees it
 ``midi``       MIDI through mido and pretty_midi (:func:`to_midi`)
 ``musicxml``   MusicXML, .mxl and Humdrum through music21 (:func:`to_musicxml`)
@@ -39,7 +40,7 @@ from .limits import (  # noqa: F401 (the reading limits, documented as musewidge
 from .midi import to_midi
 from .musicxml import to_musicxml
 from .quantize import QuantizeReport
-from .reading import READ_SUFFIXES, Source, read, read_all, read_with_report  # noqa: F401
+from .reading import READ_SUFFIXES, Source, looks_like_abc, read, read_abc_melody, read_all, read_with_report  # noqa: F401
 from .streams import from_stream, to_stream
 from .writing import WRITE_SUFFIXES, check_writable, write
 
@@ -49,7 +50,9 @@ __all__ = [
     "WRITE_SUFFIXES",
     "check_writable",
     "from_stream",
+    "looks_like_abc",
     "read",
+    "read_abc_melody",
     "read_all",
     "read_with_report",
     "to_midi",

@@ -22,7 +22,7 @@ from .musicxml import musicxml_mistake, musicxml_remarks, parse_music21
 from .quantize import QuantizeReport, check_piece
 from .streams import read_stream
 
-__all__ = ["READ_SUFFIXES", "Source", "read", "read_all", "read_with_report"]
+__all__ = ["READ_SUFFIXES", "Source", "looks_like_abc", "read", "read_abc_melody", "read_all", "read_with_report"]
 
 Source = Union[str, os.PathLike, bytes]  # noqa: UP007 (a runtime alias, kept 3.10-safe)
 
@@ -80,6 +80,52 @@ def read_with_report(
     piece, report = results[0]
     if len(results) > 1:
         report.remarks.append(f"the file holds {len(results)} tunes; read the first")
+    return piece, report
+
+
+ABC_EXAMPLE = "G A B G | c B A2 |]"
+
+
+def looks_like_abc(text: str) -> bool:
+    """Whether ``text``, given where a file's name belongs, is rather a melody in ABC (``'G A B G | c B A2 |]'``): no
+    file of that name, and a bar line, a line break or notes apart, in note letters rather than words."""
+    body = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[A-Za-z+]:", line))  # no header
+    apart = "|" in text or "\n" in text or len(text.split()) > 1
+    return apart and _note_letter_share(body) >= 0.8 and not Path(text).exists()
+
+
+def _note_letter_share(body: str) -> float:
+    """The share of the letters of an ABC tune's body (chord names, decorations and comments aside) that are notes
+    or rests; 1 where there are no letters."""
+    letters = re.findall(r"[A-Za-z]", re.sub(r'"[^"]*"|![^!]*!|%.*', "", body))
+    return sum(c in "ABCDEFGabcdefgzxZ" for c in letters) / len(letters) if letters else 1.0
+
+
+def read_abc_melody(text: str, *, what: str = "the text") -> tuple[Piece, QuantizeReport]:
+    """A melody typed in ABC (``'G A B G | c B A2 |]'``, or a whole tune) and its report; a bare tune body is read
+    in 4/4, in quarter notes, in C (the header ``X:1 M:4/4 L:1/4 K:C``).
+
+    Raises
+    ------
+    MusicFileError
+        If the text is no melody in ABC (no notes, or words rather than note letters), naming it as ``what``.
+    """
+    text = (text or "").strip()
+    if not any(line.strip().startswith("K:") for line in text.splitlines()):
+        text = "X:1\nM:4/4\nL:1/4\nK:C\n" + text
+    elif not text.startswith("X:"):
+        text = "X:1\n" + text
+    try:
+        piece, report = read_with_report(text.encode(), name="melody.abc")
+    except MusicFileError as err:
+        raise MusicFileError(f"{err} (expected a melody in ABC, e.g. {ABC_EXAMPLE})") from None
+    if not piece.n_notes:
+        raise MusicFileError(f"{what} holds no melody in ABC (expected notes such as {ABC_EXAMPLE})")
+    body = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[A-Za-z+]:", line))
+    if _note_letter_share(body) < 0.8:
+        raise MusicFileError(
+            f"{what} holds words, not a melody in ABC (expected note letters A-G and a-g, e.g. {ABC_EXAMPLE})"
+        )
     return piece, report
 
 
@@ -188,6 +234,10 @@ def _load_bytes(source: Source, fmt: str | None, name: str | None) -> tuple[byte
         if path.is_dir():
             raise MusicFileError(f"{name}: is a folder, not a music file (expected one of {', '.join(READ_SUFFIXES)})")
         fmt = fmt or _FORMATS.get(path.suffix.lower())
+        if fmt is None and looks_like_abc(str(source)):
+            raise MusicFileError("a melody in ABC was given where a file's name belongs (save it in a .abc file)")
+        if fmt is None and not path.exists():
+            raise MusicFileError(f"{name}: no such file (expected a music file: {', '.join(READ_SUFFIXES)})")
         if fmt is None:
             raise MusicFileError(
                 f"{name}: unsupported file type {path.suffix!r} (expected one of {', '.join(READ_SUFFIXES)})"
@@ -229,6 +279,8 @@ def _sniff(data: bytes) -> str | None:
 def _diagnose(data: bytes, fmt: str, err: Exception | None = None) -> str | None:
     """What is wrong with a file a parser failed on, in plain words, where a known mistake explains it."""
     found = _known_mistake(data, fmt)
+    if found is None and isinstance(err, EOFError):  # mido reading past the end of a chunk or of the file
+        return f"not a readable {fmt.upper()} file: it ends too early (cut short, as by an unfinished download)"
     literal = re.search(
         r"(?:could not convert string to float|invalid literal for int\(\) with base 10): '(.*)'", str(err)
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import threading
 import time
 from pathlib import Path
@@ -393,27 +392,11 @@ class ComposePanel:
 
 def _read_abc(text: str):
     """(melody, tempo or None) from the ABC box; a bare tune body gets a default header (4/4, quarters, C)."""
-    from ..io import read_with_report
+    from ..io import read_abc_melody
 
-    text = (text or "").strip()
-    if not text:
+    if not (text or "").strip():
         raise MusewidgetsError("type a melody in ABC into the box first (or choose the selected take's top voice)")
-    if not any(line.strip().startswith("K:") for line in text.splitlines()):
-        text = "X:1\nM:4/4\nL:1/4\nK:C\n" + text
-    elif not text.startswith("X:"):
-        text = "X:1\n" + text
-    try:
-        piece, report = read_with_report(text.encode(), name="melody.abc")
-    except MusewidgetsError as err:
-        raise MusewidgetsError(f"{err} (expected a melody in ABC, e.g. G A B G | c B A2 |])") from None
-    if not piece.n_notes:
-        raise MusewidgetsError("the box holds no melody in ABC (expected notes such as G A B G | c B A2 |])")
-    body = "\n".join(line for line in text.splitlines() if not re.match(r"\s*[A-Za-z+]:", line))
-    letters = re.findall(r"[A-Za-z]", re.sub(r'"[^"]*"|![^!]*!|%.*', "", body))
-    if letters and sum(c in "ABCDEFGabcdefgzxZ" for c in letters) / len(letters) < 0.8:
-        raise MusewidgetsError(
-            "the box holds words, not a melody in ABC (expected note letters A-G and a-g, e.g. G A B G | c B A2 |])"
-        )
+    piece, report = read_abc_melody(text, what="the box")
     return piece, (piece.tempo if report.tempo_found else None)
 
 
