@@ -195,3 +195,44 @@ def test_a_take_asked_for_no_key_is_told_one_the_style_uses(lstm):
     told = lstm.generate(style="renaissance", bars=4, n=16, seed=1)
     free = lstm.generate(style="renaissance", bars=4, n=16, seed=1, guide="key=0")  # the model's own choice
     assert remote_share(told) < remote_share(free)  # four or more sharps or flats: Palestrina wrote in none
+
+
+def test_a_take_starts_with_an_upbeat_as_often_as_the_style_s_pieces_do(lstm):
+    from musewidgets.sampling.guidance import pickup_shares, plan_pickup
+
+    shares = pickup_shares()["folk"]["6/8"]
+    drawn = [plan_pickup("folk", (6, 8), seed) for seed in range(2000)]
+    assert set(drawn) <= {int(k) for k in shares}
+    assert abs(drawn.count(2) / 2000 - shares["2"]) < 0.03  # most jigs start with an eighth before the bar line
+    assert drawn == [plan_pickup("folk", (6, 8), seed) for seed in range(2000)]  # seeded
+    assert plan_pickup("folk", (6, 8), 5, greedy=True) == 2  # the commonest
+    assert plan_pickup("renaissance", (4, 2), 5) == 0 and plan_pickup("my-own-style", (4, 4), 5) == 0
+    [take] = lstm.generate(style="folk", bars=4, seed=3, metre="6/8")
+    assert take.pickup == plan_pickup("folk", (6, 8), 3)  # the take's own seed draws it
+
+
+def test_a_take_with_an_upbeat_ends_with_a_bar_as_much_shorter(lstm):
+    [take] = lstm.generate(style="chorale", bars=4, seed=0, pickup=4)
+    spb = take.steps_per_bar
+    assert take.pickup == 4 and take.n_bars == 4 and take.length == 4 + 4 * spb  # to the last bar line
+    assert min(n.start for p in take.parts for n in p.notes) == 0  # the upbeat sounds
+    assert take.notes_end == 4 * spb  # ... and the last bar is a beat short, as Bach's are after an upbeat
+    [kept] = lstm.generate(style="chorale", bars=4, seed=0, pickup=4, ending=False)  # "keep going": no end
+    assert kept.length == 4 + 4 * spb and kept.notes_end > 4 * spb
+    [downbeat] = lstm.generate(style="chorale", bars=4, seed=0, pickup=0)
+    assert downbeat.pickup == 0 and downbeat.length == 4 * spb
+    [primed] = lstm.generate(style="chorale", bars=1, seed=0, primer=take, pickup=8)  # a primer brings its own
+    assert primed.pickup == 4 and primed.length == 4 + 5 * spb
+
+
+@pytest.mark.parametrize("pickup", [-1, 16, 2.0, True, "2"])
+def test_an_upbeat_outside_the_bar_is_refused_naming_it(lstm, pickup):
+    with pytest.raises(ValueError, match="`pickup` must be a whole number of steps from 0 to 15 in 4/4"):
+        lstm.generate(style="chorale", bars=2, pickup=pickup)
+
+
+def test_the_gan_writes_whole_bars_from_the_downbeat(gan):
+    [take] = gan.generate(style="chorale", bars=2, seed=0)
+    assert take.pickup == 0
+    with pytest.raises(ValueError, match="the gan writes whole bars"):
+        gan.generate(style="chorale", bars=2, pickup=4)

@@ -10,7 +10,7 @@ from musewidgets.codecs.tokens import PITCH0
 from musewidgets.datasets.corpus import load_style
 from musewidgets.piece import Note, Part, Piece
 from musewidgets.sampling import load_sampler
-from musewidgets.sampling.guidance import ending_profiles, plan_repeats, repetition_profiles
+from musewidgets.sampling.guidance import ending_profiles, pickup_shares, plan_repeats, profiles, repetition_profiles
 from musewidgets.sampling.guidance.repeats import REPEATS_SEED_OFFSET
 
 
@@ -36,6 +36,7 @@ def test_the_shipped_profiles_are_what_the_command_measures():
     train = load_style("chorale", progress=False).split("train")
     assert repetition_profiles()["chorale"] == repetition_profile(train)
     assert ending_profiles()["chorale"] == ending_profile(train)
+    assert pickup_shares()["chorale"] == profiles._pickups(train)
     irish = repetition_profiles()["irish"]
     assert 1 - irish[3][0] > 0.3  # an Irish phrase's fifth bar often returns (mostly to its first)
 
@@ -62,7 +63,7 @@ def lstm():
 def test_a_planned_bar_returns_note_for_note(lstm):
     """With an overwhelming strength, every bar the plan sends back is its source bar again, token for token."""
     seed, bars, n = 5, 8, 8
-    takes = lstm.generate(style="irish", bars=bars, seed=seed, n=n, ending=False, guide="repeats=100")
+    takes = lstm.generate(style="irish", bars=bars, seed=seed, n=n, ending=False, guide="repeats=100", pickup=0)
     plan_rng = torch.Generator().manual_seed(seed + REPEATS_SEED_OFFSET)
     lags = torch.stack([plan_repeats("irish", b, n, plan_rng) for b in range(bars)], dim=1)  # (n, bars)
     assert (lags > 0).sum() >= 4, "the seed should plan a few returns"
@@ -90,7 +91,7 @@ def test_a_bar_the_plan_keeps_new_never_copies_an_earlier_one():
     real tunes 0.12-0.18)."""
     transformer = load_sampler("transformer")  # the model that repeats most on its own
     seed, bars, n = 11, 8, 16
-    takes = transformer.generate(style="irish", bars=bars, seed=seed, n=n, ending=False, guide="repeats=100")
+    takes = transformer.generate(style="irish", bars=bars, seed=seed, n=n, ending=False, guide="repeats=100", pickup=0)
     plan_rng = torch.Generator().manual_seed(seed + REPEATS_SEED_OFFSET)
     lags = torch.stack([plan_repeats("irish", b, n, plan_rng) for b in range(bars)], dim=1).tolist()
     repeats = 0
@@ -132,7 +133,7 @@ def test_takes_end_on_the_finals_the_plan_drew_for_them_and_an_asked_key_on_its_
     from musewidgets.sampling.guidance import plan_ending
 
     seed, n, bars = 4, 12, 4
-    takes = lstm.generate(style="folk", bars=bars, seed=seed, n=n, metre="4/4", guide="cadence=10")
+    takes = lstm.generate(style="folk", bars=bars, seed=seed, n=n, metre="4/4", guide="cadence=10", pickup=0)
     drawn = plan_ending("folk", 1, n, seed)[0].argmax(1).tolist()
     assert 0 in drawn and set(drawn) != {0}
     for take, r in zip(takes, drawn):

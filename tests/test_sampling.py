@@ -172,7 +172,7 @@ def test_n_candidates(lstm):
 
 
 def test_iter_generate_yields_once_per_bar(lstm):
-    yields = list(lstm.iter_generate(style="chorale", bars=3, seed=7, n=2))
+    yields = list(lstm.iter_generate(style="chorale", bars=3, seed=7, n=2, pickup=0))
     assert len(yields) == 3
     assert all(len(y) == 2 for y in yields)
     assert [y[0].n_bars for y in yields] == [1, 2, 3]
@@ -182,7 +182,9 @@ def test_iter_generate_yields_once_per_bar(lstm):
     first_bar = [[n for n in part.notes if n.end < 16] for part in yields[0][0].parts]
     later = [[n for n in part.notes if n.end < 16] for part in yields[-1][0].parts]
     assert first_bar == later
-    assert yields[-1] == lstm.generate(style="chorale", bars=3, seed=7, n=2)
+    assert yields[-1] == lstm.generate(style="chorale", bars=3, seed=7, n=2, pickup=0)
+    upbeat = list(lstm.iter_generate(style="chorale", bars=3, seed=7, pickup=4))
+    assert [y[0].end for y in upbeat] == [4, 20, 36, 52]  # the upbeat, then each bar to the last bar line
 
 
 @pytest.mark.parametrize("index", [0, 1])  # valid piece 0 starts on a bar line, piece 1 has a pickup

@@ -42,18 +42,34 @@ def metre_plan(metres: list[str], real: list[Piece], takes: int) -> list[tuple[s
 def sample_takes(
     sampler, style: str, real: list[Piece], *, takes: int, bars: int, seed: int, temperature: float, **options
 ) -> list[Piece]:
-    """``takes`` takes of ``bars`` bars in ``style``, in the metres of the ``real`` excerpts (:func:`metre_plan`): one
-    batch per metre, seeded ``seed`` plus the metre's place in ``sampler.metres(style)``."""
+    """``takes`` takes of ``bars`` bars in ``style``, in the metres of the ``real`` excerpts (:func:`metre_plan`),
+    each metre's seeded ``seed`` plus the metre's place in ``sampler.metres(style)``; each take starts with the upbeat
+    a take of its own seed would (:func:`~musewidgets.sampling.guidance.plan_pickup`: as often as the style's pieces
+    do), a batch per upbeat. Returned as their last ``bars`` bars (:func:`~musewidgets.analysis.metrics.last_bars`),
+    as the real excerpts are: a take with an upbeat loses it and keeps its short last bar."""
+    from collections import Counter
+
+    from ..analysis.metrics import last_bars
+    from ..sampling.guidance import plan_pickup
+
     generated = []
     metres = sampler.metres(style)
     for metre, count in metre_plan(metres, real, takes):  # each metre's takes seeded by its place
-        generated += sampler.generate(
-            style=style,
-            bars=bars,
-            n=count,
-            seed=seed + metres.index(metre),
-            temperature=temperature,
-            metre=metre,
-            **options,
-        )
-    return generated
+        first = seed + metres.index(metre)
+        ts = tuple(int(x) for x in metre.split("/"))
+        if sampler.family == "gan":  # it writes whole bars
+            upbeats = Counter({0: count})
+        else:
+            upbeats = Counter(plan_pickup(style, ts, first + 7919 * i, temperature == 0) for i in range(count))
+        for pickup, n in sorted(upbeats.items()):
+            generated += sampler.generate(
+                style=style,
+                bars=bars,
+                n=n,
+                seed=first + 104_729 * pickup,
+                temperature=temperature,
+                metre=metre,
+                pickup=pickup,
+                **options,
+            )
+    return [last_bars(t, bars) for t in generated]

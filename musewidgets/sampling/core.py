@@ -112,6 +112,7 @@ class Plan:
     key: str | None = None  # asked for (None: a key the style uses, or the model's choice without guidance)
     told: tuple[str, ...] | None = None  # with no key asked, the key each row is told (one the style uses)
     primer: Piece | None = None  # music to continue, kept unchanged at the start
+    pickup: int = 0  # steps before the first bar line of a take without a primer (an upbeat)
     ending: bool = True  # end like a piece (models with controls)
     strict: bool = False  # strict voice leading (sequence models)
     guidance: Guidance = field(default_factory=Guidance)

@@ -21,7 +21,7 @@ from ..piece import Piece
 from ..threads import SAMPLING_THREADS, torch_threads
 from .core import Plan, check_key, check_settings
 from .gan import write_gan
-from .guidance import KEY_CANDIDATES, Guidance, choose_in_key, plan_keys
+from .guidance import KEY_CANDIDATES, Guidance, choose_in_key, plan_keys, plan_pickup
 from .sequence import write_sequence
 
 __all__ = ["Sampler", "load_sampler"]
@@ -69,6 +69,7 @@ class Sampler:
         metre: str | tuple[int, int] | None = None,
         ending: bool = True,
         guide: bool | str | dict | Guidance = True,
+        pickup: int | None = None,
     ) -> Iterator[list[Piece]]:
         """Yield the ``n`` candidate pieces after every new bar (GAN: every phrase); the last yield is complete.
 
@@ -103,8 +104,14 @@ class Sampler:
         guide : bool, str, dict or Guidance, default True
             The strengths of the priors of :mod:`musewidgets.sampling.guidance` (:class:`Guidance`): ``True`` all as
             shipped, ``False`` the model alone, ``"cadence=0"`` or ``{"cadence": 0}`` one of them off.
+        pickup : int, optional
+            Steps before the first bar line (an upbeat): the take starts ``pickup`` steps before a downbeat and its
+            last bar is as much shorter, as a tune with an upbeat ends. ``None``: as often as the style's pieces in
+            the metre start so (:func:`~musewidgets.sampling.guidance.plan_pickup`, drawn from the seed); 0: on the
+            downbeat. The GAN writes whole bars (0 only). Ignored with a ``primer``, which brings its own.
         """
         plan = self._plan(style, bars, temperature, top_k, top_p, seed, primer, n, strict, key, metre, ending, guide)
+        plan = replace(plan, pickup=self._pickup(plan, pickup))
         choosing = plan.key is not None and primer is None and plan.guidance.key > 0  # among candidates in that key
         if choosing:
             plan = replace(plan, rows=n * KEY_CANDIDATES)
@@ -152,6 +159,22 @@ class Sampler:
             strict=strict,
             guidance=Guidance.of(guide),
         )
+
+    def _pickup(self, plan: Plan, pickup: int | None) -> int:
+        """The upbeat of a take (see :meth:`iter_generate`), checked."""
+        if plan.primer is not None or (pickup is None and self.family == "gan"):
+            return 0
+        if pickup is None:
+            return plan_pickup(plan.style, plan.time_signature, plan.seed, plan.greedy)
+        a, b = plan.time_signature
+        steps = self.codec.steps_per_quarter * 4 * a // b
+        if isinstance(pickup, bool) or not isinstance(pickup, int) or not 0 <= pickup < steps:
+            raise ValueError(
+                f"`pickup` must be a whole number of steps from 0 to {steps - 1} in {a}/{b}, not {pickup!r}"
+            )
+        if pickup and self.family == "gan":
+            raise ValueError("the gan writes whole bars, so its takes start on the downbeat: leave `pickup` unset")
+        return pickup
 
     def _check_style(self, style: str) -> None:
         if style not in self.checkpoint.styles:
@@ -226,10 +249,16 @@ class Sampler:
 
     # ------------------------------------------------------------------ what every family's writer reads
     def header(
-        self, style: str, primer: Piece | None, time_signature: tuple[int, int] | None = None, key: str | None = None
+        self,
+        style: str,
+        primer: Piece | None,
+        time_signature: tuple[int, int] | None = None,
+        key: str | None = None,
+        pickup: int = 0,
     ) -> dict:
         """The header of a take's codec: the primer's (its parts given the style's ranges), else the style's parts,
-        tempo and ``time_signature`` (default the style's), with ``key`` (``None``: the model's choice)."""
+        tempo and ``time_signature`` (default the style's), with ``key`` (``None``: the model's choice) and
+        ``pickup``."""
         info = self.checkpoint.styles[style]
         if primer is not None:
             if len(primer.parts) != len(info["parts"]):
@@ -244,7 +273,7 @@ class Sampler:
             "tempo": info["tempo"],
             "time_signature": list(time_signature or info["time_signature"]),
             "key": key,
-            "pickup": 0,
+            "pickup": pickup,
             "style": style,
             "title": f"{self.family} {style}",
         }

@@ -47,13 +47,16 @@ class Run:
         The pitch each voice plays (-1: silent).
     closing : int or None
         The first step of the last bar of a take that ends like a piece (models with controls); ``None`` otherwise.
+    silent_from : int
+        The step from which every voice rests: after an upbeat, the take's last bar is as much shorter (models with
+        controls, in a take that ends like a piece); ``total_steps`` otherwise.
     """
 
     def __init__(self, sampler, plan: Plan):
         codec, n = sampler.codec, plan.rows
         self.codec, self.style, self.seed, self.n, self.bars = codec, plan.style, plan.seed, n, plan.bars
         key = plan.key if plan.primer is None else None
-        self.header = sampler.header(plan.style, plan.primer, plan.time_signature, key)
+        self.header = sampler.header(plan.style, plan.primer, plan.time_signature, key, plan.pickup)
         self.V = V = len(self.header["parts"])
         ts = tuple(self.header["time_signature"])
         self.spb = codec.steps_per_quarter * 4 * ts[0] // ts[1]
@@ -62,8 +65,11 @@ class Run:
         if primer is not None:
             self.primer_tokens = codec.encode(primer.replace(style=plan.style)).tokens.tolist()
         self.start_step = len(self.primer_tokens) // V
-        self.total_steps = self.start_step + plan.bars * self.spb
+        upbeat = self.pickup if primer is None else 0  # (a primer's tokens reach the bar line after its end)
+        self.total_steps = self.start_step + upbeat + plan.bars * self.spb
         self.closing = self.total_steps - self.spb if sampler.controls and plan.ending else None
+        # a take that starts with an upbeat and ends like a piece ends that much before its last bar line
+        self.silent_from = self.total_steps - upbeat if sampler.controls and plan.ending else self.total_steps
         self.greedy = plan.greedy
         self.greedy_final = plan.greedy or self.header["key"] is not None  # a key asked for closes on its tonic
         self.outer = outer_voices(V)
@@ -162,6 +168,7 @@ def write_sequence(sampler, plan: Plan, rng: torch.Generator) -> Iterator[list[P
     priors, inputs, masks = priors_for(sampler, run, plan), _Inputs(sampler, run, plan), sampler.masks(run.header)
     priors.start(run)
     state, prev, V = model.init_state(run.n), torch.full((run.n,), BOS, dtype=torch.long), run.V
+    silent = torch.full_like(masks[0], -math.inf).index_fill_(0, torch.tensor([REST]), 0.0)
     for i, tok in enumerate(run.primer_tokens):  # feed the primer: its tokens are given, not sampled
         step, v = divmod(i, V)
         _, state = model.step(inputs(prev, step, v), state)
@@ -175,7 +182,7 @@ def write_sequence(sampler, plan: Plan, rng: torch.Generator) -> Iterator[list[P
         priors.begin_step(run, step)
         for v in range(V):
             logits, state = model.step(inputs(prev, step, v), state)
-            logits = logits + masks[v]
+            logits = logits + (masks[v] if step < run.silent_from else silent)
             logits[:, HOLD] += run.hold_block[:, v]
             prev = sample_next_token(priors(logits, run, step, v), rng, **plan.settings)
             run.record(step, v, prev)

@@ -50,7 +50,15 @@ from .pitches import (
     pitch_temperature,
     plan_keys,
 )
-from .profiles import ending_profiles, held_final_shares, key_shares, onset_profiles, repetition_profiles
+from .profiles import (
+    ending_profiles,
+    held_final_shares,
+    key_shares,
+    onset_profiles,
+    pickup_shares,
+    plan_pickup,
+    repetition_profiles,
+)
 from .repeats import PHRASE_BARS, REPEAT_STRENGTH, Repeats, plan_repeats
 from .style import STYLE_STRENGTH, StyleContrast, style_strength
 
@@ -93,6 +101,8 @@ __all__ = [
     "key_shares",
     "onset_grid",
     "onset_profiles",
+    "pickup_shares",
+    "plan_pickup",
     "outer_voices",
     "pitch_temperature",
     "plan_cadence",

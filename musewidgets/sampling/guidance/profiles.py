@@ -4,7 +4,7 @@
 ``python -m musewidgets.sampling.guidance.profiles`` measures them again: how often bars return to earlier ones
 (:func:`~musewidgets.analysis.metrics.repetition_profile`), the notes the pieces end on
 (:func:`~musewidgets.analysis.metrics.ending_profile`), where in the bar notes start, how often the final chord
-sounds through the whole last bar, and the keys the pieces are in.
+sounds through the whole last bar, the keys the pieces are in and the upbeats they start with.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ __all__ = [
     "held_final_shares",
     "key_shares",
     "onset_profiles",
+    "pickup_shares",
+    "plan_pickup",
     "repetition_profiles",
 ]
 
@@ -59,6 +61,33 @@ def key_shares() -> dict[str, dict[str, float]]:
     return _profiles()["keys"]
 
 
+def pickup_shares() -> dict[str, dict[str, dict[str, float]]]:
+    """Per corpus style and metre (``'6/8'``), the share of its training pieces that start with each upbeat, in steps
+    of a sixteenth (``'0'``: on the downbeat), commonest first."""
+    return _profiles()["pickups"]
+
+
+PICKUP_SEED_OFFSET = 287_117  # the upbeat of a take asked for none is drawn from seed + this
+
+
+def plan_pickup(style: str | None, metre: tuple[int, int], seed: int, greedy: bool = False) -> int:
+    """The upbeat (steps before the first bar line) a take of ``style`` in ``metre`` starts with when none is asked
+    for: drawn as often as the style's pieces in that metre start with it (:func:`pickup_shares`), from a generator of
+    its own (``seed`` + :data:`PICKUP_SEED_OFFSET`); ``greedy`` (temperature 0): the commonest. 0 for a style or
+    metre without a profile."""
+    import torch
+
+    shares = pickup_shares().get(style or "", {}).get(f"{metre[0]}/{metre[1]}")
+    if not shares:
+        return 0
+    steps = list(shares)
+    if greedy:
+        return int(steps[0])
+    weights = torch.tensor([shares[k] for k in steps], dtype=torch.float64)
+    generator = torch.Generator().manual_seed(seed + PICKUP_SEED_OFFSET)
+    return int(steps[int(torch.multinomial(weights, 1, generator=generator))])
+
+
 MIN_ONSETS = 1000
 
 
@@ -96,6 +125,20 @@ def _keys(pieces) -> dict[str, float]:
     return {key: round(n / total, 6) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
+def _pickups(pieces) -> dict[str, dict[str, float]]:
+    """Per metre, the share of the pieces (with notes) that start with each upbeat (steps), commonest first."""
+    from collections import Counter
+
+    counts: dict[str, Counter] = {}
+    for p in pieces:
+        if p.n_notes:
+            counts.setdefault(f"{p.time_signature[0]}/{p.time_signature[1]}", Counter())[str(p.pickup)] += 1
+    return {
+        metre: {k: round(n / sum(c.values()), 6) for k, n in sorted(c.items(), key=lambda kv: (-kv[1], int(kv[0])))}
+        for metre, c in counts.items()
+    }
+
+
 def _measure() -> dict:
     """Every corpus style's repetition, ending and onset profiles, of its training split (``python -m
     musewidgets.sampling.guidance.profiles``)."""
@@ -105,13 +148,14 @@ def _measure() -> dict:
     train = {s.name: load_style(s.name, progress=False).split("train") for s in styles()}
     return {
         "note": "made by `python -m musewidgets.sampling.guidance.profiles` from each corpus style's training split "
-        "(musewidgets.analysis.metrics.repetition_profile and ending_profile; onsets and held finals: "
-        "musewidgets.sampling.guidance.profiles._onsets, _held_finals and _keys)",
+        "(musewidgets.analysis.metrics.repetition_profile and ending_profile; onsets, held finals, keys and "
+        "upbeats: musewidgets.sampling.guidance.profiles._onsets, _held_finals, _keys and _pickups)",
         "repetition": {name: repetition_profile(pieces) for name, pieces in train.items()},
         "endings": {name: ending_profile(pieces) for name, pieces in train.items()},
         "onsets": {name: _onsets(pieces) for name, pieces in train.items()},
         "held_finals": {name: _held_finals(pieces) for name, pieces in train.items()},
         "keys": {name: _keys(pieces) for name, pieces in train.items()},
+        "pickups": {name: _pickups(pieces) for name, pieces in train.items()},
     }
 
 
