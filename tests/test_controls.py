@@ -163,7 +163,7 @@ def test_a_run_counts_down_over_the_bars_it_was_trained_with(tmp_path):
     s = load_sampler(Trainer(tiny_config(max_steps=1, eval_every=1, ending_bars=8), tmp_path).fit()["path"])
     assert s.codec.ending_bars == 8 and s.model.cond.to_end.num_embeddings == 9
     spied, spy = _spy(s)
-    spied.generate(style="folk", bars=10, seed=0, metre="2/4")
+    spied.generate(style="folk", bars=10, seed=0, metre="2/4", pickup=0)
     steps = [to_end for _, to_end, voice in spy.seen if voice == 0]
     assert steps == [0] * 16 + [b for b in range(8, 0, -1) for _ in range(8)]
 
@@ -212,7 +212,7 @@ def test_a_new_model_has_controls_and_offers_the_styles_metres(sampler):
 
 def test_the_take_is_conditioned_on_the_key_and_counts_down_to_its_end(sampler):
     spied, spy = _spy(sampler)
-    [piece] = spied.generate(style="folk", bars=6, seed=0, key="D minor", metre="3/4")
+    [piece] = spied.generate(style="folk", bars=6, seed=0, key="D minor", metre="3/4", pickup=0)
     assert piece.key == "D minor" and piece.time_signature == (3, 4) and piece.n_bars == 6
     steps = [to_end for _, to_end, voice in spy.seen if voice == 0]
     assert len(steps) == 6 * 12
@@ -237,7 +237,7 @@ def test_keep_going_never_counts_down_and_no_key_asked_is_a_key_the_style_uses(s
 
 def test_metre_choice_gives_whole_bars_of_that_metre(sampler):
     [piece] = sampler.generate(style="folk", bars=3, seed=2, metre=(6, 8))
-    assert piece.time_signature == (6, 8) and piece.n_bars == 3 and piece.length == 3 * 12
+    assert piece.time_signature == (6, 8) and piece.n_bars == 3 and piece.length == piece.pickup + 3 * 12
 
 
 def test_same_seed_and_plan_give_the_same_notes(sampler):

@@ -27,8 +27,25 @@ def test_write_read_round_trip(tmp_path, piece, suffix):
     assert back.time_signature == (3, 4)
     assert back.key == "G major"
     assert back.tempo == pytest.approx(90)
-    if suffix != ".mid":  # MIDI has no notion of a pickup bar
-        assert back.pickup == piece.pickup
+    assert back.pickup == piece.pickup  # MIDI: a first bar of its own metre, as notation programs write one
+
+
+@pytest.mark.parametrize(("metre", "pickup", "first"), [((4, 4), 4, (1, 4)), ((6, 8), 2, (1, 8)), ((4, 4), 1, (1, 16))])
+def test_an_upbeat_is_a_bar_of_its_own_in_midi_and_read_back(tmp_path, metre, pickup, first):
+    from musewidgets.datasets.midi import midi_arrays, piece_from_arrays
+
+    piece = Piece((Part("Tune", (Note(67, 0, pickup), Note(72, pickup, 8))),), time_signature=metre, pickup=pickup)
+    pm = pretty_midi.PrettyMIDI(str(io.write(piece, tmp_path / "up.mid")))
+    signatures = [(t.numerator, t.denominator) for t in pm.time_signature_changes]
+    assert signatures == [first, metre]  # a sequencer's bar lines fall where the piece's do
+    back, report = io.read_with_report(tmp_path / "up.mid")
+    assert back.pickup == pickup and back.time_signature == metre and not report.remarks
+    fast = piece_from_arrays(midi_arrays((tmp_path / "up.mid").read_bytes(), "up.mid", 4))
+    assert fast.pickup == pickup and fast.time_signature == metre
+    two_metres = Piece((Part("Tune", (Note(67, 0, 16),)),), time_signature=(2, 4))  # a real metre change is kept
+    pm = io.to_midi(two_metres)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(3, 4, pm.get_end_time()))
+    assert io.read(_midi_bytes(pm), name="x.mid").pickup == 0
 
 
 def test_midi_keeps_programs_and_velocities(tmp_path, piece):

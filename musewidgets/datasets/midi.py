@@ -10,12 +10,14 @@ program change after a note, SMPTE time, damage, zero-length notes, beyond the r
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import MusicFileError
 from ..io.limits import MAX_FILE_BYTES, MAX_MIDI_EVENTS, MAX_NOTES, midi_tracks, track_events
+from ..io.midi import upbeat
 from ..io.quantize import QuantizeReport, check_piece, make_piece, round_steps, usable_tempo
 from ..piece import Note, Part, key_name
 
@@ -74,7 +76,6 @@ def midi_arrays(data: bytes, name: str, spq: int) -> dict | None:
     ``{"tracks": [(name, program, onsets, durations, pitches, velocities)], "time_signature", "key", "tempo",
     "length", "report"}``; ``None`` where the fast path cannot vouch for the same result. Raises
     :class:`MusicFileError` for a file without notes."""
-    from fractions import Fraction
 
     from symusic import Score
 
@@ -102,12 +103,13 @@ def midi_arrays(data: bytes, name: str, spq: int) -> dict | None:
         for events in (t.controls, t.pitch_bends):
             if len(events):
                 end_tick = max(end_tick, int(max(e.time for e in events)))
-    time_sig, key, tempo = _metre_key_tempo(score, report)
+    time_sig, pickup, key, tempo = _metre_key_tempo(score, report)
     last = round(Fraction(end_tick, res) * spq)
     length = max([last] + [int((t[2] + t[3]).max()) for t in tracks])
     return {
         "tracks": tracks,
         "time_signature": time_sig,
+        "pickup": pickup,
         "key": key,
         "tempo": tempo,
         "length": length,
@@ -158,12 +160,18 @@ def _grid_tracks(score, spq: int, report: QuantizeReport) -> tuple[list, int] | 
     return tracks, end_tick
 
 
-def _metre_key_tempo(score, report: QuantizeReport) -> tuple[tuple[int, int], str | None, float]:
-    """The first metre (4/4 without one), key (``None``) and tempo (120 without a usable one) of a symusic score, as
-    :func:`musewidgets.io.read` takes them, saying in ``report`` what it passed over."""
+def _metre_key_tempo(score, report: QuantizeReport) -> tuple[tuple[int, int], int, str | None, float]:
+    """The first metre (4/4 without one) after an upbeat (steps; :func:`musewidgets.io.midi.upbeat`), key (``None``)
+    and tempo (120 without a usable one) of a symusic score, as :func:`musewidgets.io.read` takes them, saying in
+    ``report`` what it passed over."""
     sigs = sorted(score.time_signatures, key=lambda s: s.time)
-    time_sig = (4, 4)
+    time_sig, pickup = (4, 4), 0
     if sigs:
+        if len(sigs) > 1 and sigs[0].time == 0:
+            at = Fraction(int(sigs[1].time), score.ticks_per_quarter) * report.steps_per_quarter
+            first, then = (sigs[0].numerator, sigs[0].denominator), (sigs[1].numerator, sigs[1].denominator)
+            pickup = upbeat(first, then, at, report.steps_per_quarter)
+        sigs = sigs[1:] if pickup else sigs
         time_sig = (sigs[0].numerator, sigs[0].denominator)
         if len({(s.numerator, s.denominator) for s in sigs}) > 1:
             report.remarks.append(f"metre changes ignored, kept {time_sig[0]}/{time_sig[1]}")
@@ -177,7 +185,7 @@ def _metre_key_tempo(score, report: QuantizeReport) -> tuple[tuple[int, int], st
     qpm = None
     if tempi:
         qpm = round(60_000_000 / tempi[0].mspq, 2) if tempi[0].time == 0 else 120.0
-    return time_sig, key, usable_tempo(qpm, 120.0, report)
+    return time_sig, pickup, key, usable_tempo(qpm, 120.0, report)
 
 
 def piece_from_arrays(found: dict):
@@ -196,6 +204,7 @@ def piece_from_arrays(found: dict):
         report,
         tempo=found["tempo"],
         time_signature=found["time_signature"],
+        pickup=found["pickup"],
         key=found["key"],
         length=found["length"],
     )

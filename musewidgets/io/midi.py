@@ -15,7 +15,7 @@ from .quantize import QuantizeReport, make_piece, round_steps, usable_tempo
 if TYPE_CHECKING:  # pragma: no cover
     import pretty_midi
 
-__all__ = ["midi_damage", "read_midi", "to_midi"]
+__all__ = ["midi_damage", "read_midi", "to_midi", "upbeat"]
 
 _TICKS_PER_QUARTER = 480  # resolution of the MIDI files we write
 _MIDI_META = {  # meta events mido decodes: type -> (name, bytes it needs)
@@ -86,11 +86,13 @@ def read_midi(data: bytes, report: QuantizeReport) -> Piece:
     if not parts:
         only_drums = " (only drums)" if report.drum_notes_dropped else ""
         raise MusicFileError(f"{report.source}: the file holds no notes{only_drums}")
-    time_sig = (4, 4)
-    if pm.time_signature_changes:
-        ts = pm.time_signature_changes[0]
+    time_sig, pickup = (4, 4), 0
+    changes = pm.time_signature_changes
+    if changes:
+        pickup = _upbeat(changes, ticks, res, spq)
+        ts = changes[1] if pickup else changes[0]
         time_sig = (ts.numerator, ts.denominator)
-        if len({(t.numerator, t.denominator) for t in pm.time_signature_changes}) > 1:
+        if len({(t.numerator, t.denominator) for t in changes[1 if pickup else 0 :]}) > 1:
             report.remarks.append(f"metre changes ignored, kept {ts.numerator}/{ts.denominator}")
     else:
         report.remarks.append("no time signature, assumed 4/4")
@@ -104,7 +106,26 @@ def read_midi(data: bytes, report: QuantizeReport) -> Piece:
     # the file lasts until its last event (our files mark a take's trailing rests with a text event at its end)
     last = round(Fraction(int(ticks(np.array([pm.get_end_time()]))[0]), res) * spq)
     length = max([last] + [n.end for p in parts for n in p.notes])
-    return make_piece(parts, report, tempo=tempo, time_signature=time_sig, key=key, length=length)
+    return make_piece(parts, report, tempo=tempo, time_signature=time_sig, key=key, length=length, pickup=pickup)
+
+
+def upbeat(first: tuple[int, int], then: tuple[int, int], at: Fraction, steps_per_quarter: int) -> int:
+    """Steps of the upbeat a MIDI file marks as notation programs (and :func:`to_midi`) write one: its first time
+    signature ``first`` lasts one bar, shorter than a bar of the ``then`` that follows it ``at`` steps in; else 0."""
+    bar = Fraction(4 * steps_per_quarter * first[0], first[1])
+    full = Fraction(4 * steps_per_quarter * then[0], then[1])
+    return int(at) if at == bar and at.denominator == 1 and 0 < at < full else 0
+
+
+def _upbeat(changes, ticks, res: int, spq: int) -> int:
+    """:func:`upbeat` of pretty_midi's time signature changes."""
+    import numpy as np
+
+    if len(changes) < 2 or changes[0].time > 0:
+        return 0
+    first, then = changes[0], changes[1]
+    at = Fraction(int(ticks(np.array([then.time]))[0]), res) * spq  # where the second starts, in steps
+    return upbeat((first.numerator, first.denominator), (then.numerator, then.denominator), at, spq)
 
 
 def _sanitize_midi(midi, report: QuantizeReport) -> bool:
@@ -152,17 +173,29 @@ def _tick_finder(pm):
     return ticks
 
 
+def _bar_of(steps: int, den: int, piece: Piece) -> tuple[int, int]:
+    """A time signature ``(n, d)`` whose bar lasts ``steps``: in the piece's beat ``den`` where it divides, else in
+    the shortest note value that does (a sixteenth's upbeat in 4/4 is a bar of 1/16)."""
+    d = den
+    while (steps * d) % (4 * piece.steps_per_quarter) and d < 64:
+        d *= 2
+    return steps * d // (4 * piece.steps_per_quarter), d
+
+
 def to_midi(piece: Piece) -> pretty_midi.PrettyMIDI:
     """The piece as a ``pretty_midi.PrettyMIDI`` object (one instrument per part, 480 ticks per quarter).
 
     The key is written as a key-signature event; a piece that ends in rests gets a text event ``'end'`` at its end, so
-    the file (and :func:`read`) keeps its full length.
+    the file (and :func:`read`) keeps its full length. An upbeat is a first bar in a time signature of its own length
+    (a quarter's in 4/4: 1/4), so that a sequencer's bar lines fall where the piece's do and :func:`read` finds it.
     """
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(resolution=_TICKS_PER_QUARTER, initial_tempo=piece.tempo)
     num, den = piece.time_signature
-    pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
+    if piece.pickup:  # the upbeat as a bar of its own length, as notation programs write one
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(*_bar_of(piece.pickup, den, piece), 0.0))
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, piece.pickup * piece.seconds_per_step))
     if piece.key is not None:
         tonic, mode = piece.key.split()
         if mode in ("major", "minor"):
