@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from music21 import converter
 
@@ -50,3 +52,26 @@ def test_bad_options_are_clear(quartet):
         engraving.to_svg(quartet, width=10)
     with pytest.raises(ValueError, match="`scale`"):
         engraving.to_svg(quartet, scale=0)
+
+
+def clefs(svg: str) -> list[str]:
+    """The SMuFL glyph of every clef engraved, in order (E050 treble, E052 treble 8vb, E062 bass)."""
+    return re.findall(r'class="clef"[^>]*>\s*<use[^>]*href="#(E0[0-9A-F]{2})', svg)
+
+
+@pytest.mark.parametrize("tenor_low", [55, 64])
+def test_every_tenor_part_gets_the_tenors_clef_whatever_its_notes(tenor_low):
+    """Issue 33: a tenor sitting high got a plain treble clef, and the same notes continued the octave treble clef.
+    The voices of a choir get their clefs by name; a part of another name still gets the clef of its range."""
+    names = ("Soprano", "Alto", "Tenor", "Bass")
+    lows = (72, 67, tenor_low, 48)
+    parts = tuple(Part(n, tuple(Note(low + i % 3, 4 * i, 4) for i in range(32))) for n, low in zip(names, lows))
+    piece = Piece(parts, key="C major", time_signature=(4, 4), title="choir")
+    pages = engraving.to_svg(piece, width=500)
+    systems = [clefs(page) for page in pages]
+    glyphs = [g for s in systems for g in s]
+    assert len(glyphs) >= 8 and glyphs == ["E050", "E050", "E052", "E062"] * (len(glyphs) // 4)  # every system
+    assert "<clef-octave-change>-1</clef-octave-change>" in io.to_musicxml(piece)
+    high = Piece((Part("Flute", tuple(Note(76 + i % 3, 4 * i, 4) for i in range(8))),), time_signature=(4, 4))
+    low = Piece((Part("Cello", tuple(Note(40 + i % 3, 4 * i, 4) for i in range(8))),), time_signature=(4, 4))
+    assert clefs(engraving.to_svg(high)[0])[0] == "E050" and clefs(engraving.to_svg(low)[0])[0] == "E062"

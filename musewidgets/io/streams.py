@@ -190,7 +190,8 @@ def to_stream(piece: Piece) -> music21.stream.Score:
     rests to the bar line. Rests are real, printed rests (music21 hides the rests it invents, so none are left for it
     to invent). Notes that cross a bar line are split and tied. Overlapping notes of one part go to separate voices.
     Pitches are spelled for the key (E# rather than F as the leading tone of F# minor; sharps in sharp keys, flats in
-    flat keys), and each part gets the clef that suits its range (treble, treble 8vb for tenors, bass).
+    flat keys). A choir's voice gets its clef by name (soprano and alto treble, tenor treble 8vb, bass bass), any other
+    part the clef that suits its range.
     """
     from music21 import clef, instrument, key, metadata, meter, stream, tempo
 
@@ -230,7 +231,7 @@ def to_stream(piece: Piece) -> music21.stream.Score:
             measures.append(m)
         first = measures[0]
         first.insert(0, inst)
-        first.insert(0, _clef_for(p.notes, clef))
+        first.insert(0, _clef_for(p.name, p.notes, clef))
         if m21key is not None:
             first.insert(0, key.Key(m21key.tonic, m21key.mode))
         first.insert(0, meter.TimeSignature(f"{piece.time_signature[0]}/{piece.time_signature[1]}"))
@@ -300,17 +301,19 @@ def _measure_elements(groups, lo: int, hi: int, spq: int, spell) -> list:
     return elements
 
 
-def _clef_for(notes, clef):
-    """Treble, treble 8vb (tenors) or bass, by the part's range."""
-    if not notes:
-        return clef.TrebleClef()
-    mean = sum(n.pitch for n in notes) / len(notes)  # chorales: alto ~63, tenor ~58, bass ~50
-    low = min(n.pitch for n in notes)
-    if mean >= 60.5:
-        return clef.TrebleClef()
-    if low >= 48 and mean >= 53:
-        return clef.Treble8vbClef()
-    return clef.BassClef()
+# The clefs of the four voices of a choir, by part name: always the same, whatever the notes of a take (a tenor
+# part once got a plain treble clef when a take sat high, and its continuation the octave treble clef).
+VOICE_CLEFS = {"soprano": "treble", "alto": "treble", "tenor": "treble8vb", "bass": "bass"}
+
+
+def _clef_for(name: str, notes, clef):
+    """The clef of a choir's voice by its name (:data:`VOICE_CLEFS`); else treble, treble 8vb or bass by range."""
+    kind = VOICE_CLEFS.get((name or "").strip().lower())
+    if kind is None and notes:
+        mean = sum(n.pitch for n in notes) / len(notes)  # chorales: alto ~63, tenor ~58, bass ~50
+        low = min(n.pitch for n in notes)
+        kind = "treble" if mean >= 60.5 else "treble8vb" if low >= 48 and mean >= 53 else "bass"
+    return {"treble8vb": clef.Treble8vbClef, "bass": clef.BassClef}.get(kind, clef.TrebleClef)()
 
 
 def _speller(m21key):
