@@ -58,7 +58,7 @@ from ..checkpoints import Checkpoint, load_checkpoint, resolve
 from ..codecs.tokens import HOLD, PAD, PITCH0, REST
 from ..errors import CheckpointError, UnknownStyleError
 from ..keys import estimate_key
-from ..piece import Note, Part, Piece
+from ..piece import Note, Part, Piece, pitch_name
 from ..threads import SAMPLING_THREADS, torch_threads
 from .core import check_temperature
 from .guidance import Guidance
@@ -460,7 +460,7 @@ def harmonize(
         low, high = ck.styles[style]["parts"][0][2]
         warnings.warn(
             f"the melody was moved {'up' if shift > 0 else 'down'} {abs(shift)} semitones into the {style} soprano "
-            f"range ({low}-{high})",
+            f"range ({pitch_name(low)} to {pitch_name(high)})",
             TranspositionWarning,
             stacklevel=2,
         )
@@ -512,8 +512,8 @@ def _into_range(part: Part, rng, style: str) -> int:
     fits = [s for s in range(-48, 49) if rng[0] <= low + s and high + s <= rng[1]]
     if not fits:
         raise ValueError(
-            f"the melody spans {low}-{high} ({high - low} semitones), wider than the {style} soprano range "
-            f"{rng[0]}-{rng[1]}"
+            f"the melody spans {pitch_name(low)} to {pitch_name(high)} ({high - low} semitones), wider than the "
+            f"{style} soprano range, {pitch_name(rng[0])} to {pitch_name(rng[1])}"
         )
     octaves = [s for s in fits if s % 12 == 0]
     return min(octaves or fits, key=abs)
