@@ -86,7 +86,9 @@ class Take:
     @property
     def label(self) -> str:
         s = self.settings
-        star = ("★ " if self.starred else "") + {1: "👍 ", -1: "👎 "}.get(self.rating, "")
+        # liked and disliked in glyphs of every font (WGL4: ♥ U+2665, × U+00D7); an emoji was a missing-glyph box
+        # in a browser without an emoji font (issue 33)
+        star = ("★ " if self.starred else "") + {1: "♥ ", -1: "× "}.get(self.rating, "")
         kind = s.get("kind")
         if kind in ("edit", "regenerate", "harmonize", "file"):
             return star + self._made_label(kind)

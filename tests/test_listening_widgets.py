@@ -94,10 +94,12 @@ def test_like_and_dislike_teach_the_taste_and_are_saved(bench, tmp_path):
         bench.rate(1)
     bench.generate()
     bench.rate(1)
-    assert bench.current.rating == 1 and bench.current.label.startswith("👍")
+    assert bench.current.rating == 1 and bench.current.label.startswith("♥ ")
     assert "1 rating so far" in bench.status.value
     bench.take_list.dislike_button.click()
-    assert bench.taste.n_ratings == 2 and bench.current.rating == -1
+    assert bench.taste.n_ratings == 2 and bench.current.rating == -1 and bench.current.label.startswith("× ")
+    # issue 33: an emoji (👍) was a missing-glyph box in a browser without an emoji font; ♥ and × are in every font
+    assert all(ord(ch) < 0x2600 or ch in "★♥" for t in bench.takes for ch in t.label)
     saved = json.loads((tmp_path / "taste.json").read_text())
     assert saved["liked"] == [True, False]
     again = musewidgets.Workbench(model="lstm", style="chorale", taste_file=tmp_path / "taste.json")
