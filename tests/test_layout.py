@@ -13,7 +13,7 @@ PACKAGE = Path(musewidgets.__file__).parent
 
 # The floors of the house, from the ground up: a module imports only from its own floor and the floors below it.
 FLOORS = (
-    ("errors", "threads"),
+    ("errors", "threads", "memory"),
     ("piece",),
     ("keys",),
     ("io",),

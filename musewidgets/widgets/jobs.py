@@ -16,6 +16,7 @@ import ipywidgets as w
 import traitlets
 
 from ..errors import MusewidgetsError
+from ..memory import release_memory
 from .status import StatusLine
 
 __all__ = ["Jobs"]
@@ -91,6 +92,7 @@ class Jobs(traitlets.HasTraits):
             self._running.release()
             if self.after is not None:
                 self.status.guard(self.after)()
+            release_memory()  # what the job freed goes back to the system (see musewidgets.memory)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a job started by a button to finish (for scripts and tests)."""
