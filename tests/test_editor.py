@@ -5,7 +5,9 @@ saved and restored. Headless (ipywidgets without a page); the shipped infill mod
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -134,8 +136,8 @@ def test_undo_and_redo_walk_the_edits(chorale):
         (None, [7, 60, 0, 1], "no voice 7"),
         (None, [0, 60, -1, 1], "step 0 or later"),
         (None, [0, 60, 0, 0], "1 step or more"),
-        (None, [0, 60, 10_000, 1], "after the end of the piece"),
-        ([0, 1, 0, 1], None, "has no note"),
+        (None, [0, 60, 10_000, 1], "run past the end of the piece (bar 8)"),
+        ([0, 1, 0, 1], None, "has no such C#-1 in the pickup"),
         (None, "C4", "whole numbers"),
     ],
 )
@@ -178,6 +180,58 @@ def test_selection_is_checked_and_described(chorale):
     assert ed.bars == (1, 2) and ed.voices == [3]
     ed.show(chorale.slice_bars(0, 1))  # the selection no longer fits: cleared
     assert ed.bars is None
+
+
+def test_edit_mode_clears_the_selection_and_undo_clears_the_warning(chorale):
+    """Issue 33: the selection stayed highlighted in Edit mode, and a refused edit's warning outlived its Undo."""
+    ed = RollEditor()
+    ed.show(chorale)
+    ed.select((1, 3), [0])
+    ed.mode = "edit"
+    assert ed.selection == {} and ed.bars is None  # nothing highlighted: edits change the take, not a selection
+    old = first_note(chorale, 0)
+    edit(ed, old, [0, old[1] + 1, old[2], old[3]], 1)
+    edit(ed, None, [0, 60, 10_000, 1], 2)  # refused: the warning shows
+    assert ed.message.startswith("⚠")
+    ed._on_message(ed, {"type": "undo", "seq": 3}, [])
+    assert ed.message == "" and ed.piece == chorale
+    edit(ed, None, [0, 60, 10_000, 1], 4)
+    assert ed.undo() is None and ed.message.startswith("⚠")  # nothing to undo: the warning stays
+    ed._on_message(ed, {"type": "redo", "seq": 5}, [])
+    assert ed.message == "" and ed.piece != chorale
+
+
+def test_the_roll_shows_a_piece_in_the_making_without_taking_edits(chorale):
+    ed = RollEditor()
+    ed.show_progress(chorale.slice_bars(0, 2))
+    assert ed.pending and ed.notes and ed.grid["steps"] == chorale.slice_bars(0, 2).bar_start(2)
+    with pytest.raises(MusewidgetsError, match="still being made"):
+        ed.edit(None, [0, 60, 0, 1])
+    ed.show(chorale, marks=[(0, 60)])
+    assert not ed.pending and ed.marks == [[0, 60]] and len(ed.notes) == chorale.n_notes
+    ed.show(chorale)  # the same piece: only the marks change
+    assert ed.marks == [] and ed.piece is chorale
+    ed.show(chorale, marks=[(4, 62)])
+    edit(ed, first_note(chorale, 0), None, 1)
+    assert ed.marks == []  # the faults were those of the piece before the edit
+
+
+def test_the_workbench_shows_one_roll_the_editor_linked_to_the_sound(wb):
+    """Issue 33: the take was drawn twice (a picture above, the editor below); now the editor is the only roll, and it
+    shares a link with the player, whose playhead it draws."""
+    take = wb.current
+    wb.stage.show(take)
+    assert wb.view.roll_png == b"" and wb.view.audio_wav and wb.view.score_svg  # no picture of the roll
+    assert wb.editor.piece is take.piece and len(wb.editor.notes) == take.piece.n_notes
+    assert wb.view.link and wb.view.link == wb.editor.link
+    assert wb.view.timing["seconds_per_step"] == take.piece.seconds_per_step
+    assert wb.view.timing["steps"] == wb.editor.grid["steps"]  # the playhead's steps are the roll's
+    wb.analyse_button.value = True  # faults are ringed on the editor
+    from musewidgets.widgets.analysis import fault_marks
+
+    assert wb.editor.marks == [list(m) for m in fault_marks(take.piece, wb.analysis.faults)]
+    wb.analyse_button.value = False
+    assert wb.editor.marks == [] and wb.view.roll_png == b""
 
 
 # ----- Regenerate
@@ -274,6 +328,27 @@ def test_harmonize_abc_keeps_the_melody_and_writes_three_voices(wb):
     assert take.label == f"#{take.id} harmonize chorale T=1 seed=3"
     wb.controls.lock_seed.value = True  # the seed shown (3) replays
     assert wb.harmonize(style="chorale").piece == take.piece
+
+
+def test_harmonize_says_where_the_melody_moved_in_note_names(wb):
+    """Issue 33: the status said "moved up 12 semitones into the soprano range 57-81"; a musician reads note names."""
+    from musewidgets.widgets.status import interval_words
+
+    take = wb.harmonize("G, A, B, G, | C B, A,2 |]", style="chorale")  # G3 to C4: under the soprano's A3
+    text = html.unescape(wb.status.value)
+    assert f"Take #{take.id}: harmonized the ABC melody in the chorale style" in text
+    assert "(moved up an octave into the soprano's range, A3 to A5)." in text
+    assert not re.search(r"\b(57|81)\b|semitones| ms\b", re.sub(r"<[^>]*>", "", text))
+    assert re.fullmatch(r"seed \d+, made in [\d.]+ s", wb.status.details)  # the rest is in the details
+    assert [interval_words(n) for n in (1, 3, 7, 12, -12, 15, 24)] == [
+        "a semitone",
+        "a minor third",
+        "a fifth",
+        "an octave",
+        "an octave",
+        "an octave and a minor third",
+        "two octaves",
+    ]
 
 
 def test_harmonize_the_top_voice_of_a_take(wb):

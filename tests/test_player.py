@@ -158,6 +158,38 @@ def test_a_view_without_a_score_engraves_nothing(monkeypatch):
     assert TakeView().score is True  # by default a view engraves
 
 
+def test_a_view_without_a_roll_maps_seconds_onto_the_steps_of_a_linked_roll(monkeypatch):
+    """The Workbench's view draws no roll (the roll editor is the one roll), but still tells that roll where the sound
+    is: its timing maps seconds onto the piece's steps, and the page speaks to the roll through window events."""
+    import musewidgets.plotting
+
+    def no_roll(*args, **kwargs):
+        raise AssertionError("drew a roll for a view made with roll=False")
+
+    monkeypatch.setattr(musewidgets.plotting, "pianoroll_png_with_geometry", no_roll)
+    view, piece = TakeView(roll=False, link="take-1"), make_piece()
+    view.show(piece, label="linked")
+    assert view.roll_png == b"" and view.audio_wav[:4] == b"RIFF" and "<svg" in view.score_svg
+    assert set(view.timing) == TIMING_KEYS and view.timing["steps"] == piece.bar_start(piece.n_bars)
+    assert view.timing["seconds_per_step"] == piece.seconds_per_step
+    view.show_roll(piece.slice_bars(-1, 1))  # while sampling: pending, the sound and the score cleared
+    assert view.pending and view.roll_png == b"" and view.audio_wav == b"" and view.timing["steps"] == 16
+    esm = view.get_state()["_esm"]
+    assert view.get_state()["link"] == "take-1"
+    assert '"musewidgets:playhead"' in esm and '"musewidgets:seek"' in esm
+    assert TakeView().roll is True  # by default a view draws its roll
+
+
+def test_the_score_grows_with_its_systems_instead_of_hiding_them(shown):
+    """Issue 33: a score box 440 px high cut off the second system; it grows now, and only scrolls sideways where a
+    page cannot shrink to the column."""
+    css = re.sub(r"/\*.*?\*/", "", shown[0].get_state()["_css"], flags=re.S)
+    rules = {sel.strip(): body for sel, body in re.findall(r"([^{}]+)\{([^}]*)\}", css)}
+    score = rules[".mw-takeview .mw-score"]
+    assert "max-height" not in score and "height" not in score and re.search(r"max-width:\s*100%", score)
+    assert re.search(r"overflow-x:\s*auto", score) and not re.search(r"overflow(-y)?:\s*(auto|scroll|hidden)", score)
+
+
 def test_show_none_clears_everything(shown):
     view = TakeView()
     view.show(shown[1], label="x")

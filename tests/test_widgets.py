@@ -32,6 +32,8 @@ from musewidgets.widgets import (
     TakeList,
     TakeView,
 )
+from musewidgets.widgets.controls import Menu
+from musewidgets.widgets.takes import download_name
 
 from .conftest import make_piece
 
@@ -63,6 +65,11 @@ SETTINGS_KEYS = {
 def notes(piece: musewidgets.Piece) -> list[tuple]:
     """Every part's notes (pitch, start, duration, velocity), part by part."""
     return [tuple((n.pitch, n.start, n.duration, n.velocity) for n in part.notes) for part in piece.parts]
+
+
+def rows(piece: musewidgets.Piece) -> list[list[int]]:
+    """The roll editor's notes of a piece: [voice, pitch, start, duration]."""
+    return [[v, n.pitch, n.start, n.duration] for v, part in enumerate(piece.parts) for n in part.notes]
 
 
 def onsets(piece: musewidgets.Piece) -> list[tuple]:
@@ -235,11 +242,16 @@ def test_generate_makes_a_take_with_sound_roll_score_and_status(wb):
     channels, seconds = wav_info(wb.view.audio_wav)
     assert channels == 2
     assert seconds == pytest.approx(piece.end * piece.seconds_per_step + TAIL_SECONDS, abs=0.05)
-    assert wb.view.roll_png[:4] == PNG
+    assert wb.view.roll_png == b"" and wb.editor.notes == rows(piece)  # one roll: the editor's
     assert wb.view.score_svg.count('class="note"') >= piece.n_notes
     assert "<svg" in wb.view.score_svg
-    assert wb.view.label == take.label and not wb.view.pending
-    assert f"#{take.id}" in wb.status.value and "ms" in wb.status.value
+    assert wb.view.label == take.label and not wb.view.pending and not wb.editor.pending
+    # the status speaks as a musician would; how long it took is in its details (the tooltip)
+    key = f" in {piece.key}" if piece.key else ""
+    assert f"Take #{take.id}: 2 bars of chorale{key}, 4/4, {piece.n_notes} notes." in wb.status.value
+    assert not re.search(r"\d ms\b|sampled in", re.sub(r"<[^>]*>", "", wb.status.value))  # (tags: the tooltip)
+    assert re.fullmatch(r"sampled in [\d.]+ s, ready to hear in [\d.]+ s", wb.status.details)
+    assert f"title='{wb.status.details}'" in wb.status.value
     assert not is_error(wb)
     assert buttons_idle(wb)
 
@@ -317,7 +329,7 @@ def test_continue_extends_the_selected_take(wb):
     assert old in wb.takes and longer in wb.takes and len(wb.takes) == 2
     assert wb.current is longer
     assert longer.piece.n_bars == old.piece.n_bars + 2 == 4
-    assert notes(longer.piece.slice_bars(0, 2)) == notes(old.piece)
+    assert notes(longer.piece.slice_bars(-1 if old.piece.pickup else 0, 2)) == notes(old.piece)  # its upbeat too
     assert longer.settings["continue_of"] == old.id and longer.settings["continue_bars"] == 2
     assert f"#{old.id}" in longer.label
 
@@ -347,12 +359,12 @@ def test_starring_the_selected_take_updates_the_caption_without_drawing_again(wb
     take = wb.generate()
     wb.take_list.compare_with.value = older.id
     view = wb.view
-    sound, roll, score = view.audio_wav, view.roll_png, view.score_svg
+    sound, roll, score = view.audio_wav, wb.editor.notes, view.score_svg
     compared = wb.compare_area.children
     assert view.label == take.label and not view.label.startswith("★")
     wb.take_list.star_button.click()
     assert take.starred and view.label == take.label and view.label.startswith(f"★ #{take.id} ")
-    assert view.audio_wav is sound and view.roll_png is roll and view.score_svg is score  # nothing drawn again
+    assert view.audio_wav is sound and wb.editor.notes is roll and view.score_svg is score  # nothing drawn again
     assert wb.compare_area.children == compared and compared[0].label == take.label  # the compared copy too
     assert wb.stage.shown_id == take.id
     wb.take_list.star_button.click()
@@ -370,9 +382,7 @@ def test_delete_removes_the_selected_take_and_selects_a_neighbour(wb):
     assert wb.takes == [a, b]
     assert wb.current is b
     assert c.id not in [v for _, v in wb.take_list.select.options]
-    roll_b = TakeView()
-    roll_b.show_roll(b.piece)
-    assert wb.view.roll_png == roll_b.roll_png  # the neighbour is shown
+    assert wb.editor.piece is b.piece and wb.view.audio_wav == musewidgets.audio.to_wav(b.piece)  # the neighbour
     assert wb.view.label == b.label
     wb.take_list.delete()
     wb.take_list.delete()
@@ -392,14 +402,14 @@ def test_after_delete_the_list_highlights_the_neighbour(wb):
 
 def test_selecting_an_older_take_shows_it(fresh_wb, cached_rendering):
     older = fresh_wb.generate()
-    older_sound, older_roll = fresh_wb.view.audio_wav, fresh_wb.view.roll_png
+    older_sound, older_roll = fresh_wb.view.audio_wav, fresh_wb.editor.notes
     newer = fresh_wb.generate()
     assert fresh_wb.view.audio_wav != older_sound
     fresh_wb.take_list.selected = older.id
     assert fresh_wb.current is older
     assert fresh_wb.take_list.select.value == older.id
     assert fresh_wb.view.audio_wav == older_sound
-    assert fresh_wb.view.roll_png == older_roll
+    assert fresh_wb.editor.notes == older_roll and fresh_wb.editor.piece is older.piece
     assert fresh_wb.view.label == older.label
     fresh_wb.take_list.selected = newer.id
     assert fresh_wb.current is newer
@@ -437,7 +447,8 @@ def test_download_links_decode_to_midi_musicxml_and_wav(wb):
     wb.download_button.click()
     assert not is_error(wb)
     links = re.findall(r"download='([^']+)' href='data:([^;]+);base64,([^']+)'", wb.downloads.value)
-    assert [name for name, _, _ in links] == [f"take{take.id}.mid", f"take{take.id}.musicxml", f"take{take.id}.wav"]
+    name = f"chorale-lstm-seed{take.settings['seed']}-take{take.id}"  # what it is, not only its number (issue 33)
+    assert [name for name, _, _ in links] == [f"{name}.mid", f"{name}.musicxml", f"{name}.wav"]
     assert wb.downloads.value.count("download=") == 3
     data = {name.rsplit(".", 1)[1]: base64.b64decode(payload, validate=True) for name, _, payload in links}
     assert data["mid"][:4] == b"MThd"
@@ -692,6 +703,53 @@ def test_take_list_alone():
     assert tl.takes == []
 
 
+def test_menus_show_their_none_option_as_chosen():
+    """Issue 33: a menu whose value is None ("any" key, "—" to compare, "none saved yet") showed blank in the browser:
+    ipywidgets sent it no index. The index now points at that option."""
+    c = SamplerControls()
+    assert c.key.value is None and c.key.index == 0 and c.key.get_state()["index"] == 0
+    assert c.key.options[0][0].startswith("any")
+    c.key.value = "D minor"
+    c.key.value = None
+    assert c.key.index == 0
+    c.allow_controls(False, "no key control")
+    assert c.key.value is None and c.key.index == 0
+    tl = TakeList()
+    tl.add(make_take())
+    assert tl.compare_with.value is None and tl.compare_with.index == 0
+    bench = musewidgets.Workbench(model="lstm", style="chorale", session=False)
+    assert bench.sessions_menu.index == 0  # "none saved yet", or the latest session
+    menu = Menu(description="earlier sessions")
+    menu.options = [("none saved yet", None)]
+    assert menu.index == 0
+    later = Menu(description="earlier sessions")  # options that come later, none chosen: the first is
+    later.options = [("lesson 2", "/sessions/2"), ("lesson 1", "/sessions/1")]
+    assert (later.index, later.value) == (0, "/sessions/2")
+
+
+def test_the_seed_box_shows_every_digit_of_a_seed():
+    """Issue 33: the seed's box showed 80 px of a 10-digit seed that needs 95 px (1416484900 read 14164849)."""
+    c = SamplerControls()
+    c.seed.value = 1416484900
+    box = int(c.seed.layout.width.removesuffix("px")) - int(c.seed.style.description_width.removesuffix("px"))
+    assert box >= 110  # the browser test measures it: no digit hidden
+    assert c.new_seed.tooltip and c.lock_seed.tooltip
+
+
+def test_downloads_are_named_for_what_they_are():
+    """Issue 33: every download was take12.mid; now style, model, seed and number, in every format."""
+    take = make_take(seed=1416484900)
+    assert download_name(take) == f"chorale-lstm-seed1416484900-take{take.id}"
+    made = make_take(model="infill", kind="harmonize", seed=7)
+    assert download_name(made) == f"chorale-infill-harmonize-seed7-take{made.id}"
+    edited = make_take(kind="edit", parent=made.id, seed=7)
+    assert download_name(edited) == f"chorale-lstm-edit-take{edited.id}"
+    opened = make_take(model="file", kind="file", file="My Tune (v2).mid")
+    assert download_name(opened) == f"My-Tune-v2-take{opened.id}"
+    own = make_take(model="/home/me/models/bach run.pt", style="my songs")
+    assert download_name(own) == f"my-songs-bach-run-seed0-take{own.id}"
+
+
 def test_take_list_selects_an_older_take():
     tl = TakeList()
     a, b = make_take(), make_take()
@@ -718,16 +776,14 @@ def columns(wb) -> tuple:
     return left, right
 
 
-def rendered(piece: musewidgets.Piece) -> tuple[bytes, bytes]:
-    """(roll PNG, WAV) of a piece, drawn afresh: the roll by a TakeView of its own, the sound by ``to_wav``."""
-    view = TakeView()
-    view.show_roll(piece)
-    return view.roll_png, musewidgets.audio.to_wav(piece)
+def rendered(piece: musewidgets.Piece) -> tuple[list, bytes]:
+    """(the roll editor's notes, WAV) of a piece, made afresh."""
+    return rows(piece), musewidgets.audio.to_wav(piece)
 
 
 def assert_views_show(wb, take) -> None:
     """Roll and sound show ``take``, the caption names it as it is now (and the Workbench says the view shows it)."""
-    assert (wb.view.roll_png, wb.view.audio_wav) == rendered(take.piece)
+    assert (wb.editor.notes, wb.view.audio_wav) == rendered(take.piece) and not wb.editor.pending
     assert wb.view.label == take.label and not wb.view.pending
     assert wb.stage.shown_id == take.id
 
@@ -847,7 +903,7 @@ def test_a_take_selected_while_generating_is_shown_until_the_new_take_arrives(fr
     fresh_wb.controls.bars.value = 4
     fresh_wb.generate_button.click()
     assert reached[1].wait(30)
-    assert fresh_wb.view.roll_png != rendered(newer.piece)[0]  # the roll follows the sampling
+    assert fresh_wb.editor.pending and fresh_wb.editor.notes != rendered(newer.piece)[0]  # the roll follows sampling
     assert fresh_wb.view.pending and fresh_wb.view.audio_wav == b""  # sound and score follow
     fresh_wb.take_list.selected = older.id
     assert_views_show(fresh_wb, older)
@@ -999,9 +1055,9 @@ def test_only_the_score_scrolls_and_links_look_like_links(wb):
     view_css = re.sub(r"/\*.*?\*/", "", wb.view.get_state()["_css"], flags=re.S)  # the view's own CSS, no comments
     rules = {sel.strip(): body for sel, body in re.findall(r"([^{}]+)\{([^}]*)\}", view_css)}
     scrolling = [sel for sel, body in rules.items() if re.search(r"overflow[^:]*:\s*(auto|scroll)", body)]
-    assert scrolling == [".mw-takeview .mw-score"]  # in the view, only the score scrolls
+    assert scrolling == [".mw-takeview .mw-score"]  # in the view, only the score may scroll, and only sideways
     score_rule = rules[".mw-takeview .mw-score"]
-    assert re.search(r"max-height:\s*440px", score_rule) and re.search(r"max-width:\s*100%", score_rule)
+    assert "max-height" not in score_rule and re.search(r"max-width:\s*100%", score_rule)  # it grows with systems
     wb.download_button.click()
     assert "mw-downloads" in wb.downloads._dom_classes
     css = " ".join(x.value for x in descendants(wb) if isinstance(x, ipywidgets.HTML) and "<style>" in x.value)

@@ -78,7 +78,10 @@ class AnalysisPanel(w.VBox):
 
         self.summary = w.HTML()
         self.similar_button = w.Button(
-            description="Find similar pieces", icon="search", tooltip="the corpus pieces that sound most like this"
+            description="Find similar pieces",
+            icon="search",
+            tooltip="the corpus pieces that sound most like this",
+            layout=w.Layout(width="auto"),  # the default 148 px cut the words ("Find similar pi...")
         )
         self.similar_box = w.HBox(layout=w.Layout(flex_flow="row wrap", overflow="visible"))
         self.similar_view = TakeView(
@@ -153,7 +156,12 @@ class AnalysisPanel(w.VBox):
         self.neighbours = similar(self.piece, k, progress=False)
         buttons = []
         for nb in self.neighbours:
-            b = w.Button(description=f"{nb.style}: {nb.id}"[:40], tooltip=f"{nb} — play it", icon="play")
+            b = w.Button(
+                description=f"{nb.style}: {nb.id}"[:40],
+                tooltip=f"{nb} — play it",
+                icon="play",
+                layout=w.Layout(width="auto"),
+            )
             b.on_click(lambda _, nb=nb: self._guarded(lambda: self.play(nb)))
             buttons.append(b)
         self._set_similar(buttons)

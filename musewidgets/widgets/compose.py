@@ -22,12 +22,13 @@ from pathlib import Path
 import ipywidgets as w
 
 from ..errors import MusewidgetsError
+from ..piece import pitch_name
 from .controls import SamplerControls
 from .editor import bars_words
 from .history import History
 from .jobs import Jobs
 from .stage import Stage
-from .status import StatusLine, count, plain
+from .status import StatusLine, count, interval_words, plain, seconds_words
 from .takes import Take, TakeList
 
 __all__ = ["INFILL_MODEL", "ComposePanel"]
@@ -299,9 +300,12 @@ class ComposePanel:
             "guide": guide,
             "stopped": stopped,
         }
-        low, high = ck.styles[style]["parts"][0][2]
-        moved = f"moved {'up' if shift > 0 else 'down'} {abs(shift)} semitones into the soprano range {low}-{high}"
-        note = f" ({moved})" if shift else ""
+        top, (low, high) = ck.styles[style]["parts"][0][0], ck.styles[style]["parts"][0][2]
+        moved = (
+            f"moved {'up' if shift > 0 else 'down'} {interval_words(shift)} into the {top.lower()}'s range, "
+            f"{pitch_name(low)} to {pitch_name(high)}"
+        )
+        note = f" ({html.escape(moved)})" if shift else ""
         return self._add_made(result, settings, t0, f"harmonized {what} in the {html.escape(style)} style{note}")
 
     def _add_made(self, piece, settings: dict, t0: float, words: str) -> Take:
@@ -315,8 +319,9 @@ class ComposePanel:
         note = f" (stopped early, after round {self.jobs.progress.value})" if settings.get("stopped") else ""
         if problems:
             note += f". ⚠ Not saved: {html.escape(problems[0])}; the take stays here until the kernel stops"
-        text = f"Take #{take.id}: {words}, seed {settings['seed']}, in {seconds * 1000:.0f} ms{note}."
-        self.status.say(text, error=bool(problems))
+        text = f"Take #{take.id}: {words}{note}."
+        details = f"seed {settings['seed']}, made in {seconds_words(seconds)}"
+        self.status.say(text, error=bool(problems), details=details)
         return take
 
     # ------------------------------------------------------------------ by hand: Open file and edits on the roll

@@ -22,7 +22,7 @@ import traitlets
 from ..errors import SettingError
 from ..piece import key_name
 
-__all__ = ["INSTRUMENTS", "LABEL_WIDTH", "SamplerControls"]
+__all__ = ["INSTRUMENTS", "LABEL_WIDTH", "Menu", "SamplerControls"]
 
 # General MIDI programs offered per part (name, program).
 INSTRUMENTS = (
@@ -74,6 +74,9 @@ GUIDE_MAX = 4.0  # the sliders' top (code and the command line take up to 100)
 # 14 px), the widest of the fonts JupyterLab, Notebook 7 and Voila fall back to; 90 px cut it.
 LABEL_WIDTH = 110  # px
 CONTROL_WIDTH = 340  # px, label included
+# The seed's box, its margin included: a seed has up to 10 digits, 95 px wide in DejaVu Sans at 13 px (80 px showed
+# 8 of them). With the "new" and "lock" buttons the row takes 367 of the column's 380 px.
+SEED_BOX_WIDTH = 118  # px
 
 
 class SamplerControls(w.VBox):
@@ -103,7 +106,9 @@ class SamplerControls(w.VBox):
             tooltip="strict: no parallel fifths or octaves, no crossing voices, no octave gaps between upper voices",
             **_small(),
         )
-        self.key = _Dropdown(options=KEYS, value=None, description="key", tooltip="the key to compose in", **_small())
+        self.key = _Dropdown(
+            options=KEYS, description="key", tooltip="the key to compose in", **_small()
+        )  # "any" first
         self.metre = _Dropdown(options=["4/4"], value="4/4", description="metre", **_small())
         self.ending = _Dropdown(
             options=[("end here", True), ("keep going", False)],
@@ -132,9 +137,11 @@ class SamplerControls(w.VBox):
             description="seed",
             tooltip="each press draws a new seed; a seed you type is used by the next press; lock it to keep it",
             style={"description_width": f"{LABEL_WIDTH}px"},
-            layout=w.Layout(width=f"{LABEL_WIDTH + 90}px"),
+            layout=w.Layout(width=f"{LABEL_WIDTH + SEED_BOX_WIDTH}px"),
         )
-        self.new_seed = w.Button(description="new seed", icon="random", layout=w.Layout(width="auto"))
+        self.new_seed = w.Button(
+            description="new", icon="random", tooltip="draw a new seed", layout=w.Layout(width="auto")
+        )
         self.lock_seed = w.ToggleButton(
             value=False,
             description="lock",
@@ -377,7 +384,31 @@ class _IntText(_InRange, w.BoundedIntText):
     pass
 
 
-class _Dropdown(w.Dropdown):
+class Menu(w.Dropdown):
+    """A dropdown that always shows a choice: its option of value ``None`` ("any", "—") is a choice like the others,
+    and new options, none of them chosen, choose the first.
+
+    ipywidgets takes a value of None for "nothing chosen" and sends the page no index, so the browser showed a blank
+    menu (``selectedIndex`` -1) where "any" was meant (issue 33), and a menu whose options came later stayed blank.
+    """
+
+    @traitlets.observe("value")
+    def _propagate_value(self, change):
+        if change["new"] is None and None in self._options_values:
+            index = self._options_values.index(None)
+            if self.index != index:
+                self.index = index
+            return
+        super()._propagate_value(change)
+
+    @traitlets.observe("options")
+    def _propagate_options(self, change):
+        super()._propagate_options(change)
+        if self.value is None and self.index is None and self._options_values:  # nothing chosen: "any", else the first
+            self.index = self._options_values.index(None) if None in self._options_values else 0
+
+
+class _Dropdown(Menu):
     """Refuse a value that is not among the options with a SettingError listing them."""
 
     @traitlets.validate("value")

@@ -17,6 +17,11 @@ Two modes (``mode``):
   note to select it; Delete or Backspace (or the toolbar's delete) removes it; drag a note to move it, drag its right
   edge to lengthen or shorten it, all snapped to the grid. Undo and redo: the toolbar or Ctrl+Z / Ctrl+Shift+Z.
 
+In the Workbench the editor is the take's only piano roll: it fits the width of its box (bars narrow as a take grows),
+shows the piece being sampled (``pending``: no edits until the take is made), rings the voice-leading faults that
+Analyse finds (``marks``), and, linked to the take's player (``link``, shared with a
+:class:`~musewidgets.widgets.player.TakeView`), draws the playhead; a click on a bar number moves the sound there.
+
 Python side: :meth:`RollEditor.show` a piece, :meth:`RollEditor.edit` (what a message from the page does),
 :meth:`RollEditor.undo`, :meth:`RollEditor.redo`, :attr:`RollEditor.piece` (the piece as edited),
 :meth:`RollEditor.select` and :attr:`RollEditor.bars` / :attr:`RollEditor.voices`. ``on_change(callback)`` calls
@@ -69,6 +74,12 @@ class RollEditor(anywidget.AnyWidget):
         The number of the last edit from the page that Python has answered (the page draws ``notes`` again once
         every edit it sent has an answer).
     can_undo, can_redo : bool
+    marks : list of [step, pitch]
+        Notes to ring in red (voice-leading faults; empty: none).
+    pending : bool
+        The roll shows a piece still being made (:meth:`show_progress`): it cannot be edited yet.
+    link : str
+        A name shared with the TakeView that plays the piece: the page draws its playhead here (empty: none).
     """
 
     _esm = (_STATIC / "editor.js").read_text(encoding="utf-8")
@@ -83,6 +94,9 @@ class RollEditor(anywidget.AnyWidget):
     ack = t.Int(0).tag(sync=True)
     can_undo = t.Bool(False).tag(sync=True)
     can_redo = t.Bool(False).tag(sync=True)
+    marks = t.List().tag(sync=True)
+    pending = t.Bool(False).tag(sync=True)
+    link = t.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -99,17 +113,34 @@ class RollEditor(anywidget.AnyWidget):
             raise MusewidgetsError(f"`mode` must be 'select' or 'edit', got {proposal['value']!r}")
         return proposal["value"]
 
+    @t.observe("mode")
+    def _on_mode(self, change) -> None:
+        """Edit mode clears the selection: what is highlighted is what Regenerate would rewrite, and edits change it."""
+        if change["new"] == "edit":
+            self.selection = {}
+
     # ------------------------------------------------------------------ showing
     @property
     def piece(self) -> Piece | None:
         """The piece as edited (None: nothing shown)."""
         return self._piece
 
-    def show(self, piece: Piece | None) -> None:
-        """Show ``piece`` (None: nothing); the undo history starts afresh. The selection stays where it fits the new
-        piece (Regenerate again with another seed), else it is cleared. Showing the piece already shown (the same
-        object) changes nothing, so that the take an edit made keeps its undo history."""
-        if piece is self._piece and piece is not None:
+    def show(self, piece: Piece | None, *, marks=()) -> None:
+        """Show ``piece`` (None: nothing) with ``marks`` ((step, pitch) pairs) ringed; the undo history starts afresh.
+        The selection stays where it fits the new piece (Regenerate again with another seed), else it is cleared.
+        Showing the piece already shown (the same object) changes only the marks, so that the take an edit made keeps
+        its undo history."""
+        self._show(piece, marks, pending=False)
+
+    def show_progress(self, piece: Piece | None) -> None:
+        """Show a piece still being made (the bars sampled so far): ``pending``, so no edit is taken until
+        :meth:`show` shows the take."""
+        self._show(piece, (), pending=True)
+
+    def _show(self, piece: Piece | None, marks, pending: bool) -> None:
+        marks = [[int(s), int(p)] for s, p in marks]
+        if piece is self._piece and piece is not None and pending == self.pending:
+            self.marks = marks
             return
         kept = self.selection
         self._piece = piece
@@ -117,6 +148,8 @@ class RollEditor(anywidget.AnyWidget):
         with self.hold_sync():
             self.grid = {} if piece is None else _grid(piece)
             self.notes = [] if piece is None else _rows(piece)
+            self.marks = marks
+            self.pending = pending
             try:
                 self.selection = kept if piece is not None else {}
             except MusewidgetsError:
@@ -197,6 +230,8 @@ class RollEditor(anywidget.AnyWidget):
         piece = self._piece
         if piece is None:
             raise MusewidgetsError("nothing on the roll to edit")
+        if self.pending:
+            raise MusewidgetsError("the take is still being made: edit it once it is done")
         if old is None and new is None:
             raise MusewidgetsError("an edit needs a note to add, delete or change")
         parts = list(piece.parts)
@@ -211,7 +246,7 @@ class RollEditor(anywidget.AnyWidget):
             found = next((x for x in notes if (x.pitch, x.start, x.duration) == tuple(o[1:])), None)
             if found is None:
                 raise MusewidgetsError(
-                    f"the {parts[voice].name} has no note {pitch_name(o[1])} at step {o[2]} lasting {o[3]} steps "
+                    f"the {parts[voice].name} has no such {pitch_name(o[1])} in {_bar_words(piece, o[2])} "
                     "(the roll was out of date; it is drawn again)"
                 )
             notes.remove(found)
@@ -221,13 +256,14 @@ class RollEditor(anywidget.AnyWidget):
             end = piece.bar_start(piece.n_bars) if piece.n_bars else piece.end
             if start + duration > max(end, 1):
                 raise MusewidgetsError(
-                    f"the note would end at step {start + duration}, after the end of the piece (step {end})"
+                    f"the note would run past the end of the piece ({_bar_words(piece, max(end, 1) - 1)}): "
+                    "shorten it or move it earlier"
                 )
             clash = next((x for x in notes if x.start < start + duration and start < x.end), None)
             if clash is not None:
                 raise MusewidgetsError(
-                    f"the {parts[voice].name} already sings {pitch_name(clash.pitch)} there (bar "
-                    f"{bar_number(piece, clash.start)}); a voice sings one note at a time: move or shorten that note "
+                    f"the {parts[voice].name} already sings {pitch_name(clash.pitch)} there "
+                    f"({_bar_words(piece, clash.start)}); a voice sings one note at a time: move or shorten that note "
                     "first"
                 )
             notes.append(Note(pitch, start, duration, velocity))
@@ -253,6 +289,7 @@ class RollEditor(anywidget.AnyWidget):
         if not back:
             return None
         forth.append(self._piece)
+        self.message = ""  # a warning about the edit taken back goes with it
         self._set_piece(back.pop())
         return self._piece
 
@@ -275,6 +312,7 @@ class RollEditor(anywidget.AnyWidget):
         self._piece = piece
         with self.hold_sync():
             self.notes = _rows(piece)
+            self.marks = []  # the faults found were those of the piece before the edit
             self._set_undo_flags()
         for callback in self._callbacks:
             callback(piece)
@@ -336,6 +374,12 @@ def _grid(piece: Piece) -> dict:
 def bar_number(piece: Piece, step: int) -> str:
     """The printed number of the bar that holds ``step`` ('pickup' before the first bar line)."""
     return "pickup" if step < piece.pickup else str((step - piece.pickup) // piece.steps_per_bar + 1)
+
+
+def _bar_words(piece: Piece, step: int) -> str:
+    """'bar 3', or 'the pickup', for the bar that holds ``step``."""
+    number = bar_number(piece, step)
+    return "the pickup" if number == "pickup" else f"bar {number}"
 
 
 def bars_words(bars: tuple[int, int] | list[int]) -> str:

@@ -22,7 +22,7 @@ from .controls import MODELS, SamplerControls
 from .history import History
 from .jobs import Jobs
 from .stage import Stage
-from .status import StatusLine, count
+from .status import StatusLine, count, seconds_words
 from .takes import Take, TakeList
 
 __all__ = ["GeneratePanel", "choose_model"]
@@ -183,10 +183,14 @@ class GeneratePanel:
         problems = self.history.save()
         if problems:
             note += f". ⚠ Not saved: {html.escape(problems[0])}; the take stays here until the kernel stops"
+        piece = takes[0].piece
+        key = f" in {piece.key}" if piece.key else ""
+        metre = f"{piece.time_signature[0]}/{piece.time_signature[1]}"
         self.status.say(
-            f"Take #{takes[0].id}: {takes[0].piece.n_bars} bars, {takes[0].piece.n_notes} notes, "
-            f"sampled in {seconds * 1000:.0f} ms, ready to hear in {total * 1000:.0f} ms{note}.",
+            f"Take #{takes[0].id}: {piece.n_bars} bars of {html.escape(settings['style'])}{key}, {metre}, "
+            f"{count(piece.n_notes, 'note')}{note}.",
             error=bool(problems),
+            details=f"sampled in {seconds_words(seconds)}, ready to hear in {seconds_words(total)}",
         )
         return takes[0]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import ipywidgets as w
 
 from ..errors import MusewidgetsError
+from .controls import Menu
 from .jobs import Jobs
 from .status import StatusLine
 from .takes import Take, TakeList
@@ -57,7 +58,7 @@ class History:
             description="Reset taste", icon="undo", tooltip="forget every like and dislike"
         )
         self.session = None if session is False else Session.new() if session is None else Session.named(session)
-        self.sessions_menu = w.Dropdown(
+        self.sessions_menu = Menu(  # "none saved yet" (None) shown as chosen
             description="earlier sessions", style={"description_width": "initial"}, layout=w.Layout(width="auto")
         )
         self.restore_button = w.Button(

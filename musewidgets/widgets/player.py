@@ -4,6 +4,10 @@ The sound plays in the browser's own ``<audio controls>`` element (its keyboard 
 working); a little JavaScript reads the element's ``currentTime`` on every animation frame and moves a line over the
 piano roll and a highlight over the current measure of the score. Clicking the roll or a measure seeks there.
 
+The Workbench shows its take's roll once, in the roll editor (:class:`~musewidgets.widgets.editor.RollEditor`), and
+its TakeView without a roll (``roll=False``): the two share a ``link``, and the page's playhead and "play from this
+bar" travel between them as window events (``musewidgets:playhead`` from the player, ``musewidgets:seek`` to it).
+
 Why anywidget: the playhead needs a few lines of JavaScript in the page, and anywidget ships them inside the widget's
 own state (``_esm``, an ES module read from ``static/player.js``), so there is no build step, no second package and no
 script from a CDN: it works offline. The one front-end extension it needs comes in the ``anywidget`` wheel and serves
@@ -51,6 +55,9 @@ class TakeView(anywidget.AnyWidget):
     score : bool, default True
         Engrave the score; False shows only the roll and the sound (``score_svg`` stays empty), which saves the
         engraving where several small views sit side by side.
+    roll : bool, default True
+        Draw the piano roll; False shows only the sound and the score (``roll_png`` stays empty; ``timing`` still
+        maps seconds onto steps), where a roll editor linked to the view (``link``) shows the roll and its playhead.
 
     Attributes
     ----------
@@ -63,7 +70,8 @@ class TakeView(anywidget.AnyWidget):
     timing : dict
         How seconds map onto the roll: ``seconds_per_step``, ``steps`` (the step at the roll's right edge),
         ``pickup`` and ``steps_per_bar`` (steps), and ``x0``, ``x1``, ``y0``, ``y1``, the roll's data area as
-        fractions of the picture (x from the left, y from the top; see :class:`musewidgets.plotting.RollGeometry`).
+        fractions of the picture (x from the left, y from the top; see :class:`musewidgets.plotting.RollGeometry`;
+        0 and 1 without a roll).
     measure_times : list of float
         Start of each engraved measure in seconds (see :func:`measure_times`).
     label : str
@@ -73,6 +81,9 @@ class TakeView(anywidget.AnyWidget):
     position : float
         Seconds from the start where the player stands; the page reports it when playback pauses, ends or seeks
         (not while playing, to keep the kernel quiet). :meth:`seek` moves it.
+    link : str
+        A name shared with a roll editor (``RollEditor.link``): the page tells that roll where the sound is, and
+        the roll asks the player to move (empty: none).
     """
 
     # The text, not the path: anywidget turns a path into a FileContents whose ``changed`` signal holds every view
@@ -89,6 +100,7 @@ class TakeView(anywidget.AnyWidget):
     label = t.Unicode("").tag(sync=True)
     pending = t.Bool(False).tag(sync=True)
     position = t.Float(0.0, min=0.0).tag(sync=True)
+    link = t.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -97,6 +109,7 @@ class TakeView(anywidget.AnyWidget):
         roll_height: float = 3.2,
         score_width: int = 760,
         score: bool = True,
+        roll: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -104,6 +117,7 @@ class TakeView(anywidget.AnyWidget):
         self.roll_height = roll_height
         self.score_width = score_width
         self.score = score
+        self.roll = roll
 
     def show(
         self,
@@ -179,20 +193,20 @@ class TakeView(anywidget.AnyWidget):
                 setattr(self, name, value)
 
     def _roll_state(self, piece: Piece, marks: Sequence[tuple[int, int]] = ()) -> dict:
-        """The traits that depend on the roll: its PNG, the timing map and the measure starts."""
+        """The traits that depend on the roll: its PNG (none without a roll), the timing map and the measure starts."""
+        timing = {
+            "seconds_per_step": piece.seconds_per_step,
+            "steps": piece.bar_start(piece.n_bars) if piece.n_bars else max(piece.end, piece.steps_per_bar),
+            "pickup": piece.pickup,
+            "steps_per_bar": piece.steps_per_bar,
+            **{"x0": 0.0, "x1": 1.0, "y0": 0.0, "y1": 1.0},
+        }
+        if not self.roll:
+            return {"roll_png": b"", "timing": timing, "measure_times": measure_times(piece)}
         from ..plotting import pianoroll_png_with_geometry
 
         png, geometry = pianoroll_png_with_geometry(
             piece, width=self.roll_width, height=self.roll_height, title="", marks=marks
         )
-        timing = {
-            "seconds_per_step": piece.seconds_per_step,
-            "steps": geometry.steps,
-            "pickup": piece.pickup,
-            "steps_per_bar": piece.steps_per_bar,
-            "x0": geometry.x0,
-            "x1": geometry.x1,
-            "y0": geometry.y0,
-            "y1": geometry.y1,
-        }
+        timing |= {"steps": geometry.steps, "x0": geometry.x0, "x1": geometry.x1, "y0": geometry.y0, "y1": geometry.y1}
         return {"roll_png": png, "timing": timing, "measure_times": measure_times(piece)}

@@ -1,14 +1,17 @@
 """The stage: every view of the Workbench's selected take, kept in step with the selection.
 
 One take drives the views: the selected one (``TakeList.selected``). Every update goes through :meth:`Stage.show`
-(roll, sound, score and caption of a take, and its roll in the editor) or :meth:`Stage.draw_progress` (the roll of a
-piece being sampled). The caption is the take's label; starring the take changes the label, and only the caption is
-updated (nothing is drawn again). Selecting a take while a job runs shows it at once, and the roll stops following the
-sampling; a finished job selects (and shows) its new take.
+(the take's roll in the roll editor, its sound, score and caption in the :class:`TakeView`) or
+:meth:`Stage.draw_progress` (the roll of a piece being sampled). The roll editor is the take's only piano roll: the
+view draws none, and the two are linked, so that the editor draws the playhead of the view's sound. The caption is the
+take's label; starring the take changes the label, and only the caption is updated (nothing is drawn again).
+Selecting a take while a job runs shows it at once, and the roll stops following the sampling; a finished job selects
+(and shows) its new take.
 
 "Analyse" opens :class:`AnalysisPanel` under the view for the take on show (style, mood, metrics beside real music,
-voice-leading faults ringed on the roll, similar corpus pieces); it is computed only while open, so Generate stays
-instant. "compare with" shows the selected take beside another, each in a small TakeView (roll and sound, no score).
+voice-leading faults ringed on the roll editor, similar corpus pieces); it is computed only while open, so Generate
+stays instant. "compare with" shows the selected take beside another, each in a small TakeView (roll and sound, no
+score).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ _COMPARE_ROLL = {"roll_width": 5.5, "roll_height": 2.6}  # inches: two rolls sid
 
 
 class Stage:
-    """The views of the selected take: :class:`TakeView` (roll, sound, score), the roll editor, the download links, the
-    analysis panel and the compare area.
+    """The views of the selected take: the roll editor (its piano roll), :class:`TakeView` (sound, score), the download
+    links, the analysis panel and the compare area.
 
     Parameters
     ----------
@@ -44,8 +47,9 @@ class Stage:
 
     def __init__(self, take_list: TakeList, status: StatusLine):
         self.take_list = take_list
-        self.view = TakeView(layout=w.Layout(min_width="0", overflow="visible"))  # roll, sound, score
-        self.editor = RollEditor(layout=w.Layout(width="100%", min_width="0", overflow="visible"))
+        self.view = TakeView(roll=False, layout=w.Layout(min_width="0", overflow="visible"))  # sound, score
+        self.editor = RollEditor(layout=w.Layout(width="100%", min_width="0", overflow="visible"))  # the roll
+        self.view.link = self.editor.link = f"take-{self.view.model_id}"  # the editor draws the view's playhead
         self.downloads = DownloadLinks()
         self.compare_area = w.HBox(layout=w.Layout(overflow="visible"))
         self.analyse_button = w.ToggleButton(
@@ -65,17 +69,19 @@ class Stage:
         return self._shown_id
 
     def show(self, take: Take | None) -> None:
-        """Show ``take`` (None: nothing) in the view: roll, sound, score and its label; the download links are cleared.
+        """Show ``take`` (None: nothing): its roll in the editor, its sound, score and label in the view; the download
+        links are cleared.
 
         The take's piece carries the chosen instruments, so the sound needs no ``programs``.
         """
         with self._lock:
             self._shown_id = PARTIAL  # until the view shows it all
+            marks = self._analyse(take)
+            self.editor.show(None if take is None else take.piece, marks=marks)
             if take is None:
                 self.view.show(None)
             else:
-                self.view.show(take.piece, label=take.label, programs=None, marks=self._analyse(take))
-            self.editor.show(None if take is None else take.piece)
+                self.view.show(take.piece, label=take.label, programs=None)
             self.downloads.show(None)
             self._shown_id = None if take is None else take.id
 
@@ -84,7 +90,8 @@ class Stage:
         with self._lock:
             if self.follows:
                 self._shown_id = PARTIAL
-                self.view.show_roll(piece)
+                self.editor.show_progress(piece)
+                self.view.show_roll(piece)  # (no roll: the sound and the score are cleared, as pending)
 
     def add_edited(self, take: Take) -> None:
         """Add ``take``, whose roll the editor shows already (a hand edit), to the history and select it; its sound and
@@ -99,7 +106,8 @@ class Stage:
             take = self.take_list.current
             if take is None or take.id != take_id or self._shown_id != take.id:
                 return
-            self.view.show(take.piece, label=take.label, programs=None, marks=self._analyse(take))
+            self.editor.marks = [list(m) for m in self._analyse(take)]
+            self.view.show(take.piece, label=take.label, programs=None)
 
     def sync(self) -> None:
         """Show the selected take in the view, unless it shows it already (then only its caption is updated)."""
@@ -181,4 +189,4 @@ class Stage:
             marks = self._analyse(take)
             if not on:
                 self.analysis.show(None)
-            self.view.mark(take.piece, marks)
+            self.editor.marks = [list(m) for m in marks]

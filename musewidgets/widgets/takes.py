@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
+
 import ipywidgets as w
 import traitlets
 
 from ..session import Take
+from .controls import Menu
 
-__all__ = ["Take", "TakeList"]
+__all__ = ["Take", "TakeList", "download_name"]
+
+
+def download_name(take: Take) -> str:
+    """The file name (without suffix) of a take's downloads: what it is, not only its number.
+
+    ``chorale-lstm-seed1416484900-take12`` (style, model, seed, take), ``chorale-infill-harmonize-seed7-take9`` (a
+    take of the infill model says what it did), ``chorale-lstm-edit-take15`` (hand edits: no seed made them),
+    ``tune-take4`` (a file opened as a take). Only letters, digits and ``_ . + -``: a safe name on every system.
+    """
+    s = take.settings
+    kind = s.get("kind")
+    if kind == "file":
+        parts = [PurePath(str(s.get("file") or "file")).stem]
+    else:
+        parts = [s.get("style") or take.piece.style or "", PurePath(str(s.get("model") or "")).stem]
+        if kind in ("regenerate", "harmonize", "edit"):
+            parts.append(kind)
+        if kind != "edit" and s.get("seed") is not None:
+            parts.append(f"seed{s['seed']}")
+    parts.append(f"take{take.id}")
+    words = (re.sub(r"[^A-Za-z0-9_.+]+", "-", str(p)).strip("-.") for p in parts)
+    return "-".join(word for word in words if word)
 
 
 class TakeList(w.VBox):
@@ -29,7 +55,7 @@ class TakeList(w.VBox):
         self.dislike_button = w.Button(
             description="Dislike", icon="thumbs-down", tooltip="I do not like this take (teaches the ranking)"
         )
-        self.compare_with = w.Dropdown(
+        self.compare_with = Menu(  # "—" (None) shown as chosen, not a blank menu
             options=[],
             description="compare with",
             style={"description_width": "initial"},

@@ -6,9 +6,9 @@ A thin composition of small parts, each holding its widgets; this module lays th
   Copy settings;
 - :class:`~.compose.ComposePanel` (``Workbench.compose``): Select / Edit on the roll editor, Regenerate, Open file and
   Harmonize with the infill model, and the hand edits;
-- :class:`~.stage.Stage` (``Workbench.stage``): every view of the selected take: :class:`TakeView` (piano roll, audio
-  player and engraved score, with a playhead that follows the sound), the roll editor, the download links, the
-  analysis panel and the compare area;
+- :class:`~.stage.Stage` (``Workbench.stage``): every view of the selected take: the roll editor (its one piano roll,
+  fitted to the width, with a playhead that follows the sound), :class:`TakeView` (audio player and engraved score),
+  the download links, the analysis panel and the compare area;
 - :class:`~.jobs.Jobs` (``Workbench.jobs``): the background thread that runs Generate, Continue, Regenerate and
   Harmonize, so that Stop stays clickable, with the progress bar under the buttons;
 - :class:`~.history.History` (``Workbench.history``): the session every take is saved into (and the earlier ones to
@@ -31,7 +31,7 @@ from .history import History
 from .jobs import Jobs
 from .stage import Stage
 from .status import StatusLine
-from .takes import Take, TakeList
+from .takes import Take, TakeList, download_name
 
 __all__ = ["Workbench"]
 
@@ -144,11 +144,12 @@ class Workbench(w.VBox):
         self.history.list_sessions()
 
     def _layout(self) -> None:
-        """Controls, buttons, progress and status on the left; the take view (roll, player, score) on the right; takes
-        below.
+        """Controls, buttons, progress and status on the left; the take on the right (the roll editor with Select /
+        Edit and Regenerate above it, then the player and the score, then Harmonize and Analyse); takes below.
 
-        Only the score scrolls: the right column may shrink below the score's width (``min_width: 0``), and the
-        view's own CSS makes its score, at most 100 % wide and 440 px high, scroll instead of being clipped.
+        Nothing scrolls sideways: the right column may shrink below the score's width (``min_width: 0``); the roll
+        fits the column's width, and the score, at most 100 % wide, shrinks to it and grows downwards with its
+        systems.
         """
         self.status.add_class("mw-status")  # class names for browser tests and the page's CSS
         self.progress_box.add_class("mw-progress")
@@ -164,24 +165,21 @@ class Workbench(w.VBox):
             layout=w.Layout(**_VISIBLE),
         )
         left = w.VBox([self.controls, buttons], layout=w.Layout(width="380px", min_width="380px", **_VISIBLE))
-        compose = w.VBox(
+        row = {"flex_flow": "row wrap", "align_items": "center", **_VISIBLE}
+        roll = w.VBox(
+            [w.HBox([self.mode, self.regenerate_button, self.open_file], layout=w.Layout(**row)), self.editor],
+            layout=w.Layout(min_width="0", **_VISIBLE),
+        )
+        roll.add_class("mw-compose")
+        harmonize = w.VBox(
             [
-                w.HBox(
-                    [self.mode, self.regenerate_button, self.open_file],
-                    layout=w.Layout(flex_flow="row wrap", align_items="center", **_VISIBLE),
-                ),
-                self.editor,
-                w.HBox(
-                    [self.melody_source, self.harmonize_style, self.harmonize_button],
-                    layout=w.Layout(flex_flow="row wrap", align_items="center", **_VISIBLE),
-                ),
+                w.HBox([self.melody_source, self.harmonize_style, self.harmonize_button], layout=w.Layout(**row)),
                 self.abc_text,
             ],
             layout=w.Layout(min_width="0", **_VISIBLE),
         )
-        compose.add_class("mw-compose")
         right = w.VBox(
-            [self.view, compose, self.analyse_button, self.analysis],
+            [roll, self.view, harmonize, self.analyse_button, self.analysis],
             layout=w.Layout(flex="1 1 0%", min_width="0", **_VISIBLE),
         )
         history = w.VBox(
@@ -225,7 +223,7 @@ class Workbench(w.VBox):
         take = self.current
         if take is None:
             raise MusewidgetsError("no take selected")
-        self.downloads.show(take.piece, name=f"take{take.id}")
+        self.downloads.show(take.piece, name=download_name(take))  # chorale-lstm-seed1416484900-take12.mid
 
     # ------------------------------------------------------------------ Python API
     @property

@@ -3,6 +3,8 @@
 // remove it. Edit mode: click an empty place to add a note, click a note to select it, Delete/Backspace removes it,
 // drag it to move it, drag its right edge to lengthen it. Every edit is drawn here at once and sent to Python, which
 // checks it and answers with the notes as they are (an edit it refuses is undone here, `message` says why).
+// The roll fits the width of its box. With a `link` it draws the playhead of the linked player (window event
+// "musewidgets:playhead") and a click on a bar number moves that player there ("musewidgets:seek").
 
 const SVG = "http://www.w3.org/2000/svg";
 const ROW = 8; // px per semitone
@@ -58,6 +60,8 @@ function render({ model, el }) {
   const back = make("g", { class: "mw-editor-back" }, svg);
   const shade = make("g", { class: "mw-editor-shade" }, svg);
   const layer = make("g", { class: "mw-editor-notes" }, svg);
+  const rings = make("g", { class: "mw-editor-marks" }, svg);
+  const head = make("line", { class: "mw-editor-playhead", visibility: "hidden" }, svg);
   const band = make("rect", { class: "mw-editor-band", visibility: "hidden" }, svg);
 
   let notes = []; // [voice, pitch, start, duration], this page's copy
@@ -66,7 +70,10 @@ function render({ model, el }) {
   let drag = null;
   let seq = 0; // edits sent
   let g = {}; // the grid
+  let gridShown; // the grid trait drawn (a new value: everything is drawn again)
   let stepW = 10;
+  let headStep = null; // the linked player's step, while its playhead shows
+  let headSeconds = 0; // ... and its time
   let localMessage = "";
 
   // ---- geometry
@@ -85,9 +92,9 @@ function render({ model, el }) {
 
   // ---- drawing
   function fitStep() {
-    // the whole piece in the width on show where a step keeps 6 px or more (else the roll scrolls)
-    const room = (scroll.clientWidth || 900) - GUTTER - 4;
-    return clamp(Math.floor(room / Math.max(1, g.steps || 1)), 6, 24);
+    // the whole piece in the width on show (no sideways scrolling: a long take gets narrower bars), at most 24 px
+    const room = Math.max(100, (scroll.clientWidth || 900) - GUTTER - 4);
+    return Math.min(24, room / Math.max(1, g.steps || 1));
   }
 
   function drawBack() {
@@ -98,7 +105,7 @@ function render({ model, el }) {
       return;
     }
     stepW = fitStep();
-    const width = x(g.steps) + 2;
+    const width = Math.floor(x(g.steps) + 2);
     const height = y(g.low - 1) + 2;
     svg.setAttribute("width", width);
     svg.setAttribute("height", height);
@@ -113,13 +120,39 @@ function render({ model, el }) {
     for (let s = g.pickup % g.beat; s <= g.steps; s += g.beat) {
       make("line", { x1: x(s), x2: x(s), y1: TOP, y2: y(g.low - 1), class: "mw-beat-line" }, back);
     }
+    const ruler = make("rect", { x: GUTTER, y: 0, width: g.steps * stepW, height: TOP, class: "mw-editor-ruler" }, back);
+    if (model.get("link")) make("title", {}, ruler).textContent = "click a bar number to move the sound there";
+    const every = Math.ceil(24 / (g.steps_per_bar * stepW)); // a bar number every bar, or every few bars if narrow
     for (let b = g.pickup ? -1 : 0; b <= nBars(); b++) {
       const s = b < 0 ? 0 : barStart(b);
       if (b >= 0) make("line", { x1: x(s), x2: x(s), y1: TOP, y2: y(g.low - 1), class: "mw-bar-line" }, back);
-      if (b < nBars()) {
+      if (b < nBars() && (b < 0 ? g.pickup * stepW >= 40 : b % every === 0)) {
         const label = make("text", { x: x(s) + 2, y: TOP - 4, class: "mw-bar-label" }, back);
         label.textContent = b < 0 ? "pickup" : String(b + 1);
       }
+    }
+    head.setAttribute("y1", 0);
+    head.setAttribute("y2", y(g.low - 1));
+  }
+
+  function drawHead() {
+    const on = headStep !== null && g.steps > 0;
+    head.setAttribute("visibility", on ? "visible" : "hidden");
+    if (!on) return;
+    const px = x(clamp(headStep, 0, g.steps));
+    head.setAttribute("x1", px);
+    head.setAttribute("x2", px);
+    head.dataset.step = headStep.toFixed(3);
+    head.dataset.seconds = headSeconds.toFixed(3);
+  }
+
+  function drawMarks() {
+    rings.replaceChildren();
+    if (!g.steps) return;
+    for (const [step, pitch] of model.get("marks") || []) {
+      const note = notes.find((n) => n[2] === step && n[1] === pitch);
+      const w = note ? Math.max(2, note[3] * stepW) : stepW;
+      make("ellipse", { cx: x(step) + w / 2, cy: y(pitch) + ROW / 2, rx: w / 2 + 3, ry: ROW, class: "mw-mark" }, rings);
     }
   }
 
@@ -145,12 +178,14 @@ function render({ model, el }) {
   function drawNotes() {
     layer.replaceChildren();
     rects = new Map();
-    for (const note of notes) addRect(note);
+    if (g.steps) for (const note of notes) addRect(note); // (no grid, no rows to place a note on)
     if (chosen) {
       chosen = notes.find((n) => n[0] === chosen[0] && n[2] === chosen[2] && n[1] === chosen[1]) || null;
     }
     markChosen();
     drawSelection();
+    drawMarks();
+    drawHead();
   }
 
   function markChosen() {
@@ -161,7 +196,7 @@ function render({ model, el }) {
   function drawSelection() {
     shade.replaceChildren();
     const sel = model.get("selection") || {};
-    const bars = sel.bars;
+    const bars = model.get("mode") === "edit" ? null : sel.bars; // Edit mode: no selection (Python clears it too)
     const voices = new Set(sel.voices || []);
     let words = "";
     if (bars && g.steps) {
@@ -178,7 +213,7 @@ function render({ model, el }) {
       words = `Selected: ${first === last ? `bar ${first}` : `bars ${first}-${last}`} · ${names.join(", ")}`;
     } else {
       for (const rect of rects.values()) rect.classList.remove("mw-note-selected");
-      words = model.get("mode") === "select" ? "Drag over the roll to select bars and voices." : "";
+      words = model.get("mode") === "select" && g.steps ? "Drag over the roll to select bars and voices." : "";
     }
     selectedText.textContent = words;
     drawLegend();
@@ -204,7 +239,7 @@ function render({ model, el }) {
   }
 
   function drawMessage() {
-    const text = localMessage || model.get("message") || "";
+    const text = localMessage || model.get("message") || (model.get("pending") ? "The take is being made…" : "");
     messageText.textContent = text;
     messageText.classList.toggle("mw-editor-warning", text.startsWith("⚠"));
   }
@@ -213,6 +248,7 @@ function render({ model, el }) {
     const edit = model.get("mode") === "edit";
     root.classList.toggle("mw-mode-edit", edit);
     root.classList.toggle("mw-mode-select", !edit);
+    root.classList.toggle("mw-pending", !!model.get("pending"));
     undoButton.disabled = !(model.get("can_undo") || seq > model.get("ack"));
     redoButton.disabled = !model.get("can_redo");
     markChosen();
@@ -231,7 +267,8 @@ function render({ model, el }) {
   }
 
   function drawAll() {
-    g = model.get("grid") || {};
+    gridShown = model.get("grid");
+    g = gridShown || {};
     drawBack();
     notes = [];
     fromModel();
@@ -241,6 +278,7 @@ function render({ model, el }) {
 
   // ---- talking to Python
   function send(content) {
+    if (content.type !== "edit") say(""); // Undo and Redo take the page's own warning away with the edit
     seq += 1;
     model.send({ ...content, seq });
     drawTools();
@@ -292,6 +330,12 @@ function render({ model, el }) {
     if (!g.steps || event.button !== 0) return;
     root.focus({ preventScroll: true });
     const [px, py] = point(event);
+    if (py < TOP) {
+      seekTo(barStart(barOf(clamp(stepAt(px), 0, g.steps - 1))));
+      event.preventDefault();
+      return;
+    }
+    if (model.get("pending")) return; // the take is being made: nothing to select or edit yet
     if (model.get("mode") === "edit") {
       const target = event.target.classList && event.target.classList.contains("mw-note") ? event.target : null;
       const note = target && [...rects].find(([, r]) => r === target)?.[0];
@@ -408,6 +452,20 @@ function render({ model, el }) {
     else setSelection({ bars: sel.bars, voices: [...voices].sort() });
   }
 
+  // ---- the linked player
+  function seekTo(step) {
+    const link = model.get("link");
+    if (link) window.dispatchEvent(new CustomEvent("musewidgets:seek", { detail: { link, step } }));
+  }
+
+  function onPlayhead(event) {
+    const d = event.detail || {};
+    if (!d.link || d.link !== model.get("link")) return;
+    headStep = d.shown && Number.isFinite(d.step) ? d.step : null;
+    headSeconds = d.seconds || 0;
+    drawHead();
+  }
+
   // ---- keys and buttons
   function onKey(event) {
     const key = event.key;
@@ -436,15 +494,20 @@ function render({ model, el }) {
   deleteButton.addEventListener("click", removeChosen);
 
   // ---- from Python
-  const onNotes = () => {
-    if (model.get("ack") >= seq) fromModel(); // every edit sent has its answer: draw Python's notes
-    drawTools();
-  };
-  const onGrid = () => {
+  function newGrid() {
+    // a new piece: the grid and the notes may come in either order, and a note is placed on the grid it belongs to
+    if (model.get("grid") === gridShown) return false;
     chosen = null;
     localMessage = "";
     drawAll();
+    return true;
+  }
+  const onNotes = () => {
+    if (newGrid()) return;
+    if (model.get("ack") >= seq) fromModel(); // every edit sent has its answer: draw Python's notes
+    drawTools();
   };
+  const onGrid = newGrid;
   const onMode = () => {
     chosen = null;
     drawTools();
@@ -468,8 +531,14 @@ function render({ model, el }) {
     "change:message": onMessage,
     "change:can_undo": drawTools,
     "change:can_redo": drawTools,
+    "change:marks": drawMarks,
+    "change:pending": () => {
+      drawTools();
+      drawMessage();
+    },
   };
   for (const [name, fn] of Object.entries(handlers)) model.on(name, fn);
+  window.addEventListener("musewidgets:playhead", onPlayhead);
   drawAll();
   // a wider or narrower page: steps fit the width again
   const resized = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => {
@@ -481,6 +550,7 @@ function render({ model, el }) {
   resized?.observe(scroll);
   return () => {
     resized?.disconnect();
+    window.removeEventListener("musewidgets:playhead", onPlayhead);
     for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
   };
 }

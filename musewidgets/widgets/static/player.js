@@ -1,6 +1,8 @@
 // TakeView (musewidgets/widgets/player.py): piano roll, <audio controls> and engraved score of one take, with a
 // playhead that follows the audio. All state comes from the model's traits; this module only draws it, reads
 // audio.currentTime on every animation frame while playing, and reports the position on pause, end and seek.
+// With a `link` (the Workbench's view, whose roll is the roll editor's), it tells that roll where the sound is
+// (window event "musewidgets:playhead", in steps) and moves the sound where the roll asks ("musewidgets:seek").
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -86,17 +88,33 @@ function render({ model, el }) {
   }
 
   function keepInView(g) {
-    const view = score.getBoundingClientRect();
+    // the score grows with its systems: the page (or the notebook) scrolls to the measure playing, when it must
     const r = g.getBoundingClientRect();
-    if (r.top < view.top || r.bottom > view.bottom) score.scrollTop += r.top - view.top - 8;
+    if (r.top < 0 || r.bottom > window.innerHeight) g.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
   function place() {
     const t = audio.currentTime;
-    if (model.get("timing").steps) head.style.left = `${(100 * xAt(t)).toFixed(3)}%`;
+    if (rollUrl && model.get("timing").steps) head.style.left = `${(100 * xAt(t)).toFixed(3)}%`;
     head.dataset.seconds = t.toFixed(3);
     const started = ready() && !audio.ended && (t > 0 || !audio.paused);
     highlight(started ? measureAt(t) : -1);
+    tell(t, started);
+  }
+
+  // ---- the linked roll editor
+  function tell(seconds, started) {
+    const link = model.get("link");
+    const sps = model.get("timing").seconds_per_step;
+    if (!link || !sps) return;
+    const detail = { link, seconds, step: seconds / sps, shown: started, playing: !audio.paused };
+    window.dispatchEvent(new CustomEvent("musewidgets:playhead", { detail }));
+  }
+
+  function onSeekAsked(event) {
+    const { link, step } = event.detail || {};
+    const sps = model.get("timing").seconds_per_step;
+    if (link && link === model.get("link") && sps) seek(step * sps);
   }
 
   function tick() {
@@ -216,9 +234,11 @@ function render({ model, el }) {
     "change:score_svg": onScore,
     "change:label": updateState,
     "change:pending": updateState,
+    "change:link": place,
     "msg:custom": onMessage,
   };
   for (const [name, fn] of Object.entries(handlers)) model.on(name, fn);
+  window.addEventListener("musewidgets:seek", onSeekAsked);
 
   onRoll();
   onAudio();
@@ -227,6 +247,7 @@ function render({ model, el }) {
 
   return () => {
     for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
+    window.removeEventListener("musewidgets:seek", onSeekAsked);
     cancelAnimationFrame(frame);
     audio.pause();
     for (const url of [rollUrl, audioUrl]) if (url) URL.revokeObjectURL(url);
