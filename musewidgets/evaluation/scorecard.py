@@ -336,9 +336,11 @@ flats. **steps**: per voice, top down, the share of moves to a new pitch that ar
 that play one bar more than 4 times in a row; **parallels** (fifths and octaves) and **crossings** per 8 bars.
 **key asked**, **metre asked**: of as many takes again, asked for random keys and the style's metres, the share in
 the key asked for by our key estimate / music21's, and in the metre asked for.
-The takes of a row are asked for the real excerpts' metres, as many in each as there are excerpts in it, and end
-like a piece where the model has that control. **unguided** rows: the same takes without the priors of
-`musewidgets.sampling.guidance` (the model alone); **strict** rows: strict voice leading.
+The takes of a row are asked for the real excerpts' metres, as many in each as there are excerpts in it, start with
+an upbeat as often as the style's pieces do (the GAN's on the downbeat), end like a piece where the model has that
+control, and are judged by their last bars, as each excerpt is its piece's last bars. **unguided** rows: the same
+takes without the priors of `musewidgets.sampling.guidance` (the model alone); **strict** rows: strict voice
+leading.
 Samplers are developed against the valid split (`python -m musewidgets.evaluation.judge`); this table, on the
 test split, is computed once for it."""
 
