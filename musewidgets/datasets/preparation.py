@@ -105,7 +105,8 @@ def _encode_fast(found: dict, rel: str, codec, spq: int) -> tuple[dict, np.ndarr
     if not (1 <= num <= io.MAX_BAR_BEATS and den in (1, 2, 4, 8, 16, 32) and (spq * 4 * num) % den == 0):
         return None
     spb = spq * 4 * num // den
-    n_bars = -(-found["length"] // spb)
+    pickup = found["pickup"]  # steps before the first bar line (a MIDI upbeat bar)
+    n_bars = -(-(found["length"] - pickup) // spb)  # bars after it, a short last one counted
     if n_bars > io.MAX_BARS or n_bars == 0:
         return None
     tracks = found["tracks"]
@@ -116,7 +117,7 @@ def _encode_fast(found: dict, rel: str, codec, spq: int) -> tuple[dict, np.ndarr
         raise _Skip("wrong voice count", f"{rel}: {len(tracks)} voices; the codec takes 1 to 4")
     means = [float(t[4].mean()) for t in tracks]
     tracks = [tracks[i] for i in sorted(range(len(tracks)), key=lambda i: -means[i])]  # highest voice first
-    n_steps, V = n_bars * spb, len(tracks)
+    n_steps, V = pickup + n_bars * spb, len(tracks)
     grid = np.full((n_steps, V), REST, dtype=np.uint8)
     durations = np.zeros(12)
     for v, (_, _, on, du, pi, _) in enumerate(tracks):
@@ -132,7 +133,7 @@ def _encode_fast(found: dict, rel: str, codec, spq: int) -> tuple[dict, np.ndarr
         "file": rel,
         "voices": V,
         "steps_per_bar": spb,
-        "pickup": 0,
+        "pickup": pickup,
         "metre": codec.metre_index((num, den)),
         "key": key,
         "time_signature": [num, den],
