@@ -69,7 +69,7 @@ def test_generate_says_seed_key_metre_and_bars_and_how_to_make_the_take_again(tm
 
     assert main(["generate", "--style", "folk", "--key", "Dm", "--bars", "2", "-o", str(tmp_path / "a.mid")]) == 0
     said, again, wrote = capsys.readouterr().out.strip().splitlines()
-    seed = re.fullmatch(r"seed (\d+), D minor, (\d+)/(\d+), 2 bars", said).group(1)
+    seed = re.fullmatch(r"seed (\d+), D minor, (\d+)/(\d+), 2 bars(, an upbeat of \d+/\d+)?", said).group(1)
     given = f"--style folk --key Dm --bars 2 -o {tmp_path}/a.mid"
     assert again == f"to make it again: musewidgets generate --seed {seed} {given}"
     assert wrote == f"wrote {tmp_path}/a.mid"
@@ -79,6 +79,19 @@ def test_generate_says_seed_key_metre_and_bars_and_how_to_make_the_take_again(tm
     assert said_again == said and wrote_again == f"wrote {tmp_path}/b.mid"
     first, second = io.read(tmp_path / "a.mid"), io.read(tmp_path / "b.mid")
     assert first.parts == second.parts and first.key == "D minor"
+
+
+def test_generate_starts_with_the_upbeat_asked_for(tmp_path, capsys):
+    out = tmp_path / "jig.musicxml"  # (MusicXML and MIDI both keep an upbeat)
+    args = ["generate", "--style", "folk", "--metre", "6/8", "--bars", "2", "--seed", "3", "-o", str(out)]
+    assert main([*args, "--upbeat", "1/8"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("2 bars, an upbeat of 1/8")
+    assert io.read(out).pickup == 2  # an eighth: two sixteenths
+    assert main([*args, "--upbeat", "0"]) == 0
+    assert "upbeat" not in capsys.readouterr().out and io.read(out).pickup == 0
+    result = run(*args[:-1], str(tmp_path / "x.mid"), "--upbeat", "1/3")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "--upbeat: must be a note value of whole sixteenths" in result.stderr
 
 
 def test_a_melody_in_abc_can_stand_where_a_file_belongs(tmp_path, capsys):

@@ -12,6 +12,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 from ..errors import MusewidgetsError
@@ -24,6 +25,7 @@ from .arguments import (
     positive_float,
     positive_int,
     probability,
+    upbeat,
     version,
 )
 from .files import EXISTING_FOLDER, FILE, FOLDER, MUSIC, check_folder, check_outputs, read_music_arg, save
@@ -209,11 +211,18 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     primer = read_music_arg(args.primer) if args.primer else None
     options = _options(args, "bars", "temperature", "top_k", "top_p", "strict", "key", "metre")
     [piece] = sampler.generate(
-        **options, style=style, seed=seed, primer=primer, ending=not args.keep_going, guide=args.guide
+        **options,
+        style=style,
+        seed=seed,
+        primer=primer,
+        ending=not args.keep_going,
+        guide=args.guide,
+        pickup=args.upbeat,
     )
     num, den = piece.time_signature
     after = " after the primer" if primer is not None else ""
-    print(f"seed {seed}, {piece.key or 'no key'}, {num}/{den}, {args.bars} bars{after}")
+    up = f", an upbeat of {Fraction(piece.pickup, 4 * piece.steps_per_quarter)}" if piece.pickup else ""
+    print(f"seed {seed}, {piece.key or 'no key'}, {num}/{den}, {args.bars} bars{up}{after}")
     if args.seed is None:  # the same command with this seed makes the same take again
         print(f"to make it again: {shlex.join(['musewidgets', args.argv[0], '--seed', str(seed), *args.argv[1:]])}")
     save(piece, args.output)
@@ -444,6 +453,12 @@ def _add_composing(sub) -> None:
         "--key", help="key to compose in: 'D minor', 'Dm', 'd', 'F#', 'Bb major' ... (default: one the style uses)"
     )
     p.add_argument("--metre", help="time signature, e.g. 6/8 (default: the style's most common)")
+    p.add_argument(
+        "--upbeat",
+        type=upbeat,
+        help="notes before the first bar line, as a note value: 1/8, 1/4 ... or 0 to start on the downbeat "
+        "(default: as often as the style's pieces start with one, drawn from the seed)",
+    )
     p.add_argument("--keep-going", action="store_true", help="do not end like a piece: stop as if the music went on")
     add_guide(p, "key, cadence, held_final, repeats, style, pitch, parallels, grid")
     add_outputs(p)

@@ -17,6 +17,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "probability",
+    "upbeat",
     "version",
 ]
 
@@ -54,6 +55,20 @@ def int_at_least(text: str, low: int) -> int:
         bound = "at least 1" if low == 1 else f"{low} or more"
         raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
     return value
+
+
+def upbeat(text: str) -> int:
+    """``--upbeat``: a note value (``1/8``, ``1/4``, ``3/8``; ``0`` for none) as steps of a sixteenth, the grid every
+    shipped model writes on; argparse's error where it is not one."""
+    from fractions import Fraction
+
+    value = parse_as(text, Fraction, "a note value such as 1/8 or 1/4, or 0")
+    steps = value * 16
+    if value < 0 or steps.denominator != 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a note value of whole sixteenths (1/16, 1/8, 3/16, 1/4 ...) or 0, got {text!r}"
+        )
+    return int(steps)
 
 
 def positive_int(text: str) -> int:
