@@ -133,6 +133,20 @@ def _git_files() -> set[str] | None:
     return {name for name in out.stdout.split("\0") if name and (ROOT / name).is_file()}
 
 
+def _check_package(files: dict[str, int], tracked: set[str] | None, report: Report) -> set[str]:
+    """Check that an archive's ``musewidgets/`` holds every file git tracks there and no untracked data or large
+    file; its ``musewidgets/`` names."""
+    package = {n for n in files if n.startswith("musewidgets/")}
+    if tracked is not None:
+        missing = sorted(n for n in tracked if n.startswith("musewidgets/") and n not in package)
+        report.check(not missing, "every file git tracks under musewidgets/ is inside", ", ".join(missing[:10]))
+    bad, notes = _untracked_problems(package, tracked, files)
+    report.check(not bad, "no data or large file that git does not track", ", ".join(bad))
+    for name in notes:
+        report.note(f"{name}: not tracked by git (not committed yet?)")
+    return package
+
+
 def _untracked_problems(names: set[str], tracked: set[str] | None, sizes: dict[str, int]) -> tuple[list, list]:
     """(failures, notes) for package files that git does not track: data or large ones fail, the rest are noted
     (new code not yet committed)."""
@@ -188,14 +202,7 @@ def check_sdist(path: Path, version: str, tracked: set[str] | None, report: Repo
         "outside the package: only pyproject.toml, README.md, LICENSE, MANIFEST.in",
         ", ".join(outside_package),
     )
-    package = {n for n in files if n.startswith("musewidgets/")}
-    if tracked is not None:
-        missing = sorted(n for n in tracked if n.startswith("musewidgets/") and n not in package)
-        report.check(not missing, "every file git tracks under musewidgets/", ", ".join(missing[:10]))
-    bad, notes = _untracked_problems(package, tracked, files)
-    report.check(not bad, "no data or large file that git does not track", ", ".join(bad))
-    for name in notes:
-        report.note(f"{name}: not tracked by git (not committed yet?)")
+    _check_package(files, tracked, report)
     largest = max(files, key=files.get)
     print(f"        {len(files)} files, {_mb(sum(files.values()))} unpacked; largest {largest} ({_mb(files[largest])})")
 
@@ -225,14 +232,7 @@ def check_wheel(path: Path, version: str, tracked: set[str] | None, report: Repo
     report.check(not others, "only musewidgets/ and its dist-info (no tests, notebooks, docs)", ", ".join(others))
     junk = sorted(n for n in names if _is_junk(n))
     report.check(not junk, "no caches, bytecode or training leftovers", ", ".join(junk[:10]))
-    package = {n for n in names if n.startswith("musewidgets/")}
-    if tracked is not None:
-        missing = sorted(n for n in tracked if n.startswith("musewidgets/") and n not in package)
-        report.check(not missing, "every file git tracks under musewidgets/ is inside", ", ".join(missing[:10]))
-    bad, notes = _untracked_problems(package, tracked, names)
-    report.check(not bad, "no data or large file that git does not track", ", ".join(bad))
-    for name in notes:
-        report.note(f"{name}: not tracked by git (not committed yet?)")
+    package = _check_package(names, tracked, report)
 
     models = sorted(Path(n).stem for n in package if re.fullmatch(r"musewidgets/data/models/[^/]+\.pt", n))
     carded = [m for m in models if {f"musewidgets/data/models/{m}.{s}" for s in ("md", "json")} <= package]

@@ -60,8 +60,9 @@ def sample_takes(
         if sampler.family == "gan":  # it writes whole bars
             upbeats = Counter({0: count})
         else:
+            # take i's upbeat is the one a take seeded first + 7919 i draws (a prime apart: no seed drawn twice)
             upbeats = Counter(plan_pickup(style, ts, first + 7919 * i, temperature == 0) for i in range(count))
-        for pickup, n in sorted(upbeats.items()):
+        for pickup, n in sorted(upbeats.items()):  # a batch per upbeat, seeded apart by a larger prime
             generated += sampler.generate(
                 style=style,
                 bars=bars,
