@@ -1,8 +1,9 @@
-"""Composing by filling in (musewidgets.sampling.infill): harmonizing held-out chorale sopranos, and regenerating
-chosen bars with seams that sound joined.
+"""Composing under a melody and by filling in: harmonizing held-out chorale sopranos
+(musewidgets.sampling.harmonization), and regenerating chosen bars with seams that sound joined
+(musewidgets.sampling.infill).
 
 ``python -m benchmarks.compose`` rewrites the "compose" section of docs/benchmarks.md (about five minutes on the
-2-core machine). Every figure is a function of the shipped ``infill`` checkpoint, the corpus and the seeds below;
+2-core machine). Every figure is a function of the shipped checkpoints, the corpus and the seeds below;
 the times are the only figures that depend on the machine.
 
 **Harmonize.** The last 8 bars of every held-out (test split) Bach chorale at least 8 bars long: its soprano is
@@ -68,7 +69,7 @@ def harmonize_rows(excerpts, model) -> tuple[list, dict]:
     from musewidgets.analysis.classifier import load_classifier
     from musewidgets.evaluation.judge import JUDGES, measure, voices
     from musewidgets.evaluation.scorecard import score
-    from musewidgets.sampling.infill import harmonize
+    from musewidgets.sampling.harmonization import harmonize, load_writer
 
     classifier, bach = load_classifier(), measure(excerpts)
     rows, figures = [], {}
@@ -99,14 +100,20 @@ def harmonize_rows(excerpts, model) -> tuple[list, dict]:
         )
 
     row("Bach", excerpts)
-    for name, settings in (("harmonize", {}), ("harmonize, unguided", {"guide": False})):
+    writer = load_writer("transformer")
+    ways = (
+        ("harmonize", {"model": writer, "finish": model}),
+        ("harmonize, unguided", {"model": writer, "finish": model, "guide": False}),
+        ("infill model alone (until issue 31)", {"model": model}),
+    )
+    for name, settings in ways:
         takes, seconds = [], []
         for i, x in enumerate(excerpts):
             melody = x.replace(parts=x.parts[:1])
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # melodies moved into the soprano range
-                takes.append(harmonize(melody, style="chorale", seed=i, model=model, **settings))
+                takes.append(harmonize(melody, style="chorale", seed=i, **settings))
             seconds.append(time.perf_counter() - t0)
         row(name, takes, seconds)
     return rows, figures
@@ -184,15 +191,15 @@ def main() -> dict:
     md = "\n\n".join(
         [
             "## Compose: harmonize and regenerate",
-            f"`python -m benchmarks.compose` on {machine()}, the shipped `infill` model, the last {BARS} bars of the "
-            f"{len(excerpts)} held-out Bach chorales at least {BARS} bars long (see the script's docstring for every "
-            "definition). logistic, boosting, neural: how often each judge of `musewidgets.evaluation.judge` tells the "
-            "harmonizations from Bach's own (0.5: it cannot; telling two sets of real chorale endings apart, the "
-            "judges score 0.4-0.55, docs/scorecard.md); steps: the share of each voice's moves to a new pitch that "
-            "are steps (soprano/alto/tenor/bass); "
-            "fidelity: the style classifier hears a chorale; cadence: the excerpt ends in a perfect or plagal cadence "
-            "(a root-position triad reached by a bass fourth or fifth); parallels, crossings and spacing faults per 8 "
-            "bars.",
+            f"`python -m benchmarks.compose` on {machine()}, the shipped models (harmonize: the `transformer` writes "
+            "the voices under the soprano, the `infill` model their last bar; regenerate: the `infill` model), the "
+            f"last {BARS} bars of the {len(excerpts)} held-out Bach chorales at least {BARS} bars long (see the "
+            "script's docstring for every definition). logistic, boosting, neural: how often each judge of "
+            "`musewidgets.evaluation.judge` tells the harmonizations from Bach's own (0.5: it cannot; telling two "
+            "sets of real chorale endings apart, the judges score 0.4-0.55, docs/scorecard.md); steps: the share of "
+            "each voice's moves to a new pitch that are steps (soprano/alto/tenor/bass); fidelity: the style "
+            "classifier hears a chorale; cadence: the excerpt ends in a perfect or plagal cadence (a root-position "
+            "triad reached by a bass fourth or fifth); parallels, crossings and spacing faults per 8 bars.",
             table(
                 [
                     "harmonizing sopranos",

@@ -274,7 +274,7 @@ OUTPUTS = [
     (["scorecard", "--json", "{tmp}"], "evaluation.scorecard.scorecard", "cannot write there: it is a folder"),
     (["train", "--model", "lstm", "--out", "{tmp}/ok.mid/run"], "training.Trainer", "ok.mid: is a file, not a folder"),
     (["generate", "--style", "folk", "-o", "{tmp}/nowhere/o.mid"], "sampling.sampler.load_sampler", "nowhere does"),
-    (["harmonize", "{tmp}/ok.mid", "-o", "{tmp}/o.ogg"], "sampling.infill.harmonize", "cannot write .ogg"),
+    (["harmonize", "{tmp}/ok.mid", "-o", "{tmp}/o.ogg"], "sampling.harmonization.harmonize", "cannot write .ogg"),
     (["render", "{tmp}/ok.mid", "-o", "{tmp}/nowhere/o.wav"], "cli.read_music_arg", "nowhere does not exist"),
     (["cards", "{tmp}/nowhere"], "evaluation.cards.write_cards", "nowhere: no such folder"),
 ]

@@ -37,8 +37,8 @@ def _digest(piece) -> str:
 
 def takes() -> dict[str, str]:
     """Every pinned take's name and digest, made afresh."""
-    from musewidgets.sampling import load_sampler
-    from musewidgets.sampling.infill import harmonize, regenerate
+    from musewidgets.sampling import harmonize, infill, load_sampler
+    from musewidgets.sampling.infill import regenerate
 
     out = {}
     samplers = {family: load_sampler(family) for family in FAMILIES}
@@ -75,6 +75,13 @@ def takes() -> dict[str, str]:
         warnings.simplefilter("ignore")
         out["harmonize chorale"] = _digest(harmonize(melody, style="chorale", seed=2))
         out["harmonize renaissance unguided"] = _digest(harmonize(melody, style="renaissance", seed=2, guide=False))
+        out["harmonize chorale lstm, its own cadence"] = _digest(
+            harmonize(melody, style="chorale", seed=2, model="lstm", finish=None)
+        )
+        out["harmonize chorale, infill alone"] = _digest(infill.harmonize(melody, style="chorale", seed=2))
+        out["harmonize renaissance unguided, infill alone"] = _digest(
+            infill.harmonize(melody, style="renaissance", seed=2, guide=False)
+        )
         [take] = lstm.generate(style="chorale", bars=4, seed=8)
         out["regenerate bars 2-3 alto tenor"] = _digest(regenerate(take, bars=(1, 3), voices=[1, 2], seed=6))
         out["regenerate all of bar 4"] = _digest(regenerate(take, bars=(3, 4), seed=6, temperature=0.7))

@@ -239,10 +239,10 @@ def _only_style(sampler, model: str) -> str:
 def _cmd_harmonize(args: argparse.Namespace) -> None:
     import warnings
 
-    from ..sampling.infill import harmonize
+    from ..sampling.harmonization import harmonize
 
     melody = read_music_arg(args.input)
-    options = _options(args, "style", "seed", "temperature", "iterations")
+    options = _options(args, "style", "seed", "temperature", "iterations", "key")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         guide, model = "off" if args.unguided else args.guide, args.checkpoint or args.model
@@ -466,7 +466,8 @@ def _add_composing(sub) -> None:
 
     p = sub.add_parser(
         "harmonize",
-        help="harmonize a melody: kept note for note as the top voice, the other voices written by the infill model",
+        help="harmonize a melody: kept note for note as the top voice, the other voices written by a sequence model "
+        "(the transformer) and their cadence by the infill model",
     )
     p.add_argument(
         "input",
@@ -474,14 +475,20 @@ def _add_composing(sub) -> None:
         "ABC itself, e.g. 'G A B G | c B A2 |]'",
     )
     p.add_argument("--style", default="chorale", help="a four-voice style: chorale (default) or renaissance")
-    p.add_argument("--model", default="infill", help="shipped infill model (default infill)")
-    p.add_argument("--checkpoint", help="an infill .pt checkpoint file instead of the shipped model")
+    p.add_argument(
+        "--model",
+        default="transformer",
+        help="the shipped model that writes the voices: transformer (default), lstm or rnn; or infill, which writes "
+        "them alone by Gibbs sampling",
+    )
+    p.add_argument("--checkpoint", help="a .pt checkpoint file (sequence or infill model) instead of a shipped model")
+    p.add_argument("--key", help="the melody's key where it has none written: 'D minor', 'Dm', 'F#' ...")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(
         "--temperature", type=non_negative_float, default=1.0, help="of the notes chosen (default 1; 0 = likeliest)"
     )
-    p.add_argument("--iterations", type=non_negative_int, help="Gibbs rounds (default 96)")
-    add_guide(p, "parallels, cadence")
+    p.add_argument("--iterations", type=non_negative_int, help="the infill model's Gibbs rounds (default 96)")
+    add_guide(p, "parallels, cadence, held_final, pitch")
     p.add_argument("--unguided", action="store_true", help="the model alone: the same as --guide off")
     add_outputs(p)
     p.set_defaults(func=_cmd_harmonize, writes={"output": MUSIC})

@@ -116,6 +116,8 @@ class Plan:
     ending: bool = True  # end like a piece (models with controls)
     strict: bool = False  # strict voice leading (sequence models)
     guidance: Guidance = field(default_factory=Guidance)
+    # tokens kept as given, (steps, voices), -1 where the model writes: a melody to harmonize (sequence models)
+    fixed: torch.Tensor | None = None
 
     @property
     def greedy(self) -> bool:

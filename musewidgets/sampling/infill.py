@@ -474,8 +474,9 @@ def prepare_harmonization(melody: Piece, *, style: str = "chorale", model="infil
     """What :func:`harmonize` fills in, without filling it: ``(piece, mask, shift)``, the melody (moved ``shift``
     semitones into the soprano range) as the top voice of ``style``'s empty parts, and the mask of the other voices.
     ``iter_fill(model, piece, mask, style=style)`` then streams the harmonization (the Workbench shows its rounds).
-    Raises as :func:`harmonize` does; warns of nothing."""
-    ck = load_infill(model)
+    Raises as :func:`harmonize` does; warns of nothing. ``model`` may be a loaded checkpoint of any family that
+    knows ``style`` (its voice ranges are used)."""
+    ck = model if isinstance(model, Checkpoint) else load_infill(model)
     if style not in ck.styles:
         raise UnknownStyleError(f"unknown style {style!r}; this infill model knows: {', '.join(ck.styles)}")
     info = ck.styles[style]

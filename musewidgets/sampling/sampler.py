@@ -118,7 +118,18 @@ class Sampler:
         elif plan.key is None and primer is None and self.controls and plan.guidance.key > 0:  # a key the style uses
             told = plan_keys(style, n, seed, plan.greedy, plan.guidance.key)
             plan = replace(plan, told=tuple(told) if told else None)
-        rng = torch.Generator().manual_seed(seed)
+        for pieces in self.write(plan):
+            if choosing:
+                pieces = choose_in_key(pieces, plan.key, n)
+            yield [p if p.key is not None else p.replace(key=estimate_key(p)) for p in pieces]
+
+    def write(self, plan: Plan) -> Iterator[list[Piece]]:
+        """Yield the rows of a checked :class:`~musewidgets.sampling.core.Plan` after every new bar (GAN: every
+        phrase), drawn from a generator seeded with ``plan.seed``: what :meth:`iter_generate` runs, for callers that
+        build a plan of their own (:mod:`.harmonization` keeps a melody's tokens, ``plan.fixed``)."""
+        if plan.fixed is not None and self.family == "gan":
+            raise ValueError("the gan writes whole phrases at once: it cannot keep given tokens; use a sequence model")
+        rng = torch.Generator().manual_seed(plan.seed)
         steps = write_gan(self, plan, rng) if self.family == "gan" else write_sequence(self, plan, rng)
         # The thread count is set around each step of work, not across the yields: the caller's code between two bars
         # (drawing, or abandoning the generator from another thread) runs with its own setting.
@@ -127,9 +138,13 @@ class Sampler:
                 pieces = next(steps, None)
             if pieces is None:
                 return
-            if choosing:
-                pieces = choose_in_key(pieces, plan.key, n)
-            yield [p if p.key is not None else p.replace(key=estimate_key(p)) for p in pieces]
+            yield pieces
+
+    def plan(self, *, style: str, bars: int = 8, temperature: float = 1.0, seed: int = 0, guide=True, pickup=0) -> Plan:
+        """A checked :class:`~musewidgets.sampling.core.Plan` of one take in ``style``'s default metre, for
+        :meth:`write` (settings as for :meth:`iter_generate`; ``ValueError`` naming the first that is wrong)."""
+        plan = self._plan(style, bars, temperature, 0, 1.0, seed, None, 1, False, None, None, True, guide)
+        return replace(plan, pickup=self._pickup(plan, pickup))
 
     def _plan(self, style, bars, temperature, top_k, top_p, seed, primer, n, strict, key, metre, ending, guide) -> Plan:
         """The settings checked, as a :class:`~musewidgets.sampling.core.Plan` (``ValueError`` naming the first

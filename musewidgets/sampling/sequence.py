@@ -3,7 +3,9 @@
 Each step runs the model once per voice, top down. A voice's logits are masked (its range; ``HOLD`` only while it
 sounds), then every prior of the take's :class:`~musewidgets.sampling.guidance.Guidance` nudges them in turn
 (:class:`~musewidgets.sampling.guidance.Priors`), and :func:`~musewidgets.sampling.core.sample_next_token` draws the
-token. A primer's tokens are fed first, as given. The pieces are yielded after every bar.
+token. A primer's tokens are fed first, as given. A plan's ``fixed`` tokens (a melody to harmonize) are kept as
+given at their steps, and the model writes the other voices after them, step by step; the take then ends where they
+end (no closing rest of its own). The pieces are yielded after every bar.
 """
 
 from __future__ import annotations
@@ -70,6 +72,14 @@ class Run:
         self.closing = self.total_steps - self.spb if sampler.controls and plan.ending else None
         # a take that starts with an upbeat and ends like a piece ends that much before its last bar line
         self.silent_from = self.total_steps - upbeat if sampler.controls and plan.ending else self.total_steps
+        self.fixed = plan.fixed  # (total_steps, V) tokens kept as given, -1 where the model writes
+        if self.fixed is not None:
+            if tuple(self.fixed.shape) != (self.total_steps, self.V) or primer is not None:
+                raise ValueError(
+                    f"fixed tokens must be ({self.total_steps}, {self.V}) (steps, voices) of a take without a primer, "
+                    f"got {tuple(self.fixed.shape)}"
+                )
+            self.silent_from = self.total_steps  # the given tokens say where the take ends
         self.greedy = plan.greedy
         self.greedy_final = plan.greedy or self.header["key"] is not None  # a key asked for closes on its tonic
         self.outer = outer_voices(V)
@@ -182,9 +192,13 @@ def write_sequence(sampler, plan: Plan, rng: torch.Generator) -> Iterator[list[P
         priors.begin_step(run, step)
         for v in range(V):
             logits, state = model.step(inputs(prev, step, v), state)
-            logits = logits + (masks[v] if step < run.silent_from else silent)
-            logits[:, HOLD] += run.hold_block[:, v]
-            prev = sample_next_token(priors(logits, run, step, v), rng, **plan.settings)
+            given = -1 if run.fixed is None else int(run.fixed[step, v])
+            if given >= 0:  # kept as given: the model only reads it
+                prev = torch.full((run.n,), given, dtype=torch.long)
+            else:
+                logits = logits + (masks[v] if step < run.silent_from else silent)
+                logits[:, HOLD] += run.hold_block[:, v]
+                prev = sample_next_token(priors(logits, run, step, v), rng, **plan.settings)
             run.record(step, v, prev)
             priors.drawn(run, step, v, prev)
         priors.end_step(run, step)

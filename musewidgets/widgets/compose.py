@@ -17,6 +17,7 @@ import html
 import json
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import ipywidgets as w
@@ -37,7 +38,7 @@ INFILL_MODEL = "infill"  # the shipped infill model: Regenerate and Harmonize
 REGENERATE_TIP = "write the bars and voices selected on the roll anew with the infill model; nothing else changes"
 HARMONIZE_TIP = "write the lower voices under a melody with the infill model"
 ABC_PLACEHOLDER = "a melody in ABC, e.g.\nX:1\nM:4/4\nL:1/4\nK:G\nG A B G | c B A2 | B c d B | A G G2 |]"
-_INFILL: dict = {}  # name -> checkpoint, loaded once per process
+_MODELS: dict = {}  # name -> checkpoint, loaded once per process
 
 
 class ComposePanel:
@@ -150,11 +151,19 @@ class ComposePanel:
             self.harmonize_style.value = self.controls.style.value
 
     def _infill(self):
-        if INFILL_MODEL not in _INFILL:
+        if INFILL_MODEL not in _MODELS:
             from ..sampling.infill import load_infill
 
-            _INFILL[INFILL_MODEL] = load_infill(INFILL_MODEL)
-        return _INFILL[INFILL_MODEL]
+            _MODELS[INFILL_MODEL] = load_infill(INFILL_MODEL)
+        return _MODELS[INFILL_MODEL]
+
+    def _writer(self, name: str):
+        """Harmonize's sequence model, by its shipped name, loaded once per process."""
+        if name not in _MODELS:
+            from ..sampling.harmonization import load_writer
+
+            _MODELS[name] = load_writer(name)
+        return _MODELS[name]
 
     def _infill_style(self, take: Take) -> str:
         """The style in which the infill model reads ``take``; raises, naming why, when it cannot take it."""
@@ -259,8 +268,8 @@ class ComposePanel:
         return self._add_made(result, settings, t0, f"regenerated {html.escape(where)} of take #{base.id}")
 
     def _harmonize(self) -> Take:
-        from ..keys import estimate_key
-        from ..sampling.infill import prepare_harmonization
+        from ..sampling.harmonization import DEFAULT_WRITER, iter_harmonize
+        from ..sampling.infill import TranspositionWarning, prepare_harmonization
 
         if self._infill_problem:
             raise MusewidgetsError(self._infill_problem)
@@ -282,14 +291,28 @@ class ComposePanel:
         temperature = float(self.controls.temperature.value)
         t0 = time.perf_counter()
         self.status.say(f"Harmonizing {what} in the {html.escape(style)} style…")
-        base, mask, shift = prepare_harmonization(melody, style=style, model=ck)
+        shift = prepare_harmonization(melody, style=style, model=ck)[2]  # raises, in words, what cannot be sung
         rounds, guide = self._rounds(), self.controls.guide_text()
-        result, stopped = self._fill(
-            base, mask, style=style, seed=seed, temperature=temperature, rounds=rounds, guide=guide
-        )
-        result = result.replace(tempo=float(tempo), key=result.key or estimate_key(result))
+        writer = self._writer(DEFAULT_WRITER)
+        bars = max(1, melody.n_bars) + 1  # the voices bar by bar, then the cadence
+        result, stopped, shown = None, False, time.perf_counter()
+        self.jobs.show_bars(0, bars)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TranspositionWarning)  # said in the status line below
+            settings = dict(style=style, seed=seed, temperature=temperature, guide=guide, iterations=rounds)
+            steps = iter_harmonize(melody, model=writer, finish=ck, **settings)
+            for k, result in enumerate(steps, start=1):
+                self.jobs.show_bars(min(k, bars), bars)
+                if self.jobs.stopped:
+                    stopped = True
+                    break
+                if time.perf_counter() - shown >= self.jobs.redraw_every:
+                    self.stage.draw_progress(result)
+                    shown = time.perf_counter()
+        result = result.replace(tempo=float(tempo))
         settings = {
-            "model": INFILL_MODEL,
+            "model": DEFAULT_WRITER,
+            "finish": INFILL_MODEL,
             "kind": "harmonize",
             "parent": parent,
             "style": style,
