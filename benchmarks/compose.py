@@ -192,7 +192,7 @@ def main() -> dict:
         [
             "## Compose: harmonize and regenerate",
             f"`python -m benchmarks.compose` on {machine()}, the shipped models (harmonize: the `transformer` writes "
-            "the voices under the soprano, the `infill` model their last bar; regenerate: the `infill` model), the "
+            "the voices under the soprano, the `infill` model their cadence; regenerate: the `infill` model), the "
             f"last {BARS} bars of the {len(excerpts)} held-out Bach chorales at least {BARS} bars long (see the "
             "script's docstring for every definition). logistic, boosting, neural: how often each judge of "
             "`musewidgets.evaluation.judge` tells the harmonizations from Bach's own (0.5: it cannot; telling two "
