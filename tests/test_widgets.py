@@ -44,6 +44,7 @@ SETTINGS_KEYS = {
     "key",
     "metre",
     "ending",
+    "start",
     "strict",
     "guide",
     "style",
@@ -139,6 +140,7 @@ def reset(wb) -> None:
     c.key.value = None
     c.metre.value = c.metre.options[0]
     c.ending.value = True
+    c.start.value = "style"
     c.primer.value = "none"
     c.primer_piece.value = ""
     c.primer_bars.value = 2
@@ -1127,3 +1129,22 @@ def test_a_checkpoint_of_your_own_joins_the_model_menu(tmp_path):
     take = wb.generate()
     assert take.settings["model"] == str(mine) and "#" in take.label and " mine.pt folk" in take.label
     assert not wb.continue_button.disabled  # an RNN continues; only the GAN family cannot
+
+
+def test_a_take_starts_on_the_downbeat_when_asked_and_replays_its_start(wb):
+    from musewidgets.sampling.guidance import plan_pickup
+
+    seed = next(s for s in range(50) if plan_pickup("chorale", (4, 4), s))  # a seed whose chorale has an upbeat
+    wb.controls.seed.value = seed
+    wb.controls.lock_seed.value = True
+    styled = wb.generate()
+    assert styled.piece.pickup == plan_pickup("chorale", (4, 4), seed) > 0 and styled.settings["start"] == "style"
+    wb.controls.start.value = "downbeat"
+    downbeat = wb.generate()
+    assert downbeat.piece.pickup == 0 and downbeat.settings["start"] == "downbeat"
+    wb.controls.apply(styled.settings)
+    assert wb.controls.start.value == "style"
+    wb.controls.apply(downbeat.settings)
+    assert wb.controls.start.value == "downbeat"
+    wb.controls.apply({k: v for k, v in styled.settings.items() if k != "start"})  # a take from before the menu
+    assert wb.controls.start.value == "style"

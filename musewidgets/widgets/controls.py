@@ -57,6 +57,10 @@ KEYS = (("any (a key the style uses)", None),) + tuple(
     (name, name) for pc in range(12) for name in (key_name(pc, "major"), key_name(pc, "minor"))
 )
 ENDING_TIP = "end here: the last bar closes like the end of a piece; keep going: as if the music went on"
+START_TIP = (
+    "as the style's pieces do: a take starts with an upbeat as often as the style's pieces in its metre do (drawn "
+    "from the seed; the GAN's on the downbeat); on the downbeat: always on the first beat of a full bar"
+)
 PRIMERS = (("none", "none"), ("a corpus piece", "corpus"), ("an uploaded file", "upload"))
 # the guidance section: a slider per prior of musewidgets.sampling.guidance (1 as shipped, 0 off; docs/guidance.md)
 GUIDE_TIPS = {
@@ -80,8 +84,8 @@ SEED_BOX_WIDTH = 118  # px
 
 
 class SamplerControls(w.VBox):
-    """Model, style, temperature, top-k/top-p, bars, key, metre, ending, tempo, instruments, seed, candidates, voice
-    leading and primer.
+    """Model, style, temperature, top-k/top-p, bars, key, metre, ending, start (an upbeat as the style's pieces have
+    one, or the downbeat), tempo, instruments, seed, candidates, voice leading and primer.
 
     The widgets are attributes (``controls.temperature.value = 0.8``); :meth:`settings` reads them all and
     :meth:`apply` sets them from a take's settings.
@@ -115,6 +119,13 @@ class SamplerControls(w.VBox):
             value=True,
             description="ending",
             tooltip=ENDING_TIP,
+            **_small(),
+        )
+        self.start = _Dropdown(
+            options=[("as the style's pieces do", "style"), ("on the downbeat", "downbeat")],
+            value="style",
+            description="start",
+            tooltip=START_TIP,
             **_small(),
         )
         self._make_primer()
@@ -202,6 +213,7 @@ class SamplerControls(w.VBox):
             self.key,
             self.metre,
             self.ending,
+            self.start,
             self.tempo,
             w.HBox([self.seed, self.new_seed, self.lock_seed], layout=w.Layout(overflow="visible")),
             self.candidates,
@@ -282,6 +294,7 @@ class SamplerControls(w.VBox):
             "key": self.key.value,
             "metre": self.metre.value,
             "ending": bool(self.ending.value),
+            "start": self.start.value,
             "guide": self.guide_text(),
             "primer": self.primer.value,
             "primer_piece": self.primer_piece.value,
@@ -342,6 +355,7 @@ class SamplerControls(w.VBox):
             if key in settings and not getattr(self, key).disabled:
                 getattr(self, key).value = settings[key]
         self.candidates.value = settings.get("n", 1)
+        self.start.value = settings.get("start", "style")  # takes from before the menu started as the style does
         self.voice_leading.value = bool(settings.get("strict", False))
         self.set_guide(settings.get("guide", "on"))  # takes from before guidance strengths: as shipped
         for menu, program in zip(self.instruments.children, settings.get("programs", [])):

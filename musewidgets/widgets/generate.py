@@ -238,6 +238,7 @@ class GeneratePanel:
             metre=settings.get("metre"),
             ending=settings.get("ending", True),
             guide=settings.get("guide", "on"),
+            pickup=0 if settings.get("start") == "downbeat" else None,  # takes from before the menu: the style's
         ):
             yields += 1
             made = min(bars, max(yields, pieces[0].n_bars - primer_bars))
