@@ -169,3 +169,16 @@ def test_a_failing_analysis_is_shown_and_the_take_is_kept(bench, monkeypatch):
     take = bench.generate()
     assert bench.takes == [take] and bench.view.audio_wav  # shown, heard and kept
     assert "The analysis failed" in bench.analysis.summary.value and "damaged" in bench.analysis.summary.value
+
+
+def test_analysis_says_unsure_above_the_styles_for_music_far_from_all_of_them():
+    from musewidgets.evaluation.unsure import far_pieces
+    from musewidgets.sampling import load_sampler
+
+    panel = AnalysisPanel()
+    panel.show(far_pieces()["drum patterns"][0])
+    assert "Unsure (" in panel.summary.value and "not to be trusted" in panel.summary.value
+    assert panel.summary.value.index("Unsure") < panel.summary.value.index("chorale")  # above the style bars
+    [take] = load_sampler("lstm").generate(style="chorale", bars=4, seed=5)
+    panel.show(take, "chorale")
+    assert "Unsure" not in panel.summary.value

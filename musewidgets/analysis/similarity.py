@@ -100,7 +100,7 @@ def file_digest(path: str | os.PathLike) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
 
 
-def _classifier_digest(classifier) -> str:
+def classifier_digest(classifier) -> str:
     path = classifier.checkpoint.path
     return file_digest(path) if path else "unsaved"
 
@@ -145,7 +145,7 @@ def build_index(
         np.array([s for s, _, _ in todo]),
         np.array([pid for _, pid, _ in todo]),
         np.array([note_hash(p) for _, _, p in todo]),
-        {"classifier": _classifier_digest(classifier)} | sources,
+        {"classifier": classifier_digest(classifier)} | sources,
     )
 
 
@@ -194,7 +194,7 @@ def load_index(classifier=None, *, progress: bool = True) -> Index:
     from .classifier import load_classifier
 
     classifier = classifier or load_classifier()
-    digest = _classifier_digest(classifier)
+    digest = classifier_digest(classifier)
     if digest in _LOADED:
         return _LOADED[digest]
     shipped = read_index(SHIPPED_INDEX) if SHIPPED_INDEX.exists() else None

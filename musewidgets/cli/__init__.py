@@ -163,11 +163,14 @@ def _read_music(path: str):
 def _cmd_classify(args: argparse.Namespace) -> None:
     from ..analysis.classifier import load_classifier
     from ..analysis.mood import estimate_mood
+    from ..analysis.unsure import unsure_score
 
     piece = _read_music(args.input)
-    for style, p in load_classifier().classify(piece).items():
+    classifier, mood = load_classifier(), estimate_mood(piece)
+    if (unsure := unsure_score(piece, classifier)) > 1:  # far from all four styles, or from what the classifier knows
+        print(f"unsure {unsure:.2f}")
+    for style, p in classifier.classify(piece).items():
         print(f"{style} {p:.3f}")
-    mood = estimate_mood(piece)
     print(f"mood {mood.valence:+.2f} {mood.arousal:+.2f} {mood.word}")
 
 
@@ -496,7 +499,7 @@ def _add_composing(sub) -> None:
 
 def _add_listening(sub) -> None:
     """The commands that listen: classify, similar and the scorecard."""
-    p = sub.add_parser("classify", help="which style a piece sounds like, and its mood (a rule-based estimate)")
+    p = sub.add_parser("classify", help="which style a piece sounds like ('unsure' first if far from all); its mood")
     p.add_argument("input", help="a .mid, .midi, .musicxml, .xml, .mxl, .abc or .krn file")
     p.set_defaults(func=_cmd_classify)
 

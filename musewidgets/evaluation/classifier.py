@@ -200,8 +200,11 @@ def write_card(path: str | os.PathLike = CLASSIFIER_PATH, *, limit: int | None =
     }
     if outside:  # the whole corpus index: a minute to build (then cached)
         from ..analysis.similarity import precision_at
+        from .unsure import PIANO, report
 
         card["similarity"] = precision_at(5, classifier=clf)
+        sets = {name: _outside(pattern) for name, (pattern, _) in OUTSIDE_SETS.items()}
+        card["unsure"] = report(clf, sets, [p for g in PIANO for p in _outside(g)], limit=limit)
     path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
     path.with_suffix(".md").write_text(_markdown(card))
     return card
@@ -263,4 +266,18 @@ def _markdown(card: dict) -> str:
         for name, v in card["outside"].items():
             spread = ", ".join(f"{s} {n}" for s, n in v["assigned"].items() if n)
             lines.append(f"| {name} | {v['style']} | {v['pieces']} | {pct(v['accuracy'])} | {spread} |")
+    if card.get("unsure"):
+        lines += [
+            "",
+            "**Unsure** (`musewidgets classify` prints `unsure <score>` first; the Workbench's Analyse says so): the "
+            "share of pieces called unsure, far from all four styles or from the music the classifier learned "
+            "(`musewidgets.analysis.unsure`; thresholds chosen on the valid split, 1 % of its pieces and excerpts of "
+            "4, 8 and 16 bars past them; the test rows computed once, here). *expected*: what it should say; "
+            "*either*: music of the styles from outside the training collections, or in another edition.",
+            "",
+            "| music | expected | pieces | unsure |",
+            "| --- | --- | --- | --- |",
+        ]
+        for r in card["unsure"]:
+            lines.append(f"| {r['music']} | {r['expected']} | {r['pieces']} | {pct(r['unsure'])} |")
     return "\n".join(lines) + "\n"

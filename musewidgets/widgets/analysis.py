@@ -1,9 +1,11 @@
 """The analysis panel: what the project hears in a take.
 
-For the take on show: the style classifier's probabilities, the mood (a rule-based estimate, and it says so), every
-metric beside the range of real music of the style (10th to 90th percentile of real excerpts as long as the take, up
-to 8 bars), the voice-leading faults (ringed on the Workbench's piano roll), and the corpus pieces that sound most
-like it, each playable in a small view. Everything shown is a plain value computed by :mod:`musewidgets.analysis`.
+For the take on show: the style classifier's probabilities (and "unsure" above them where the take is far from all
+four styles or from the music the classifier learned: :mod:`musewidgets.analysis.unsure`), the mood (a rule-based
+estimate, and it says so), every metric beside the range of real music of the style (10th to 90th percentile of real
+excerpts as long as the take, up to 8 bars), the voice-leading faults (ringed on the Workbench's piano roll), and the
+corpus pieces that sound most like it, each playable in a small view. Everything shown is a plain value computed by
+:mod:`musewidgets.analysis`.
 """
 
 from __future__ import annotations
@@ -107,9 +109,11 @@ class AnalysisPanel(w.VBox):
         from ..analysis.classifier import load_classifier
         from ..analysis.metrics import metrics
         from ..analysis.mood import DISCLAIMER, estimate_mood
+        from ..analysis.unsure import unsure_score
         from ..analysis.voice_leading import faults
 
-        probs = load_classifier().classify(piece)
+        classifier = load_classifier()
+        probs, unsure = classifier.classify(piece), unsure_score(piece, classifier)
         mood = estimate_mood(piece)
         values = metrics(piece)
         self.faults = faults(piece)
@@ -131,8 +135,14 @@ class AnalysisPanel(w.VBox):
         for f in self.faults:
             kinds[f.kind] = kinds.get(f.kind, 0) + 1
         fault_text = ", ".join(f"{n} {k}{'s' * (n > 1)}" for k, n in kinds.items()) or "none"
+        doubt = (
+            f"<div style='color:#b00020'>Unsure ({unsure:.2f}): far from all four styles, or from the music the "
+            "classifier learned; its guesses below are not to be trusted</div>"
+            if unsure > 1
+            else ""
+        )
         self.summary.value = (
-            f"<b>Style</b> (classifier){bars}"
+            f"<b>Style</b> (classifier){doubt}{bars}"
             f"<b>Mood</b>: {html.escape(mood.word)} (valence {mood.valence:+.2f}, arousal {mood.arousal:+.2f})"
             f"<div style='font-size:small;color:#555'>{html.escape(DISCLAIMER)}</div>"
             f"<b>Voice-leading faults</b> (ringed on the roll): {fault_text}"
