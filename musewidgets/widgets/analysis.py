@@ -3,7 +3,8 @@
 For the take on show: the style classifier's probabilities (and "unsure" above them where the take is far from all
 four styles or from the music the classifier learned: :mod:`musewidgets.analysis.unsure`), the mood (a rule-based
 estimate, and it says so), every metric beside the range of real music of the style (10th to 90th percentile of real
-excerpts as long as the take, up to 8 bars), the voice-leading faults (ringed on the Workbench's piano roll), and the
+excerpts as long as the take, up to 8 bars), the voice-leading faults (ringed on the Workbench's piano roll), the
+longest passage it shares note for note with a training piece (:mod:`musewidgets.analysis.originality`), and the
 corpus pieces that sound most like it, each playable in a small view. Everything shown is a plain value computed by
 :mod:`musewidgets.analysis`.
 """
@@ -72,6 +73,17 @@ def _real_ranges(style: str, bars: int) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _originality(piece: Piece, style: str | None) -> str:
+    """The line on the longest passage the take shares note for note with a training piece of its style."""
+    from ..analysis.originality import copied
+    from ..datasets.corpus import STYLES
+
+    if style not in STYLES:
+        return ""
+    found = copied(piece, style)
+    return f"<div><b>Originality</b> (the longest passage found in a training piece): {html.escape(str(found))}</div>"
+
+
 class AnalysisPanel(w.VBox):
     """Style, mood, metrics, faults and similar pieces of one piece; :meth:`show` fills it."""
 
@@ -114,6 +126,7 @@ class AnalysisPanel(w.VBox):
 
         classifier = load_classifier()
         probs, unsure = classifier.classify(piece), unsure_score(piece, classifier)
+        origin = _originality(piece, style or piece.style)
         mood = estimate_mood(piece)
         values = metrics(piece)
         self.faults = faults(piece)
@@ -146,6 +159,7 @@ class AnalysisPanel(w.VBox):
             f"<b>Mood</b>: {html.escape(mood.word)} (valence {mood.valence:+.2f}, arousal {mood.arousal:+.2f})"
             f"<div style='font-size:small;color:#555'>{html.escape(DISCLAIMER)}</div>"
             f"<b>Voice-leading faults</b> (ringed on the roll): {fault_text}"
+            f"{origin}"
             f"<table class='mw-metrics'><tr><th>metric</th><th>this take</th>"
             f"<th>real {html.escape(style or '')}</th></tr>{''.join(rows)}</table>"
         )
