@@ -4,9 +4,9 @@ For the take on show: the style classifier's probabilities (and "unsure" above t
 four styles or from the music the classifier learned: :mod:`musewidgets.analysis.unsure`), the mood (a rule-based
 estimate, and it says so), every metric beside the range of real music of the style (10th to 90th percentile of real
 excerpts as long as the take, up to 8 bars), the voice-leading faults (ringed on the Workbench's piano roll), the
-longest passage it shares note for note with a training piece (:mod:`musewidgets.analysis.originality`), and the
-corpus pieces that sound most like it, each playable in a small view. Everything shown is a plain value computed by
-:mod:`musewidgets.analysis`.
+longest passage it shares note for note with a training piece (:mod:`musewidgets.analysis.originality`), the Roman
+numeral of every beat's chord (:mod:`musewidgets.analysis.harmony`), and the corpus pieces that sound most like it,
+each playable in a small view. Everything shown is a plain value computed by :mod:`musewidgets.analysis`.
 """
 
 from __future__ import annotations
@@ -84,6 +84,17 @@ def _originality(piece: Piece, style: str | None) -> str:
     return f"<div><b>Originality</b> (the longest passage found in a training piece): {html.escape(str(found))}</div>"
 
 
+def _harmony(piece: Piece) -> str:
+    """The Roman numerals of a take of several voices, bar by bar (a melody alone has no chords to name)."""
+    from ..analysis.harmony import by_bar, roman_numerals
+
+    if len(piece.parts) < 2:
+        return ""
+    labels = roman_numerals(piece)
+    text = by_bar(labels) if labels else "no chords"
+    return f"<div><b>Harmony</b> (Roman numerals in {html.escape(piece.key or 'its key')}): {html.escape(text)}</div>"
+
+
 class AnalysisPanel(w.VBox):
     """Style, mood, metrics, faults and similar pieces of one piece; :meth:`show` fills it."""
 
@@ -127,6 +138,7 @@ class AnalysisPanel(w.VBox):
         classifier = load_classifier()
         probs, unsure = classifier.classify(piece), unsure_score(piece, classifier)
         origin = _originality(piece, style or piece.style)
+        chords = _harmony(piece)
         mood = estimate_mood(piece)
         values = metrics(piece)
         self.faults = faults(piece)
@@ -159,7 +171,7 @@ class AnalysisPanel(w.VBox):
             f"<b>Mood</b>: {html.escape(mood.word)} (valence {mood.valence:+.2f}, arousal {mood.arousal:+.2f})"
             f"<div style='font-size:small;color:#555'>{html.escape(DISCLAIMER)}</div>"
             f"<b>Voice-leading faults</b> (ringed on the roll): {fault_text}"
-            f"{origin}"
+            f"{origin}{chords}"
             f"<table class='mw-metrics'><tr><th>metric</th><th>this take</th>"
             f"<th>real {html.escape(style or '')}</th></tr>{''.join(rows)}</table>"
         )
