@@ -51,14 +51,15 @@ _TRIAD = {0: "", 1: "6", 2: "64"}
 _SEVENTH = {0: "7", 1: "65", 2: "43", 3: "42"}
 
 
+_CHROMATIC = {  # roots outside the key, as a harmony class writes them
+    "major": {1: "bII", 3: "bIII", 6: "#IV", 8: "bVI", 10: "bVII"},
+    "minor": {1: "bII", 4: "#III", 6: "#IV", 9: "#VI"},
+}
+
+
 def _degree(root: int, mode: str) -> str:
-    """The numeral of a root (pitch class above the tonic): the scale's degree, else flat or sharp of one."""
-    scale = _MAJOR if mode == "major" else _MINOR
-    if root in scale:
-        return scale[root]
-    if (root + 1) % 12 in scale:
-        return "b" + scale[(root + 1) % 12]
-    return "#" + scale[(root - 1) % 12]
+    """The numeral of a root (pitch class above the tonic): the scale's degree, else the flat or sharp one."""
+    return (_MAJOR if mode == "major" else _MINOR).get(root) or _CHROMATIC[mode if mode == "major" else "minor"][root]
 
 
 def figure(pitches: list[int], tonic: int, mode: str) -> str | None:

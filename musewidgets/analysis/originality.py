@@ -14,14 +14,17 @@ matched note's start to the last one's end. Every voice of the take is searched 
 (a tenor may sing what a bass sang); the longest passage wins. Bars are counted from 1, the pickup as bar 0.
 
 The search reads the train split of the style (:mod:`musewidgets.datasets.corpus`): every run of :data:`SEED_NOTES`
-notes of every voice is indexed once per style (a second or two for the 6,300 folk songs), then each of the take's
-runs that is found is extended both ways as far as it goes on.
+notes of every voice is hashed once per style into sorted arrays (1.4 s and about 40 MiB for all four styles, where
+a dict of the runs took 190 MiB), then each of the take's runs that is found is checked and extended both ways as far
+as it goes on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+
+import numpy as np
 
 from ..piece import Piece
 
@@ -70,35 +73,55 @@ def _line(part) -> list[tuple[int, int, int]]:
     return [top[s] for s in sorted(top)]
 
 
-def _symbols(line) -> list[tuple[int, int, int]]:
-    """One symbol per pair of notes: the interval, the time between their starts and the first one's length."""
-    return [(b[0] - a[0], b[1] - a[1], a[2]) for a, b in zip(line, line[1:])]
+def _codes(line) -> np.ndarray:
+    """One int64 per pair of notes: the interval, the time between their starts and the first one's length."""
+    if len(line) < 2:
+        return np.zeros(0, dtype=np.int64)
+    a = np.array(line, dtype=np.int64)
+    interval, ioi, length = a[1:, 0] - a[:-1, 0], a[1:, 1] - a[:-1, 1], a[:-1, 2]
+    return ((interval + 128) << 40) | (np.minimum(ioi, 2**20 - 1) << 20) | np.minimum(length, 2**20 - 1)
+
+
+def _runs(codes: np.ndarray) -> np.ndarray:
+    """A hash of every run of SEED_NOTES - 1 codes (uint64, wrapping): equal runs hash equal."""
+    k = SEED_NOTES - 1
+    if len(codes) < k:
+        return np.zeros(0, dtype=np.uint64)
+    h = np.zeros(len(codes) - k + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for i in range(k):
+            h = h * np.uint64(1_000_003) + codes[i : len(codes) - k + 1 + i].astype(np.uint64)
+    return h
 
 
 @cache
-def _index(style: str) -> tuple[dict, list]:
-    """Every run of SEED_NOTES - 1 symbols of every voice of the style's training pieces: {run: [(piece, voice,
-    position)]}, and per piece (id, voice lines, its header) for reading matches back."""
+def _index(style: str):
+    """The style's training pieces as compact arrays: sorted run hashes with the (line, position) each comes from,
+    and per line of each piece its piece id, voice name, notes, codes and header."""
     from ..datasets import corpus
 
     data = corpus.load_style(style, progress=False)
-    train = [(pid, data.get(pid)) for pid in data.ids if corpus.split_of(pid) == "train"]
-    index: dict[tuple, list] = {}
-    pieces = []
-    k = SEED_NOTES - 1
-    for p, (pid, piece) in enumerate(train):
-        lines = [_line(part) for part in piece.parts]
-        pieces.append((pid, lines, piece))
-        for v, line in enumerate(lines):
-            sym = _symbols(line)
-            for i in range(len(sym) - k + 1):
-                index.setdefault(tuple(sym[i : i + k]), []).append((p, v, i))
-    return index, pieces
+    lines, hashes, owners = [], [], []  # lines: (piece id, voice name or "", notes (n, 3), codes, pickup, bar steps)
+    for pid in data.ids:
+        if corpus.split_of(pid) != "train":
+            continue
+        piece = data.get(pid)
+        for part in piece.parts:
+            notes = _line(part)
+            codes = _codes(notes)
+            runs = _runs(codes)
+            name = part.name if len(piece.parts) > 1 else ""
+            lines.append((pid, name, np.array(notes, dtype=np.int32), codes, piece.pickup, piece.steps_per_bar))
+            hashes.append(runs)
+            owners.append(np.stack([np.full(len(runs), len(lines) - 1), np.arange(len(runs))], axis=1))
+    hashes, owners = np.concatenate(hashes), np.concatenate(owners).astype(np.int32)
+    order = np.argsort(hashes, kind="stable")
+    return hashes[order], owners[order], lines
 
 
-def _bar(piece: Piece, step: int) -> int:
+def _bar(pickup: int, bar_steps: int, step: int) -> int:
     """The bar a step lies in, counted from 1 (0: the pickup)."""
-    return 0 if step < piece.pickup else (step - piece.pickup) // piece.steps_per_bar + 1
+    return 0 if step < pickup else (step - pickup) // bar_steps + 1
 
 
 def copied(take: Piece, style: str | None = None) -> Copied:
@@ -114,14 +137,17 @@ def copied(take: Piece, style: str | None = None) -> Copied:
     style = style or take.style
     if style not in STYLES:
         raise ValueError(f"`style` must be one of {', '.join(STYLES)} to search its training pieces, got {style!r}")
-    index, pieces = _index(style)
+    hashes, owners, lines = _index(style)
     k, best = SEED_NOTES - 1, Copied(0.0)
     for v, part in enumerate(take.parts):
         line = _line(part)
-        sym = _symbols(line)
-        for i in range(len(sym) - k + 1):
-            for p, w, j in index.get(tuple(sym[i : i + k]), ()):
-                other = _symbols(pieces[p][1][w])
+        sym, runs = _codes(line), _runs(_codes(line))
+        lo, hi = np.searchsorted(hashes, runs, "left"), np.searchsorted(hashes, runs, "right")
+        for i in np.flatnonzero(hi > lo):
+            for w, j in owners[lo[i] : hi[i]]:
+                pid, name, theirs, other, pickup, bar_steps = lines[w]
+                if not np.array_equal(sym[i : i + k], other[j : j + k]):
+                    continue  # another run with the same hash
                 a, b = i, j
                 while a > 0 and b > 0 and sym[a - 1] == other[b - 1]:
                     a, b = a - 1, b - 1
@@ -131,17 +157,22 @@ def copied(take: Piece, style: str | None = None) -> Copied:
                 first, last = line[a], line[a + n]
                 bars = (last[1] + last[2] - first[1]) / take.steps_per_bar
                 if bars > best.bars:
-                    pid, lines, source = pieces[p]
-                    theirs = lines[w][b : b + n + 1]
+                    there = theirs[b : b + n + 1]
                     best = Copied(
                         bars=bars,
                         notes=n + 1,
                         voice=v,
                         piece=pid,
-                        take_bars=(_bar(take, first[1]), _bar(take, last[1])),
-                        piece_bars=(_bar(source, theirs[0][1]), _bar(source, theirs[-1][1])),
-                        shift=first[0] - theirs[0][0],
+                        take_bars=(
+                            _bar(take.pickup, take.steps_per_bar, first[1]),
+                            _bar(take.pickup, take.steps_per_bar, last[1]),
+                        ),
+                        piece_bars=(
+                            _bar(pickup, bar_steps, int(there[0][1])),
+                            _bar(pickup, bar_steps, int(there[-1][1])),
+                        ),
+                        shift=int(first[0] - there[0][0]),
                         voice_name=part.name if len(take.parts) > 1 else "",
-                        piece_voice=source.parts[w].name if len(source.parts) > 1 else "",
+                        piece_voice=name,
                     )
     return best

@@ -206,18 +206,22 @@ class ComposePanel:
 
         every = max(1, rounds // 16)
         self.jobs.show_rounds(0, rounds)
-        result, stopped, shown = None, False, time.perf_counter()
         settings = dict(style=style, seed=seed, temperature=temperature, iterations=rounds, every=every, guide=guide)
         steps = iter_fill(self._infill(), piece, mask, **settings)
+        return self._follow(steps, lambda k: self.jobs.show_rounds(min(rounds, k * every), rounds))
+
+    def _follow(self, steps, count) -> tuple:
+        """(the last piece of ``steps``, whether Stop ended it): ``count(k)`` after the k-th (from 0), the roll
+        redrawn at most every ``jobs.redraw_every`` seconds; Stop keeps the last complete state."""
+        result, shown = None, time.perf_counter()
         for k, result in enumerate(steps):
-            self.jobs.show_rounds(min(rounds, k * every), rounds)
+            count(k)
             if self.jobs.stopped:
-                stopped = True
-                break
+                return result, True
             if time.perf_counter() - shown >= self.jobs.redraw_every:
                 self.stage.draw_progress(result)
                 shown = time.perf_counter()
-        return result, stopped
+        return result, False
 
     # ------------------------------------------------------------------ Regenerate and Harmonize (jobs)
     def _regenerate(self) -> Take:
@@ -295,20 +299,12 @@ class ComposePanel:
         rounds, guide = self._rounds(), self.controls.guide_text()
         writer = self._writer(DEFAULT_WRITER)
         bars = max(1, melody.n_bars) + 1  # the voices bar by bar, then the cadence
-        result, stopped, shown = None, False, time.perf_counter()
         self.jobs.show_bars(0, bars)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TranspositionWarning)  # said in the status line below
             settings = dict(style=style, seed=seed, temperature=temperature, guide=guide, iterations=rounds)
             steps = iter_harmonize(melody, model=writer, finish=ck, **settings)
-            for k, result in enumerate(steps, start=1):
-                self.jobs.show_bars(min(k, bars), bars)
-                if self.jobs.stopped:
-                    stopped = True
-                    break
-                if time.perf_counter() - shown >= self.jobs.redraw_every:
-                    self.stage.draw_progress(result)
-                    shown = time.perf_counter()
+            result, stopped = self._follow(steps, lambda k: self.jobs.show_bars(min(k + 1, bars), bars))
         result = result.replace(tempo=float(tempo))
         settings = {
             "model": DEFAULT_WRITER,
